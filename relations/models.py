@@ -1,0 +1,443 @@
+"""Org structure and the internal-customer relationship graph.
+
+The graph is stored as *pairs*: a `RelationPair` row stands for one mutual relationship and owns
+exactly two directed `Edge` rows (unique on pair + direction), so "every edge has exactly one
+reverse" and "the reverse of the reverse is the edge" hold by the schema. The forward edge is the
+one HR described (or, for rank, the task edge subordinate → superior); the reverse edge swaps the
+ends (and for rank is the condition edge superior → subordinate).
+
+Edges are never deleted: retiring sets `valid_to` on the pair and both its edges, so evaluations
+keep pointing at the relationship as it was.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+
+
+class EdgeType(models.TextChoices):
+    RANK = "rank", _("Rank")
+    FUNCTION = "function", _("Function")
+    PROCESS = "process", _("Process")
+    WORKFLOW = "workflow", _("Workflow")
+
+
+class RankKind(models.TextChoices):
+    NONE = "", _("—")
+    TASK = "task", _("Task customer")
+    CONDITION = "condition", _("Condition customer")
+
+
+class Direction(models.TextChoices):
+    FORWARD = "forward", _("Forward")
+    REVERSE = "reverse", _("Reverse")
+
+
+class DepartmentQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(active=True)
+
+
+class Department(models.Model):
+    code = models.CharField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
+    head = models.ForeignKey(
+        "Employee",
+        verbose_name=_("head"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="headed_departments",
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    objects = DepartmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(parent=F("id")), name="relations_department_not_own_parent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    def ancestor_ids(self) -> list[int]:
+        """Ids from the parent up to the root; stops on a cycle instead of looping forever."""
+        seen: list[int] = []
+        parents = dict(Department.objects.values_list("id", "parent_id"))
+        current = parents.get(self.pk) if self.pk else self.parent_id
+        while current is not None and current not in seen:
+            seen.append(current)
+            current = parents.get(current)
+        return seen
+
+    def subtree_ids(self) -> list[int]:
+        """This department and everything below it (one query)."""
+        return subtree_ids([self.pk])[self.pk]
+
+
+def subtree_ids(root_ids: list[int]) -> dict[int, list[int]]:
+    """For each root id, the ids of that department and all its descendants.
+
+    The department tree is small (thousands of rows at most) so it is read once and walked in
+    Python; this keeps the rule "a department's members are its subtree's members" in one place.
+    """
+    children: dict[int | None, list[int]] = {}
+    for dept_id, parent_id in Department.objects.values_list("id", "parent_id"):
+        children.setdefault(parent_id, []).append(dept_id)
+    result: dict[int, list[int]] = {}
+    for root in root_ids:
+        out, stack, seen = [], [root], set()
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            out.append(node)
+            stack.extend(children.get(node, []))
+        result[root] = out
+    return result
+
+
+class EmployeeQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(active=True)
+
+
+class Employee(models.Model):
+    employee_id = models.CharField(_("employee ID"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("e-mail"), blank=True)
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("department"),
+        on_delete=models.PROTECT,
+        related_name="employees",
+    )
+    manager = models.ForeignKey(
+        "self",
+        verbose_name=_("manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
+    )
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("login"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="employee",
+    )
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, default="zh-hans"
+    )
+
+    objects = EmployeeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("employee")
+        verbose_name_plural = _("employees")
+        ordering = ["employee_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(manager=F("id")), name="relations_employee_not_own_manager"
+            ),
+        ]
+        indexes = [models.Index(fields=["email"], name="relations_employee_email")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.employee_id})"
+
+    def manager_chain_ids(self) -> list[int]:
+        """Ids from the manager up to the top of the reporting line; stops on a cycle."""
+        managers = dict(Employee.objects.values_list("id", "manager_id"))
+        seen: list[int] = []
+        current = managers.get(self.pk) if self.pk else self.manager_id
+        while current is not None and current not in seen:
+            seen.append(current)
+            current = managers.get(current)
+        return seen
+
+
+def _one_owner(prefix: str) -> Q:
+    return Q(**{f"{prefix}department__isnull": False, f"{prefix}employee__isnull": True}) | Q(
+        **{f"{prefix}department__isnull": True, f"{prefix}employee__isnull": False}
+    )
+
+
+class Workflow(models.Model):
+    """A business workflow (流程) with ordered steps; consecutive steps give process edges."""
+
+    code = models.CharField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("workflow")
+        verbose_name_plural = _("workflows")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkflowStep(models.Model):
+    workflow = models.ForeignKey(
+        Workflow, verbose_name=_("workflow"), on_delete=models.CASCADE, related_name="steps"
+    )
+    position = models.PositiveIntegerField(_("position"))
+    name = models.CharField(_("name"), max_length=200)
+    owner_department = models.ForeignKey(
+        Department,
+        verbose_name=_("owner department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    owner_employee = models.ForeignKey(
+        Employee,
+        verbose_name=_("owner employee"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("workflow step")
+        verbose_name_plural = _("workflow steps")
+        ordering = ["workflow", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_one_owner("owner_"), name="relations_workflowstep_one_owner"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow.name} #{self.position} {self.name}"
+
+    @property
+    def owner(self):
+        return self.owner_department or self.owner_employee
+
+
+class RelationPairQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(valid_to__isnull=True)
+
+
+class RelationPair(models.Model):
+    """One mutual relationship: owns exactly the forward and the reverse edge."""
+
+    type = models.CharField(_("type"), max_length=16, choices=EdgeType.choices)
+    workflow = models.ForeignKey(
+        Workflow,
+        verbose_name=_("from workflow"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="process_pairs",
+        help_text=_("For process relationships: the workflow whose steps produced it."),
+    )
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_to = models.DateTimeField(_("valid to"), null=True, blank=True)
+
+    objects = RelationPairQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("relationship pair")
+        verbose_name_plural = _("relationship pairs")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")),
+                name="relations_relationpair_valid_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} #{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.valid_to is None
+
+
+class EdgeQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(valid_to__isnull=True)
+
+    def of_type(self, edge_type: str):
+        return self.filter(type=edge_type)
+
+    def for_provider(self, end):
+        return self.filter(**_end_filter("provider", end))
+
+    def for_customer(self, end):
+        return self.filter(**_end_filter("customer", end))
+
+    def touching_employee(self, employee_id: int):
+        return self.filter(Q(provider_employee_id=employee_id) | Q(customer_employee_id=employee_id))
+
+    def with_ends(self):
+        return self.select_related(
+            "provider_department", "provider_employee", "customer_department", "customer_employee"
+        )
+
+
+def _end_filter(side: str, end) -> dict:
+    if isinstance(end, Department):
+        return {f"{side}_department": end}
+    if isinstance(end, Employee):
+        return {f"{side}_employee": end}
+    raise TypeError(f"An edge end is a Department or an Employee, not {type(end).__name__}")
+
+
+class Edge(models.Model):
+    """A directed relationship provider → customer: the customer receives the service."""
+
+    pair = models.ForeignKey(
+        RelationPair, verbose_name=_("pair"), on_delete=models.PROTECT, related_name="edges"
+    )
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
+    type = models.CharField(_("type"), max_length=16, choices=EdgeType.choices)
+    rank_kind = models.CharField(
+        _("rank kind"), max_length=16, choices=RankKind.choices, blank=True, default=""
+    )
+    provider_department = models.ForeignKey(
+        Department,
+        verbose_name=_("provider department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="edges_as_provider",
+    )
+    provider_employee = models.ForeignKey(
+        Employee,
+        verbose_name=_("provider employee"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="edges_as_provider",
+    )
+    customer_department = models.ForeignKey(
+        Department,
+        verbose_name=_("customer department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="edges_as_customer",
+    )
+    customer_employee = models.ForeignKey(
+        Employee,
+        verbose_name=_("customer employee"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="edges_as_customer",
+    )
+    service = models.TextField(_("service"), blank=True)
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_to = models.DateTimeField(_("valid to"), null=True, blank=True)
+
+    objects = EdgeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("relationship")
+        verbose_name_plural = _("relationships")
+        ordering = ["type", "pair_id", "direction"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pair", "direction"], name="relations_edge_one_per_direction"
+            ),
+            models.CheckConstraint(
+                condition=_one_owner("provider_"), name="relations_edge_provider_one_end"
+            ),
+            models.CheckConstraint(
+                condition=_one_owner("customer_"), name="relations_edge_customer_one_end"
+            ),
+            models.CheckConstraint(
+                condition=~Q(provider_department=F("customer_department"))
+                & ~Q(provider_employee=F("customer_employee")),
+                name="relations_edge_not_self",
+            ),
+            models.CheckConstraint(
+                condition=Q(type=EdgeType.RANK, direction=Direction.FORWARD, rank_kind="task")
+                | Q(type=EdgeType.RANK, direction=Direction.REVERSE, rank_kind="condition")
+                | (~Q(type=EdgeType.RANK) & Q(rank_kind="")),
+                name="relations_edge_rank_kind_matches",
+            ),
+            models.CheckConstraint(
+                condition=~Q(type=EdgeType.RANK)
+                | Q(provider_employee__isnull=False, customer_employee__isnull=False),
+                name="relations_edge_rank_between_people",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")),
+                name="relations_edge_valid_period",
+            ),
+            # NULL ends are folded to 0 so the index treats "no department" as a value.
+            models.UniqueConstraint(
+                "type",
+                "rank_kind",
+                Coalesce("provider_department", 0),
+                Coalesce("provider_employee", 0),
+                Coalesce("customer_department", 0),
+                Coalesce("customer_employee", 0),
+                condition=Q(valid_to__isnull=True),
+                name="relations_edge_one_active_per_ends",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_employee", "type"], name="relations_edge_prov_emp"),
+            models.Index(fields=["customer_employee", "type"], name="relations_edge_cust_emp"),
+            models.Index(fields=["provider_department", "type"], name="relations_edge_prov_dep"),
+            models.Index(fields=["customer_department", "type"], name="relations_edge_cust_dep"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} → {self.customer} ({self.get_type_display()})"
+
+    @property
+    def provider(self):
+        return self.provider_department or self.provider_employee
+
+    @property
+    def customer(self):
+        return self.customer_department or self.customer_employee
+
+    @property
+    def is_active(self) -> bool:
+        return self.valid_to is None
+
+    @property
+    def reverse(self) -> Edge:
+        other = Direction.REVERSE if self.direction == Direction.FORWARD else Direction.FORWARD
+        return Edge.objects.get(pair_id=self.pair_id, direction=other)
+
+    def type_label(self) -> str:
+        if self.type == EdgeType.RANK:
+            return f"{self.get_type_display()} · {self.get_rank_kind_display()}"
+        return str(self.get_type_display())

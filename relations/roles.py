@@ -1,0 +1,48 @@
+"""Who may do what. Roles: HR (a group, with the admin), department head, employee."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+HR_GROUP = "HR"
+
+
+@dataclass
+class Roles:
+    is_hr: bool = False
+    employee_id: int | None = None
+    headed_department_ids: list[int] = field(default_factory=list)
+
+    @property
+    def is_head(self) -> bool:
+        return bool(self.headed_department_ids)
+
+
+def is_hr(user) -> bool:
+    if not user.is_authenticated:
+        return False
+    return user.is_superuser or user.groups.filter(name=HR_GROUP).exists()
+
+
+def roles_of(user) -> Roles:
+    from .models import Department, Employee
+
+    roles = Roles(is_hr=is_hr(user))
+    employee = Employee.objects.filter(user=user, active=True).only("id").first()
+    if employee is not None:
+        roles.employee_id = employee.pk
+        roles.headed_department_ids = list(
+            Department.objects.filter(head=employee, active=True).values_list("id", flat=True)
+        )
+    return roles
+
+
+def visible_department_ids(user) -> list[int] | None:
+    """Departments whose figures this user may see: None means all (HR)."""
+    from .models import subtree_ids
+
+    roles = roles_of(user)
+    if roles.is_hr:
+        return None
+    trees = subtree_ids(roles.headed_department_ids)
+    return sorted({d for ids in trees.values() for d in ids})

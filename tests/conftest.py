@@ -1,0 +1,60 @@
+import os
+
+import pytest
+from django.contrib.auth.models import Group
+
+from relations import services
+from relations.roles import HR_GROUP
+from tests.factories import DepartmentFactory
+
+PASSWORD = "icr-test-pass-123"  # noqa: S105
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    return f"database: {settings.DATABASES['default']['ENGINE']}"
+
+
+@pytest.fixture
+def company(db):
+    """A small company: 总部 with 销售部 and 商务部; a head each, staff under them."""
+    hq = DepartmentFactory(code="HQ", name="总部")
+    sales = DepartmentFactory(code="SALES", name="销售部", parent=hq)
+    commerce = DepartmentFactory(code="COM", name="商务部", parent=hq)
+    ceo = services.hire_employee(employee_id="E001", name="王总", department=hq)
+    sales_head = services.hire_employee(
+        employee_id="E002", name="李销售", department=sales, manager=ceo, email="li@example.com"
+    )
+    seller = services.hire_employee(
+        employee_id="E003", name="张三", department=sales, manager=sales_head,
+        email="zhang@example.com",
+    )
+    commerce_head = services.hire_employee(
+        employee_id="E004", name="赵商务", department=commerce, manager=ceo
+    )
+    for dept, head in ((hq, ceo), (sales, sales_head), (commerce, commerce_head)):
+        dept.head = head
+        dept.save(update_fields=["head"])
+    for emp in (ceo, sales_head, seller, commerce_head):
+        emp.user.set_password(PASSWORD)
+        emp.user.save(update_fields=["password"])
+    return {
+        "hq": hq, "sales": sales, "commerce": commerce,
+        "ceo": ceo, "sales_head": sales_head, "seller": seller, "commerce_head": commerce_head,
+    }
+
+
+@pytest.fixture
+def hr_user(db, django_user_model):
+    user = django_user_model.objects.create_user(
+        username="hr", password=PASSWORD, is_staff=True, email="hr@example.com"
+    )
+    group, _ = Group.objects.get_or_create(name=HR_GROUP)
+    user.groups.add(group)
+    return user
+
+
+def ci_requires_services() -> bool:
+    """Under CI a test that needs PostgreSQL/Redis/chromium must fail, never skip."""
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
