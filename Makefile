@@ -23,10 +23,11 @@ migrate: install
 # filesystem transport under var/celery, Django's server on 127.0.0.1:8000.
 run: migrate
 	$(PY) manage.py setup_demo
-	@echo "Starting Celery worker and beat (filesystem broker under var/celery) and the web server."
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(VENV)/bin/celery -A icr worker -B --loglevel=warning --pool=solo \
-	    --schedule=var/celerybeat-schedule > var/celery.log 2>&1 & \
+	@echo "Celery worker with beat: log in var/celery.log. Ctrl-C stops the server and the worker."
+	@$(VENV)/bin/celery -A icr worker -B --loglevel=info --pool=solo \
+	    --schedule=var/celerybeat-schedule > var/celery.log 2>&1 & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	  trap 'exit 0' INT TERM; \
 	  DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
 worker: install

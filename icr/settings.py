@@ -28,7 +28,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with ICR's site: only HR gets in, and it serves the import pages.
+    "relations.admin_config.HRAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -68,6 +69,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "relations.context_processors.navigation",
+                "reviews.context_processors.inbox",
             ],
         },
     },
@@ -98,10 +100,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "relations:home"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "zh-hans"
+# Browsers asking for Chinese get zh-hans (LocaleMiddleware); everyone else English.
+LANGUAGE_CODE = "en"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
@@ -161,10 +164,14 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
     CELERY_BROKER_URL = "filesystem://"
+    # The transport neither creates its folders nor reports their absence clearly.
+    for _folder in ("queue", "processed", "control"):
+        (CELERY_FS_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_FS_DIR / "queue"),
         "data_folder_out": str(CELERY_FS_DIR / "queue"),
         "processed_folder": str(CELERY_FS_DIR / "processed"),
+        "control_folder": str(CELERY_FS_DIR / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ACKS_LATE = True
@@ -174,6 +181,19 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The reviews sweep: opens due cycles, queues reminders, closes cycles past their deadline and
+# re-queues notifications a killed worker lost. Installed into django-celery-beat's tables.
+CELERY_BEAT_SCHEDULE = {
+    "reviews-sweep": {
+        "task": "reviews.tasks.sweep",
+        "schedule": env_int("ICR_REVIEWS_SWEEP_SECONDS", 300),
+    },
+}
+
+# Reviews: the secret behind answer keys (HMAC of the request id). Defaults to SECRET_KEY;
+# set it separately to keep answers unlinkable even for someone who learns SECRET_KEY.
+ICR_ANSWER_KEY_SECRET = env_str("ICR_ANSWER_KEY_SECRET")
+ICR_NOTIFICATION_BATCH = env_int("ICR_NOTIFICATION_BATCH", 200)
 
 # Production hardening: on unless DEBUG. `manage.py check --deploy` reports nothing with
 # DEBUG off and a real SECRET_KEY.

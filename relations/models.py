@@ -318,8 +318,14 @@ def _end_filter(side: str, end) -> dict:
 class Edge(models.Model):
     """A directed relationship provider → customer: the customer receives the service."""
 
+    # No single-column indexes on the FKs: the (pair, direction) and (end, type) indexes below
+    # cover them, and each extra index slows every bulk insert of edges.
     pair = models.ForeignKey(
-        RelationPair, verbose_name=_("pair"), on_delete=models.PROTECT, related_name="edges"
+        RelationPair,
+        verbose_name=_("pair"),
+        on_delete=models.PROTECT,
+        related_name="edges",
+        db_index=False,
     )
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
     type = models.CharField(_("type"), max_length=16, choices=EdgeType.choices)
@@ -333,6 +339,7 @@ class Edge(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="edges_as_provider",
+        db_index=False,
     )
     provider_employee = models.ForeignKey(
         Employee,
@@ -341,6 +348,7 @@ class Edge(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="edges_as_provider",
+        db_index=False,
     )
     customer_department = models.ForeignKey(
         Department,
@@ -349,6 +357,7 @@ class Edge(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="edges_as_customer",
+        db_index=False,
     )
     customer_employee = models.ForeignKey(
         Employee,
@@ -357,6 +366,7 @@ class Edge(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="edges_as_customer",
+        db_index=False,
     )
     service = models.TextField(_("service"), blank=True)
     valid_from = models.DateTimeField(_("valid from"))

@@ -2,32 +2,92 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Q
 
-from .models import Edge, EdgeType, Employee
+from .models import Department, Edge, EdgeType, Employee
+
+
+@dataclass(frozen=True)
+class RelationRow:
+    """One relationship as its owner sees it: the other end, the service, and through what."""
+
+    edge: Edge
+    kind: str  # for rank: "Task customer" / "Condition customer"; else ""
+    service: str
+    other_name: str
+    other_department: str  # the other end's department (for a person), else ""
+    other_is_department: bool
+    via_department: str  # my department when the edge is the department's, else ""
+
+
+@dataclass(frozen=True)
+class TypeGroup:
+    type: str
+    label: str
+    rows: list[RelationRow]
+
+
+def my_departments(employee: Employee) -> list[int]:
+    """The departments whose relationships are also mine.
+
+    The inverse of relations.membership's rule: a department is represented by its own active
+    members (not its sub-departments') and by its head.
+    """
+    headed = Department.objects.active().filter(head=employee).values_list("id", flat=True)
+    return sorted({employee.department_id, *headed})
+
+
+def _row(edge: Edge, side: str) -> RelationRow:
+    other_side = "customer" if side == "provider" else "provider"
+    other_department = getattr(edge, f"{other_side}_department")
+    other_employee = getattr(edge, f"{other_side}_employee")
+    my_department = getattr(edge, f"{side}_department")
+    return RelationRow(
+        edge=edge,
+        kind=str(edge.get_rank_kind_display()) if edge.type == EdgeType.RANK else "",
+        service=edge.service,
+        other_name=other_department.name if other_department else other_employee.name,
+        other_department=other_employee.department.name if other_employee else "",
+        other_is_department=other_department is not None,
+        via_department=my_department.name if my_department is not None else "",
+    )
+
+
+def _grouped(rows: list[RelationRow]) -> list[TypeGroup]:
+    groups = []
+    for edge_type in EdgeType:
+        of_type = [row for row in rows if row.edge.type == edge_type.value]
+        if of_type:
+            groups.append(TypeGroup(edge_type.value, str(edge_type.label), of_type))
+    return groups
 
 
 def my_relationships(user) -> dict:
-    """Whom I serve and who serves me, by type. Department ends count for their members."""
+    """Whom I serve and who serves me, by type, for the person logged in (and nobody else)."""
     employee = (
-        Employee.objects.filter(user=user).select_related("department", "manager").first()
+        Employee.objects.active().filter(user=user).select_related("department").first()
+        if user.is_authenticated
+        else None
     )
     if employee is None:
-        return {"employee": None, "serve": [], "served_by": [], "types": EdgeType}
-    edges = Edge.objects.active().with_ends()
-    serve = list(
-        edges.filter(
-            Q(provider_employee=employee) | Q(provider_department=employee.department_id)
-        ).order_by("type", "rank_kind", "id")
+        return {"employee": None, "serve": [], "served_by": []}
+    departments = my_departments(employee)
+    edges = (
+        Edge.objects.active()
+        .select_related(
+            "provider_department",
+            "provider_employee__department",
+            "customer_department",
+            "customer_employee__department",
+        )
+        .order_by("type", "rank_kind", "id")
     )
-    served_by = list(
-        edges.filter(
-            Q(customer_employee=employee) | Q(customer_department=employee.department_id)
-        ).order_by("type", "rank_kind", "id")
-    )
+    serve = edges.filter(Q(provider_employee=employee) | Q(provider_department__in=departments))
+    served_by = edges.filter(Q(customer_employee=employee) | Q(customer_department__in=departments))
     return {
         "employee": employee,
-        "serve": serve,
-        "served_by": served_by,
-        "types": EdgeType,
+        "serve": _grouped([_row(edge, "provider") for edge in serve]),
+        "served_by": _grouped([_row(edge, "customer") for edge in served_by]),
     }

@@ -170,6 +170,29 @@ def retire_pairs(pair_ids: Iterable[int], *, at=None) -> int:
     return count
 
 
+# Rank and process pairs are derived (reporting line, workflow steps) by the sync functions;
+# a pair made, moved or retired by hand would break that rule or be undone by the next sync.
+
+
+def _check_set_by_hr(edge_type: str) -> None:
+    if edge_type == EdgeType.RANK:
+        raise GraphError(
+            _("Rank relationships follow the reporting line: change the manager instead.")
+        )
+    if edge_type == EdgeType.PROCESS:
+        raise GraphError(
+            _("Process relationships follow the workflow steps: change the steps instead.")
+        )
+
+
+def _check_ends_active(*ends: End) -> None:
+    """Nobody who left and no closed department gets a new relationship."""
+    for kind, model in (("employee", Employee), ("department", Department)):
+        ids = {end.id for end in ends if end.kind == kind}
+        if ids and model.objects.filter(id__in=ids, active=True).count() != len(ids):
+            raise GraphError(_("A relationship needs active employees and departments."))
+
+
 def create_pair(
     edge_type: str,
     provider: Department | Employee | End,
@@ -189,8 +212,10 @@ def create_pair(
         reverse_service=reverse_service,
         workflow_id=workflow.pk if workflow else None,
     )
+    _check_set_by_hr(edge_type)
     _check_spec(spec)
     with transaction.atomic():
+        _check_ends_active(spec.provider, spec.customer)
         forward_kind, _reverse_kind = _forward_kind(edge_type)
         if (
             Edge.objects.active()
@@ -210,6 +235,7 @@ def create_pair(
 
 def retire_edge(edge: Edge, *, at=None) -> None:
     """Retiring one direction retires the relationship: both edges go together."""
+    _check_set_by_hr(edge.type)
     retire_pairs([edge.pair_id], at=at)
 
 
@@ -228,6 +254,8 @@ def change_edge(
     retired (history keeps it) and a new pair created, in one transaction. Returns the edge
     that now holds the change, in the same direction as the one given.
     """
+    # Read it again: the caller's copy may predate a retirement by someone else.
+    edge = Edge.objects.select_related("pair").get(pk=edge.pk)
     if not edge.is_active:
         raise GraphError(_("A retired relationship cannot be changed."))
     reverse = edge.reverse
@@ -235,19 +263,21 @@ def change_edge(
     new_customer = End.of(customer) if customer is not None else edge_end(edge, "customer")
     new_service = edge.service if service is None else service
     new_reverse_service = reverse.service if reverse_service is None else reverse_service
+    same_ends = new_provider == edge_end(edge, "provider") and new_customer == edge_end(
+        edge, "customer"
+    )
+    if not same_ends:
+        _check_set_by_hr(edge.type)
     with transaction.atomic():
-        if new_provider == edge_end(edge, "provider") and new_customer == edge_end(
-            edge, "customer"
-        ):
+        if same_ends:
             Edge.objects.filter(pk=edge.pk).update(service=new_service)
             Edge.objects.filter(pk=reverse.pk).update(service=new_reverse_service)
             edge.refresh_from_db()
             return edge
         # Keep the pair's orientation: the forward edge stays the described direction.
-        if edge.direction == Direction.FORWARD:
-            fwd_p, fwd_c, fwd_s, rev_s = new_provider, new_customer, new_service, new_reverse_service
-        else:
-            fwd_p, fwd_c, fwd_s, rev_s = new_customer, new_provider, new_reverse_service, new_service
+        fwd_p, fwd_c, fwd_s, rev_s = new_provider, new_customer, new_service, new_reverse_service
+        if edge.direction == Direction.REVERSE:
+            fwd_p, fwd_c, fwd_s, rev_s = fwd_c, fwd_p, rev_s, fwd_s
         retire_pairs([edge.pair_id], at=at)
         forward = create_pair(
             edge.type,
@@ -402,7 +432,13 @@ def sync_process_edges(*, at=None) -> dict[str, int]:
                 continue
             seen.add((spec.provider, spec.customer))
             deduped.append(spec)
-        stale = sorted(set(current.values()) - keep)
+        # Process pairs without a workflow were set by HR (relations import): not ours to retire.
+        hr_set = set(
+            RelationPair.objects.active()
+            .filter(type=EdgeType.PROCESS, workflow__isnull=True)
+            .values_list("id", flat=True)
+        )
+        stale = sorted(set(current.values()) - keep - hr_set)
         retire_pairs(stale, at=at)
         create_pairs(deduped, at=at)
     return {"created": len(deduped), "retired": len(stale)}
@@ -461,6 +497,16 @@ def create_login(employee: Employee):
     if _created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
+    elif (
+        user.is_staff
+        or user.is_superuser
+        or Employee.objects.filter(user=user).exclude(pk=employee.pk).exists()
+    ):
+        # Adopting it would hand an administrator's or a colleague's login to this person: the
+        # password-set link goes to the employee's e-mail. Staff logins are linked by hand.
+        raise GraphError(
+            _("The login “%(id)s” already belongs to someone else.") % {"id": employee.employee_id}
+        )
     Employee.objects.filter(pk=employee.pk).update(user=user)
     employee.user = user
     return user

@@ -1,0 +1,542 @@
+"""Mutual-evaluation cycles (互评): criteria, cycles and schedules, requests, anonymous answers.
+
+Anonymity is structural: a `ReviewRequest` names the rater and records only *that* it was
+answered; an `Answer` carries no rater, no timestamp and a random primary key, only the
+relationship it is about and a key = HMAC(secret, request id). Whoever holds the secret (the
+application) can find the rater's own answer again to let them edit it until the deadline; a
+database reader without the secret cannot join answers to people.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from relations.models import Department, Edge, EdgeType, Employee, RankKind
+
+DEFAULT_REMINDER_OFFSETS = [3, 1]
+
+
+def default_reminder_offsets() -> list[int]:
+    return list(DEFAULT_REMINDER_OFFSETS)
+
+
+def all_edge_types() -> list[str]:
+    return list(EdgeType.values)
+
+
+class Score(models.IntegerChoices):
+    """The 1–5 scale, one label per point."""
+
+    VERY_DISSATISFIED = 1, _("1 · Very dissatisfied")
+    DISSATISFIED = 2, _("2 · Dissatisfied")
+    NEUTRAL = 3, _("3 · Neither")
+    SATISFIED = 4, _("4 · Satisfied")
+    VERY_SATISFIED = 5, _("5 · Very satisfied")
+
+
+def _bilingual(zh: str, en: str) -> str:
+    """The English text for English readers, the Chinese one otherwise (the default language)."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    if language.startswith("en") and en:
+        return en
+    return zh or en
+
+
+class CriterionQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(active=True)
+
+
+class Criterion(models.Model):
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    description_zh = models.TextField(_("description (Chinese)"), blank=True)
+    description_en = models.TextField(_("description (English)"), blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    order = models.PositiveIntegerField(_("order"), default=0)
+    edge_types = models.JSONField(
+        _("relationship types"),
+        default=list,
+        blank=True,
+        help_text=_("The relationship types this criterion applies to; empty means all."),
+    )
+
+    objects = CriterionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("criterion")
+        verbose_name_plural = _("criteria")
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return _bilingual(self.name_zh, self.name_en)
+
+    @property
+    def description(self) -> str:
+        return _bilingual(self.description_zh, self.description_en)
+
+    def applies_to(self, edge_type: str) -> bool:
+        return not self.edge_types or edge_type in self.edge_types
+
+
+class CycleStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class Cadence(models.TextChoices):
+    MONTHLY = "monthly", _("Monthly")
+    QUARTERLY = "quarterly", _("Quarterly")
+    CUSTOM = "custom", _("Custom crontab (edit the periodic task)")
+
+
+class CycleTemplate(models.Model):
+    """What a scheduled cycle looks like; a django-celery-beat PeriodicTask opens one when due.
+
+    The periodic task calls `reviews.tasks.open_scheduled_cycle(template_id=…)`; HR edits its
+    schedule in the admin (monthly and quarterly are set up from `cadence`, anything else is a
+    crontab edited on the periodic task itself).
+    """
+
+    name = models.CharField(
+        _("name"),
+        max_length=200,
+        help_text=_("Cycle names are this name followed by the opening date."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    cadence = models.CharField(
+        _("cadence"), max_length=16, choices=Cadence.choices, default=Cadence.QUARTERLY
+    )
+    edge_types = models.JSONField(_("relationship types"), default=all_edge_types)
+    criteria = models.ManyToManyField(
+        Criterion,
+        verbose_name=_("criteria"),
+        blank=True,
+        related_name="+",
+        help_text=_("Empty means every active criterion at opening time."),
+    )
+    open_days = models.PositiveIntegerField(
+        _("days open"), default=14, help_text=_("The deadline is this many days after opening.")
+    )
+    period_days = models.PositiveIntegerField(
+        _("period covered (days)"),
+        default=90,
+        help_text=_("The cycle covers this many days before its opening."),
+    )
+    reminder_offsets = models.JSONField(
+        _("reminder offsets (days before the deadline)"), default=default_reminder_offsets
+    )
+    member_limit = models.PositiveIntegerField(
+        _("evaluators per department end"),
+        null=True,
+        blank=True,
+        help_text=_("Head plus members, at most this many; empty means all."),
+    )
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        verbose_name=_("schedule"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("cycle schedule")
+        verbose_name_plural = _("cycle schedules")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Cycle(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    template = models.ForeignKey(
+        CycleTemplate,
+        verbose_name=_("schedule"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="cycles",
+    )
+    scheduled_for = models.DateField(
+        _("scheduled for"),
+        null=True,
+        blank=True,
+        help_text=_("For scheduled cycles: the day the schedule fired (one cycle per day)."),
+    )
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"))
+    opens_at = models.DateTimeField(_("opens at"), default=timezone.now)
+    deadline = models.DateTimeField(_("deadline"))
+    edge_types = models.JSONField(_("relationship types"), default=all_edge_types)
+    criteria = models.ManyToManyField(Criterion, verbose_name=_("criteria"), related_name="cycles")
+    reminder_offsets = models.JSONField(
+        _("reminder offsets (days before the deadline)"), default=default_reminder_offsets
+    )
+    member_limit = models.PositiveIntegerField(
+        _("evaluators per department end"),
+        null=True,
+        blank=True,
+        help_text=_("Head plus members, at most this many; empty means all."),
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=CycleStatus.choices, default=CycleStatus.DRAFT
+    )
+    opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("cycle")
+        verbose_name_plural = _("cycles")
+        ordering = ["-deadline", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_start__lte=F("period_end")), name="reviews_cycle_period_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(opens_at__lt=F("deadline")), name="reviews_cycle_opens_before_deadline"
+            ),
+            models.UniqueConstraint(
+                fields=["template", "scheduled_for"], name="reviews_cycle_one_per_schedule_day"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "deadline"], name="reviews_cycle_status")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == CycleStatus.OPEN
+
+    def accepts_answers(self, now=None) -> bool:
+        """Answers can be given and changed while the cycle is open and before its deadline."""
+        return self.status == CycleStatus.OPEN and (now or timezone.now()) < self.deadline
+
+
+class CycleEventKind(models.TextChoices):
+    OPENED = "opened", _("Opened")
+    CLOSED = "closed", _("Closed")
+    REMINDED = "reminded", _("Reminder sent")
+
+
+class CycleEvent(models.Model):
+    """Audit trail of what happened to a cycle, written in the same transaction as the change."""
+
+    cycle = models.ForeignKey(
+        Cycle, verbose_name=_("cycle"), on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=CycleEventKind.choices)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("cycle event")
+        verbose_name_plural = _("cycle events")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.cycle} · {self.get_kind_display()}"
+
+
+class DepartmentEvaluator(models.Model):
+    """A person HR designated to rate on behalf of a department end (instead of its members)."""
+
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("department"),
+        on_delete=models.CASCADE,
+        related_name="designated_evaluators",
+    )
+    employee = models.ForeignKey(
+        Employee,
+        verbose_name=_("evaluator"),
+        on_delete=models.CASCADE,
+        related_name="evaluator_for",
+    )
+
+    class Meta:
+        verbose_name = _("designated evaluator")
+        verbose_name_plural = _("designated evaluators")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "employee"], name="reviews_departmentevaluator_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.department} · {self.employee}"
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ANSWERED = "answered", _("Answered")
+    DECLINED = "declined", _("Did not receive the service")
+
+
+class ReviewRequestQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(status=RequestStatus.PENDING)
+
+    def done(self):
+        return self.exclude(status=RequestStatus.PENDING)
+
+    def open_for(self, employee_id: int):
+        return self.filter(rater_id=employee_id, cycle__status=CycleStatus.OPEN)
+
+
+def _snapshot_department(verbose_name):
+    # Plain ids for history: no constraint to check on a million-row insert, still joinable.
+    return models.ForeignKey(
+        Department,
+        verbose_name=verbose_name,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+
+
+class ReviewRequest(models.Model):
+    """Rater X is asked to rate the service they received along edge E in cycle C.
+
+    Everything shown to people is copied when the cycle opens, so later moves, departures and
+    retirements do not rewrite history.
+    """
+
+    cycle = models.ForeignKey(
+        Cycle, verbose_name=_("cycle"), on_delete=models.PROTECT, related_name="requests"
+    )
+    edge = models.ForeignKey(
+        Edge, verbose_name=_("relationship"), on_delete=models.PROTECT, related_name="+"
+    )
+    rater = models.ForeignKey(
+        Employee, verbose_name=_("rater"), on_delete=models.PROTECT, related_name="review_requests"
+    )
+    # Snapshot at opening time.
+    rater_name = models.CharField(_("rater name"), max_length=200)
+    rater_department = _snapshot_department(_("rater department id"))
+    rater_department_name = models.CharField(_("rater department"), max_length=200)
+    edge_type = models.CharField(_("type"), max_length=16, choices=EdgeType.choices)
+    rank_kind = models.CharField(_("rank kind"), max_length=16, choices=RankKind.choices)
+    service = models.TextField(_("service"), blank=True)
+    provider_employee = models.ForeignKey(
+        Employee,
+        verbose_name=_("provider employee"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    provider_name = models.CharField(_("provider"), max_length=200)
+    provider_department = _snapshot_department(_("provider department id"))
+    provider_department_name = models.CharField(_("provider department"), max_length=200)
+    customer_name = models.CharField(_("customer"), max_length=200)
+    customer_department = _snapshot_department(_("customer department id"))
+    customer_department_name = models.CharField(_("customer department"), max_length=200)
+    status = models.CharField(
+        _("status"), max_length=8, choices=RequestStatus.choices, default=RequestStatus.PENDING
+    )
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = ReviewRequestQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("review request")
+        verbose_name_plural = _("review requests")
+        ordering = ["cycle", "provider_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cycle", "edge", "rater"], name="reviews_reviewrequest_once_per_cycle"
+            ),
+            models.CheckConstraint(
+                condition=Q(status=RequestStatus.PENDING, answered_at__isnull=True)
+                | (~Q(status=RequestStatus.PENDING) & Q(answered_at__isnull=False)),
+                name="reviews_reviewrequest_answered_at_matches",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["rater", "cycle", "status"], name="reviews_request_rater"),
+            models.Index(fields=["cycle", "status"], name="reviews_request_cycle_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rater_name} → {self.provider_name} ({self.get_edge_type_display()})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == RequestStatus.PENDING
+
+    def type_label(self) -> str:
+        if self.edge_type == EdgeType.RANK and self.rank_kind:
+            return f"{self.get_edge_type_display()} · {self.get_rank_kind_display()}"
+        return str(self.get_edge_type_display())
+
+    def answer_key(self) -> str:
+        return answer_key(self.pk)
+
+
+def answer_key(request_id: int) -> str:
+    """HMAC of the request id: lets the application find the rater's answer, nobody else."""
+    secret = (settings.ICR_ANSWER_KEY_SECRET or settings.SECRET_KEY).encode()
+    message = f"reviews.answer:{request_id}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+class Answer(models.Model):
+    """One rater's answer about one relationship in one cycle, without the rater.
+
+    No timestamp and a random primary key, so neither time nor insertion order lines an answer
+    up with the request that was marked answered.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    cycle = models.ForeignKey(
+        Cycle, verbose_name=_("cycle"), on_delete=models.PROTECT, related_name="answers"
+    )
+    key = models.CharField(_("key"), max_length=64)
+    edge = models.ForeignKey(
+        Edge, verbose_name=_("relationship"), on_delete=models.PROTECT, related_name="+"
+    )
+    edge_type = models.CharField(_("type"), max_length=16, choices=EdgeType.choices)
+    rank_kind = models.CharField(_("rank kind"), max_length=16, choices=RankKind.choices)
+    provider_employee = models.ForeignKey(
+        Employee,
+        verbose_name=_("provider employee"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    provider_department = _snapshot_department(_("provider department id"))
+    customer_department = _snapshot_department(_("customer department id"))
+    submitted = models.BooleanField(_("submitted"), default=False)
+    not_received = models.BooleanField(_("did not receive the service"), default=False)
+    reason = models.TextField(_("reason"), blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+
+    class Meta:
+        verbose_name = _("answer")
+        verbose_name_plural = _("answers")
+        constraints = [
+            models.UniqueConstraint(fields=["cycle", "key"], name="reviews_answer_one_per_key"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["cycle", "provider_department", "edge_type"], name="reviews_answer_rollup"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cycle} · {self.edge_id}"
+
+
+class AnswerScore(models.Model):
+    answer = models.ForeignKey(
+        Answer, verbose_name=_("answer"), on_delete=models.CASCADE, related_name="scores"
+    )
+    criterion = models.ForeignKey(
+        Criterion, verbose_name=_("criterion"), on_delete=models.PROTECT, related_name="+"
+    )
+    score = models.PositiveSmallIntegerField(_("score"), choices=Score.choices)
+
+    class Meta:
+        verbose_name = _("score")
+        verbose_name_plural = _("scores")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["answer", "criterion"], name="reviews_answerscore_one_per_criterion"
+            ),
+            models.CheckConstraint(
+                condition=Q(score__gte=1, score__lte=5), name="reviews_answerscore_score_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.criterion_id}: {self.score}"
+
+
+class NotificationKind(models.TextChoices):
+    INVITATION = "invitation", _("Invitation")
+    REMINDER = "reminder", _("Reminder")
+    MANUAL_REMINDER = "manual", _("Reminder sent by HR")
+    CLOSED = "closed", _("Cycle closed")
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class NotificationLog(models.Model):
+    """One e-mail per (cycle, rater, kind, offset): the unique row is what prevents a resend.
+
+    Rows are created `pending` when the event happens (set-based), claimed `sending` by a batch
+    task, and marked `sent` right after the SMTP server accepted the message.
+    """
+
+    cycle = models.ForeignKey(
+        Cycle, verbose_name=_("cycle"), on_delete=models.CASCADE, related_name="notifications"
+    )
+    rater = models.ForeignKey(
+        Employee, verbose_name=_("rater"), on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=NotificationKind.choices)
+    # Days before the deadline for reminders, the round number for manual ones, 0 otherwise.
+    offset = models.IntegerField(_("offset"), default=0)
+    status = models.CharField(
+        _("status"),
+        max_length=8,
+        choices=NotificationStatus.choices,
+        default=NotificationStatus.PENDING,
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cycle", "rater", "kind", "offset"], name="reviews_notificationlog_once"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="reviews_notification_status")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cycle} · {self.rater_id} · {self.kind}"

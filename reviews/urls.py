@@ -1,2 +1,13 @@
+from django.urls import path
+
+from . import views
+
 app_name = "reviews"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("requests/<int:pk>/", views.rate, name="rate"),
+    path("t/<str:token>/", views.token_link, name="token"),
+    path("cycles/", views.monitor_list, name="monitor_list"),
+    path("cycles/<int:pk>/", views.monitor, name="monitor"),
+    path("cycles/<int:pk>/remind/", views.remind, name="remind"),
+]

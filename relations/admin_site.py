@@ -1,0 +1,43 @@
+"""The admin is HR's: staff in the HR group, or superusers. Nobody else gets in.
+
+Installed in place of django.contrib.admin (see INSTALLED_APPS), so `admin.site` is this site
+and `admin.site.urls` in icr/urls.py serves it, including the import pages.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from .roles import is_hr
+
+
+class HRAdminSite(admin.AdminSite):
+    site_header = _("ICR administration")
+    site_title = _("ICR administration")
+    index_title = _("Organisation and relationships")
+
+    def has_permission(self, request) -> bool:
+        user = request.user
+        if not (user.is_active and user.is_authenticated):
+            return False
+        return user.is_superuser or (user.is_staff and is_hr(user))
+
+    def get_urls(self):
+        from . import admin_views
+
+        urls = [
+            path("import/", self.admin_view(admin_views.import_upload), name="import_org"),
+            path(
+                "import/confirm/",
+                self.admin_view(admin_views.import_confirm),
+                name="import_org_confirm",
+            ),
+            path(
+                "import/done/",
+                self.admin_view(admin_views.import_done),
+                name="import_org_done",
+            ),
+        ]
+        return urls + super().get_urls()

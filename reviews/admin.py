@@ -1,0 +1,231 @@
+"""HR's admin for evaluations. Answers are not in the admin: they are read only as rollups."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from relations.models import EdgeType
+
+from . import services
+from .models import (
+    Criterion,
+    Cycle,
+    CycleEvent,
+    CycleStatus,
+    CycleTemplate,
+    DepartmentEvaluator,
+    NotificationLog,
+    ReviewRequest,
+)
+
+
+class EdgeTypesField(forms.MultipleChoiceField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("choices", EdgeType.choices)
+        kwargs.setdefault("widget", forms.CheckboxSelectMultiple)
+        super().__init__(**kwargs)
+
+
+class OffsetsField(forms.CharField):
+    """Reminder offsets typed as "3, 1" (days before the deadline)."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        try:
+            offsets = sorted({int(part) for part in text.replace("，", ",").split(",") if part.strip()})
+        except ValueError as exc:
+            raise forms.ValidationError(_("Enter whole numbers of days, separated by commas.")) from exc
+        if any(o < 0 for o in offsets):
+            raise forms.ValidationError(_("Offsets are days before the deadline, 0 or more."))
+        return list(reversed(offsets))
+
+
+class CriterionForm(forms.ModelForm):
+    edge_types = EdgeTypesField(
+        label=_("Relationship types"),
+        required=False,
+        help_text=_("None ticked means all types."),
+    )
+
+    class Meta:
+        model = Criterion
+        fields = "__all__"
+
+
+@admin.register(Criterion)
+class CriterionAdmin(admin.ModelAdmin):
+    form = CriterionForm
+    list_display = ("name_zh", "name_en", "code", "order", "active", "types")
+    list_editable = ("order", "active")
+    list_filter = ("active",)
+
+    @admin.display(description=_("Relationship types"))
+    def types(self, obj: Criterion) -> str:
+        if not obj.edge_types:
+            return str(_("All"))
+        return ", ".join(str(EdgeType(t).label) for t in obj.edge_types if t in EdgeType.values)
+
+
+class CycleTemplateForm(forms.ModelForm):
+    edge_types = EdgeTypesField(label=_("Relationship types"))
+    reminder_offsets = OffsetsField(label=_("Reminder offsets (days before the deadline)"))
+
+    class Meta:
+        model = CycleTemplate
+        exclude = ("periodic_task",)
+
+
+@admin.register(CycleTemplate)
+class CycleTemplateAdmin(admin.ModelAdmin):
+    form = CycleTemplateForm
+    list_display = ("name", "cadence", "active", "schedule_link")
+    filter_horizontal = ("criteria",)
+
+    @admin.display(description=_("Schedule"))
+    def schedule_link(self, obj: CycleTemplate):
+        if obj.periodic_task_id is None:
+            return "—"
+        url = reverse("admin:django_celery_beat_periodictask_change", args=[obj.periodic_task_id])
+        return format_html('<a href="{}">{}</a>', url, obj.periodic_task)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The beat schedule follows the template: monthly/quarterly crontab, enabled if active.
+        services.sync_template_schedule(form.instance)
+
+
+class CycleForm(forms.ModelForm):
+    edge_types = EdgeTypesField(label=_("Relationship types"))
+    reminder_offsets = OffsetsField(label=_("Reminder offsets (days before the deadline)"))
+
+    class Meta:
+        model = Cycle
+        fields = (
+            "name",
+            "period_start",
+            "period_end",
+            "opens_at",
+            "deadline",
+            "edge_types",
+            "criteria",
+            "reminder_offsets",
+            "member_limit",
+        )
+
+
+class CycleEventInline(admin.TabularInline):
+    model = CycleEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ("kind", "at", "actor", "data")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Cycle)
+class CycleAdmin(admin.ModelAdmin):
+    form = CycleForm
+    list_display = ("name", "status", "opens_at", "deadline", "monitor_link")
+    list_filter = ("status",)
+    filter_horizontal = ("criteria",)
+    inlines = [CycleEventInline]
+    actions = ["open_selected", "close_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # What a cycle asks is fixed once it opened; only the deadline and reminders may move.
+        if obj is not None and obj.status != CycleStatus.DRAFT:
+            return ("name", "period_start", "period_end", "opens_at", "edge_types", "criteria",
+                    "member_limit")
+        return ()
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and obj.status != CycleStatus.DRAFT:
+            kwargs["fields"] = ("deadline", "reminder_offsets")
+        return super().get_form(request, obj, change, **kwargs)
+
+    @admin.display(description=_("Progress"))
+    def monitor_link(self, obj: Cycle):
+        return format_html(
+            '<a href="{}">{}</a>', reverse("reviews:monitor", args=[obj.pk]), _("Monitor")
+        )
+
+    @admin.action(description=_("Open the selected cycles"))
+    def open_selected(self, request, queryset):
+        for cycle in queryset:
+            try:
+                summary = services.open_cycle(cycle, actor=request.user)
+            except services.ReviewError as exc:
+                self.message_user(request, f"{cycle}: {exc}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    _("%(cycle)s: %(total)d requests for %(raters)d raters.")
+                    % {"cycle": cycle, "total": summary.total, "raters": summary.raters},
+                    messages.SUCCESS,
+                )
+
+    @admin.action(description=_("Close the selected cycles"))
+    def close_selected(self, request, queryset):
+        for cycle in queryset:
+            try:
+                summary = services.close_cycle(cycle, actor=request.user)
+            except services.ReviewError as exc:
+                self.message_user(request, f"{cycle}: {exc}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    _("%(cycle)s closed: %(share)s answered.")
+                    % {"cycle": cycle, "share": f"{summary.answered_share:.0%}"},
+                    messages.SUCCESS,
+                )
+
+
+@admin.register(DepartmentEvaluator)
+class DepartmentEvaluatorAdmin(admin.ModelAdmin):
+    list_display = ("department", "employee")
+    raw_id_fields = ("department", "employee")
+    search_fields = ("department__name", "department__code", "employee__name")
+
+
+@admin.register(ReviewRequest)
+class ReviewRequestAdmin(admin.ModelAdmin):
+    """Who was asked what, and whether they answered; never what they answered."""
+
+    list_display = ("rater_name", "provider_name", "edge_type", "cycle", "status")
+    list_filter = ("status", "edge_type", "cycle")
+    search_fields = ("rater_name", "provider_name", "customer_name")
+    list_select_related = ("cycle",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(NotificationLog)
+class NotificationLogAdmin(admin.ModelAdmin):
+    list_display = ("cycle", "rater", "kind", "offset", "status", "sent_at", "attempts")
+    list_filter = ("kind", "status", "cycle")
+    list_select_related = ("cycle", "rater")
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Answer, Criterion, Score
+
+
+class RatingForm(forms.Form):
+    """A score per criterion, an optional comment, or "I did not receive this service"."""
+
+    comment = forms.CharField(
+        label=_("Comment (optional)"),
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    not_received = forms.BooleanField(label=_("I did not receive this service"), required=False)
+    reason = forms.CharField(
+        label=_("Reason (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(
+        self,
+        *args,
+        criteria: list[Criterion],
+        answer: Answer | None = None,
+        draft: bool = False,
+        **kwargs,
+    ):
+        self.criteria = criteria
+        self.draft = draft
+        if answer is not None and "initial" not in kwargs:
+            initial = {
+                "comment": answer.comment,
+                "not_received": answer.not_received,
+                "reason": answer.reason,
+            }
+            for score in answer.scores.all():
+                initial[self.score_field(score.criterion_id)] = score.score
+            kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
+        scores = {}
+        for criterion in criteria:
+            scores[self.score_field(criterion.pk)] = forms.TypedChoiceField(
+                label=criterion.name,
+                help_text=criterion.description,
+                choices=Score.choices,
+                coerce=int,
+                required=False,
+                widget=forms.RadioSelect(attrs={"class": "form-check-inline"}),
+            )
+        # Scores first, then comment and "not received".
+        self.fields = {**scores, **self.fields}
+
+    @staticmethod
+    def score_field(criterion_id: int) -> str:
+        return f"score_{criterion_id}"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("not_received") or self.draft:
+            return data
+        for criterion in self.criteria:
+            name = self.score_field(criterion.pk)
+            if data.get(name) in (None, ""):
+                self.add_error(name, _("Choose a score from 1 to 5."))
+        return data
+
+    def scores(self) -> dict[int, int]:
+        out = {}
+        for criterion in self.criteria:
+            value = self.cleaned_data.get(self.score_field(criterion.pk))
+            if value not in (None, ""):
+                out[criterion.pk] = int(value)
+        return out
+
+
+class RemindForm(forms.Form):
+    round_number = forms.IntegerField(min_value=1, widget=forms.HiddenInput)

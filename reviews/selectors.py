@@ -1,0 +1,89 @@
+"""Reads for the reviews pages, in as few queries as each page needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q
+
+from .models import Cycle, CycleStatus, RequestStatus, ReviewRequest
+
+
+def inbox_count(user) -> int:
+    """Pending requests of open cycles for the employee behind this login (one query)."""
+    return ReviewRequest.objects.filter(
+        rater__user=user, cycle__status=CycleStatus.OPEN, status=RequestStatus.PENDING
+    ).count()
+
+
+@dataclass
+class ProviderGroup:
+    """The requests of one rater about one provider (a person or a department)."""
+
+    provider: str
+    provider_department: str
+    requests: list[ReviewRequest] = field(default_factory=list)
+
+    @property
+    def pending(self) -> int:
+        return sum(1 for r in self.requests if r.is_pending)
+
+
+def inbox(user) -> list[ProviderGroup]:
+    """Requests of open cycles, grouped by whom they rate; pending groups first."""
+    requests = (
+        ReviewRequest.objects.filter(rater__user=user, cycle__status=CycleStatus.OPEN)
+        .select_related("cycle")
+        .order_by("provider_name", "provider_department_name", "cycle__deadline", "id")
+    )
+    groups: dict[tuple[str, str], ProviderGroup] = {}
+    for req in requests:
+        key = (req.provider_name, req.provider_department_name)
+        group = groups.setdefault(key, ProviderGroup(*key))
+        group.requests.append(req)
+    return sorted(groups.values(), key=lambda g: (g.pending == 0, g.provider))
+
+
+def hr_cycles():
+    return Cycle.objects.annotate(
+        total=Count("requests"),
+        answered=Count("requests", filter=~Q(requests__status=RequestStatus.PENDING)),
+    ).order_by("-deadline", "-id")
+
+
+def _share(done: int, total: int) -> float:
+    return round(100 * done / total, 1) if total else 0.0
+
+
+def cycle_progress(cycle: Cycle) -> dict:
+    """Response rates overall and per rater department, and who has not answered yet.
+
+    Names only: nothing here touches answers, so the list cannot be put next to any of them.
+    """
+    by_department = list(
+        ReviewRequest.objects.filter(cycle=cycle)
+        .values("rater_department_id", "rater_department_name")
+        .annotate(
+            total=Count("id"),
+            answered=Count("id", filter=~Q(status=RequestStatus.PENDING)),
+            raters=Count("rater_id", distinct=True),
+        )
+        .order_by("rater_department_name")
+    )
+    for row in by_department:
+        row["share"] = _share(row["answered"], row["total"])
+    total = sum(r["total"] for r in by_department)
+    answered = sum(r["answered"] for r in by_department)
+    missing = list(
+        ReviewRequest.objects.filter(cycle=cycle, status=RequestStatus.PENDING)
+        .values("rater_id", "rater_name", "rater_department_name")
+        .annotate(pending=Count("id"))
+        .order_by("rater_department_name", "rater_name")
+    )
+    return {
+        "total": total,
+        "answered": answered,
+        "share": _share(answered, total),
+        "by_department": by_department,
+        "missing": missing,
+    }

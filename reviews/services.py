@@ -1,0 +1,599 @@
+"""Operations on evaluation cycles: create, open, answer, remind, close.
+
+Opening is set-based: one `INSERT … SELECT … ON CONFLICT DO NOTHING` writes every request of a
+cycle, so the number of queries does not depend on the number of edges, and opening again (or a
+retried task) creates nothing twice: the unique constraint on (cycle, edge, rater) holds it.
+The SQL is plain enough for both PostgreSQL and SQLite (window functions, UPSERT).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.dispatch import Signal
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from relations.models import Department, Edge, EdgeType, Employee
+
+from .models import (
+    Answer,
+    AnswerScore,
+    Criterion,
+    Cycle,
+    CycleEvent,
+    CycleEventKind,
+    CycleStatus,
+    CycleTemplate,
+    DepartmentEvaluator,
+    NotificationKind,
+    NotificationLog,
+    NotificationStatus,
+    RequestStatus,
+    ReviewRequest,
+    answer_key,
+)
+
+# Sent inside the closing transaction, so a receiver's writes (rollups) commit with the close.
+cycle_closed = Signal()
+
+
+class ReviewError(Exception):
+    """An operation on a cycle or an answer is not allowed; the message is translatable."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+@dataclass
+class CycleSummary:
+    cycle: Cycle
+    requests: dict[str, int]
+    raters: int
+    answered: int
+    created: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.requests.values())
+
+    @property
+    def answered_share(self) -> float:
+        return round(self.answered / self.total, 4) if self.total else 0.0
+
+    def as_dict(self) -> dict:
+        """The shape the management commands print: keys cycle, requests, raters."""
+        return {
+            "cycle": {
+                "id": self.cycle.pk,
+                "name": self.cycle.name,
+                "status": self.cycle.status,
+                "deadline": self.cycle.deadline.isoformat(),
+                "created": self.created,
+                "total": self.total,
+                "answered": self.answered,
+                "answered_share": self.answered_share,
+                **self.extra,
+            },
+            "requests": dict(self.requests),
+            "raters": self.raters,
+        }
+
+
+def cycle_summary(cycle: Cycle, *, created: int = 0) -> CycleSummary:
+    """Requests by relationship type, distinct raters and answers (two queries)."""
+    by_type = {t: 0 for t in EdgeType.values}
+    answered = 0
+    rows = (
+        ReviewRequest.objects.filter(cycle=cycle)
+        .values("edge_type")
+        .annotate(n=Count("id"), done=Count("id", filter=~Q(status=RequestStatus.PENDING)))
+    )
+    for row in rows:
+        by_type[row["edge_type"]] = row["n"]
+        answered += row["done"]
+    raters = ReviewRequest.objects.filter(cycle=cycle).values("rater_id").distinct().count()
+    return CycleSummary(
+        cycle=cycle, requests=by_type, raters=raters, answered=answered, created=created
+    )
+
+
+# --- Creating cycles ------------------------------------------------------------------------
+
+
+def create_cycle(
+    *,
+    name: str,
+    deadline: dt.datetime,
+    opens_at: dt.datetime | None = None,
+    period_start: dt.date | None = None,
+    period_end: dt.date | None = None,
+    edge_types: list[str] | None = None,
+    criteria: list[Criterion] | None = None,
+    reminder_offsets: list[int] | None = None,
+    member_limit: int | None = None,
+    template: CycleTemplate | None = None,
+    scheduled_for: dt.date | None = None,
+) -> Cycle:
+    """A draft cycle; criteria default to every active criterion."""
+    opens_at = opens_at or timezone.now()
+    if deadline <= opens_at:
+        raise ReviewError(_("The deadline must be after the opening time."))
+    types = list(edge_types) if edge_types else list(EdgeType.values)
+    unknown = set(types) - set(EdgeType.values)
+    if unknown:
+        raise ReviewError(_("Unknown relationship type."))
+    local_open = timezone.localdate(opens_at)
+    cycle = Cycle(
+        name=name,
+        deadline=deadline,
+        opens_at=opens_at,
+        period_start=period_start or local_open - dt.timedelta(days=90),
+        period_end=period_end or local_open,
+        edge_types=types,
+        member_limit=member_limit,
+        template=template,
+        scheduled_for=scheduled_for,
+    )
+    if reminder_offsets is not None:
+        cycle.reminder_offsets = sorted({int(o) for o in reminder_offsets}, reverse=True)
+    with transaction.atomic():
+        cycle.full_clean(exclude=["criteria"])
+        cycle.save()
+        cycle.criteria.set(criteria if criteria is not None else Criterion.objects.active())
+    return cycle
+
+
+def _request_insert_sql(cycle: Cycle, now: dt.datetime) -> tuple[str, list]:
+    """INSERT … SELECT of every request of the cycle; one statement, both databases.
+
+    Raters are the customer side of each active edge of the included types: a person end is
+    that person; a department end is its designated evaluators if it has any, otherwise its
+    head and its active members (the department's own people, not its subtree), at most
+    `member_limit` of them, head first. Inactive people are skipped, and nobody rates a service
+    they provide themselves (as the provider person or a member of the provider department).
+    """
+    q = connection.ops.quote_name
+    request_t = q(ReviewRequest._meta.db_table)
+    edge_t = q(Edge._meta.db_table)
+    emp_t = q(Employee._meta.db_table)
+    dept_t = q(Department._meta.db_table)
+    evaluator_t = q(DepartmentEvaluator._meta.db_table)
+    types = [t for t in cycle.edge_types if t in EdgeType.values] or ["-"]
+    type_marks = ", ".join(["%s"] * len(types))
+    limit_filter = "WHERE ranked.rn <= %s" if cycle.member_limit else ""
+    ts = connection.ops.adapt_datetimefield_value(now)
+    sql = f"""
+        -- The CTE sits inside the INSERT so the driver reports the inserted row count.
+        INSERT INTO {request_t} (
+            cycle_id, edge_id, rater_id, rater_name, rater_department_id, rater_department_name,
+            edge_type, rank_kind, service,
+            provider_employee_id, provider_name, provider_department_id, provider_department_name,
+            customer_name, customer_department_id, customer_department_name,
+            status, created_at
+        )
+        WITH evaluators AS (
+            SELECT de.department_id, de.employee_id
+            FROM {evaluator_t} de
+            JOIN {emp_t} ev ON ev.id = de.employee_id AND ev.active
+        ),
+        members AS (
+            SELECT ranked.department_id, ranked.employee_id FROM (
+                SELECT d.id AS department_id, m.id AS employee_id,
+                       ROW_NUMBER() OVER (
+                           PARTITION BY d.id
+                           ORDER BY CASE WHEN m.id = d.head_id THEN 0 ELSE 1 END, m.id
+                       ) AS rn
+                FROM {dept_t} d
+                JOIN {emp_t} m ON m.active AND (m.department_id = d.id OR m.id = d.head_id)
+                WHERE d.id IN (
+                    SELECT ce.customer_department_id FROM {edge_t} ce
+                    WHERE ce.valid_to IS NULL AND ce.type IN ({type_marks})
+                )
+                AND NOT EXISTS (SELECT 1 FROM evaluators x WHERE x.department_id = d.id)
+            ) ranked
+            {limit_filter}
+        ),
+        targets AS (
+            SELECT e.id AS edge_id, e.customer_employee_id AS rater_id
+            FROM {edge_t} e
+            WHERE e.valid_to IS NULL AND e.type IN ({type_marks})
+              AND e.customer_employee_id IS NOT NULL
+            UNION ALL
+            SELECT e.id, r.employee_id
+            FROM {edge_t} e
+            JOIN (SELECT * FROM evaluators UNION ALL SELECT * FROM members) r
+              ON r.department_id = e.customer_department_id
+            WHERE e.valid_to IS NULL AND e.type IN ({type_marks})
+        )
+        SELECT %s, e.id, rater.id, rater.name, rd.id, rd.name,
+               e.type, e.rank_kind, e.service,
+               e.provider_employee_id,
+               CASE WHEN e.provider_employee_id IS NULL THEN pd.name ELSE pe.name END,
+               pd.id, pd.name,
+               CASE WHEN e.customer_employee_id IS NULL THEN cd.name ELSE ce.name END,
+               cd.id, cd.name,
+               %s, %s
+        FROM targets t
+        JOIN {edge_t} e ON e.id = t.edge_id
+        JOIN {emp_t} rater ON rater.id = t.rater_id AND rater.active
+        JOIN {dept_t} rd ON rd.id = rater.department_id
+        LEFT JOIN {emp_t} pe ON pe.id = e.provider_employee_id
+        LEFT JOIN {dept_t} pd ON pd.id = COALESCE(e.provider_department_id, pe.department_id)
+        LEFT JOIN {emp_t} ce ON ce.id = e.customer_employee_id
+        LEFT JOIN {dept_t} cd ON cd.id = COALESCE(e.customer_department_id, ce.department_id)
+        WHERE (e.provider_employee_id IS NULL OR e.provider_employee_id <> rater.id)
+          AND (e.provider_department_id IS NULL OR e.provider_department_id <> rater.department_id)
+        ON CONFLICT (cycle_id, edge_id, rater_id) DO NOTHING
+    """
+    params: list = [*types]
+    if cycle.member_limit:
+        params.append(cycle.member_limit)
+    params += [*types, *types, cycle.pk, RequestStatus.PENDING, ts]
+    return sql, params
+
+
+def _insert_notifications_sql(
+    cycle: Cycle, kind: str, offset: int, now: dt.datetime, *, pending_only: bool
+) -> tuple[str, list]:
+    """One log row per rater of the cycle (only raters with pending requests if asked)."""
+    q = connection.ops.quote_name
+    log_t = q(NotificationLog._meta.db_table)
+    request_t = q(ReviewRequest._meta.db_table)
+    pending = "AND r.status = %s" if pending_only else ""
+    sql = f"""
+        INSERT INTO {log_t} (cycle_id, rater_id, kind, {q("offset")}, status, created_at, attempts)
+        SELECT DISTINCT r.cycle_id, r.rater_id, %s, %s, %s, %s, 0
+        FROM {request_t} r
+        WHERE r.cycle_id = %s {pending}
+        ON CONFLICT (cycle_id, rater_id, kind, {q("offset")}) DO NOTHING
+    """
+    params = [
+        kind,
+        offset,
+        NotificationStatus.PENDING,
+        connection.ops.adapt_datetimefield_value(now),
+        cycle.pk,
+    ]
+    if pending_only:
+        params.append(RequestStatus.PENDING)
+    return sql, params
+
+
+def queue_notifications(
+    cycle: Cycle, kind: str, *, offset: int = 0, now: dt.datetime | None = None
+) -> int:
+    """Record the e-mails an event owes (set-based, never twice) and send them after commit."""
+    now = now or timezone.now()
+    pending_only = kind in (NotificationKind.REMINDER, NotificationKind.MANUAL_REMINDER)
+    sql, params = _insert_notifications_sql(cycle, kind, offset, now, pending_only=pending_only)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        created = max(cursor.rowcount, 0)
+        if created:
+            _after_commit_dispatch(cycle.pk, kind, offset)
+    return created
+
+
+def _after_commit_dispatch(cycle_id: int, kind: str, offset: int) -> None:
+    from . import tasks
+
+    transaction.on_commit(
+        lambda: tasks.dispatch_notifications.delay(cycle_id, kind, offset), robust=True
+    )
+
+
+# --- Opening and closing --------------------------------------------------------------------
+
+
+def open_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> CycleSummary:
+    """Open a draft cycle (or top up an open one): a request for every rater, invitations queued.
+
+    A fixed number of queries whatever the size of the company.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        cycle = Cycle.objects.select_for_update().get(pk=cycle.pk)
+        if cycle.status == CycleStatus.CLOSED:
+            raise ReviewError(_("This cycle is closed and cannot be opened again."))
+        if now >= cycle.deadline:
+            raise ReviewError(_("The deadline of this cycle has passed."))
+        sql, params = _request_insert_sql(cycle, now)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            created = max(cursor.rowcount, 0)
+        if cycle.status == CycleStatus.DRAFT:
+            cycle.status = CycleStatus.OPEN
+            cycle.opened_at = now
+            cycle.save(update_fields=["status", "opened_at"])
+            CycleEvent.objects.create(
+                cycle=cycle,
+                kind=CycleEventKind.OPENED,
+                at=now,
+                actor=actor,
+                data={"requests": created},
+            )
+        queue_notifications(cycle, NotificationKind.INVITATION, now=now)
+        summary = cycle_summary(cycle, created=created)
+    return summary
+
+
+def close_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> CycleSummary:
+    """Close a cycle: unsent drafts are dropped, submitted answers frozen, rollups started.
+
+    Closing a closed cycle again changes nothing.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        cycle = Cycle.objects.select_for_update().get(pk=cycle.pk)
+        if cycle.status == CycleStatus.DRAFT:
+            raise ReviewError(_("This cycle was never opened."))
+        if cycle.status == CycleStatus.CLOSED:
+            return cycle_summary(cycle)
+        drafts = Answer.objects.filter(cycle=cycle, submitted=False)
+        AnswerScore.objects.filter(answer__in=drafts).delete()
+        drafts.delete()
+        cycle.status = CycleStatus.CLOSED
+        cycle.closed_at = now
+        cycle.save(update_fields=["status", "closed_at"])
+        summary = cycle_summary(cycle)
+        CycleEvent.objects.create(
+            cycle=cycle,
+            kind=CycleEventKind.CLOSED,
+            at=now,
+            actor=actor,
+            data={"requests": summary.total, "answered": summary.answered},
+        )
+        queue_notifications(cycle, NotificationKind.CLOSED, now=now)
+        cycle_closed.send(sender=Cycle, cycle=cycle)
+        from . import tasks
+
+        cycle_id = cycle.pk
+        transaction.on_commit(lambda: tasks.cycle_closed_followup.delay(cycle_id), robust=True)
+    return summary
+
+
+# --- Schedules ------------------------------------------------------------------------------
+
+CADENCE_CRONTABS = {
+    "monthly": {"minute": "0", "hour": "8", "day_of_month": "1", "month_of_year": "*"},
+    "quarterly": {"minute": "0", "hour": "8", "day_of_month": "1", "month_of_year": "1,4,7,10"},
+}
+SCHEDULED_TASK = "reviews.tasks.open_scheduled_cycle"
+
+
+def sync_template_schedule(template: CycleTemplate) -> None:
+    """Give a cycle template its django-celery-beat periodic task.
+
+    Monthly and quarterly set the crontab; a custom cadence keeps whatever HR set on the task.
+    """
+    import json
+
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    with transaction.atomic():
+        task = template.periodic_task
+        if task is None:
+            task = PeriodicTask(name=f"reviews: {template.name} #{template.pk}"[:200])
+        task.task = SCHEDULED_TASK
+        task.kwargs = json.dumps({"template_id": template.pk})
+        task.enabled = template.active
+        if template.cadence in CADENCE_CRONTABS or task.crontab_id is None:
+            fields = CADENCE_CRONTABS.get(template.cadence, CADENCE_CRONTABS["quarterly"])
+            crontab, _created = CrontabSchedule.objects.get_or_create(
+                **fields, day_of_week="*", timezone=settings.TIME_ZONE
+            )
+            task.crontab = crontab
+            task.interval = None
+        task.save()
+        if template.periodic_task_id != task.pk:
+            CycleTemplate.objects.filter(pk=template.pk).update(periodic_task=task)
+            template.periodic_task = task
+
+
+def open_scheduled_cycle(template: CycleTemplate, *, now: dt.datetime | None = None) -> Cycle:
+    """What a due schedule does: create today's cycle from the template (once) and open it."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    with transaction.atomic():
+        cycle = Cycle.objects.filter(template=template, scheduled_for=today).first()
+        if cycle is None:
+            cycle = create_cycle(
+                name=f"{template.name} {today.isoformat()}",
+                opens_at=now,
+                deadline=now + dt.timedelta(days=max(template.open_days, 1)),
+                period_start=today - dt.timedelta(days=template.period_days),
+                period_end=today - dt.timedelta(days=1) if template.period_days else today,
+                edge_types=template.edge_types,
+                criteria=list(template.criteria.all()) or None,
+                reminder_offsets=template.reminder_offsets,
+                member_limit=template.member_limit,
+                template=template,
+                scheduled_for=today,
+            )
+        if cycle.status == CycleStatus.DRAFT:
+            open_cycle(cycle, now=now)
+            cycle.refresh_from_db()
+    return cycle
+
+
+# --- Answers --------------------------------------------------------------------------------
+
+
+def applicable_criteria(cycle: Cycle, edge_type: str) -> list[Criterion]:
+    return [c for c in cycle.criteria.order_by("order", "id") if c.applies_to(edge_type)]
+
+
+def current_answer(request: ReviewRequest) -> Answer | None:
+    """The rater's own answer to this request, found through the HMAC key."""
+    return (
+        Answer.objects.filter(cycle_id=request.cycle_id, key=answer_key(request.pk))
+        .prefetch_related("scores")
+        .first()
+    )
+
+
+def submit_answer(
+    request: ReviewRequest,
+    *,
+    scores: Mapping[int, int] | None = None,
+    comment: str = "",
+    not_received: bool = False,
+    reason: str = "",
+    draft: bool = False,
+    now: dt.datetime | None = None,
+) -> Answer:
+    """Store the rater's answer (or draft); one answer per request whatever arrives twice.
+
+    The request row is locked first, so two tabs, a double click or a replayed POST run one
+    after the other and the second updates the answer the first wrote (upsert on its key).
+    """
+    now = now or timezone.now()
+    scores = {int(k): int(v) for k, v in (scores or {}).items() if v not in (None, "")}
+    with transaction.atomic():
+        locked = (
+            ReviewRequest.objects.select_for_update().select_related("cycle").get(pk=request.pk)
+        )
+        cycle = locked.cycle
+        if not cycle.accepts_answers(now):
+            raise ReviewError(_("This cycle is closed; answers can no longer be changed."))
+        if draft and not locked.is_pending:
+            raise ReviewError(_("This answer was already submitted; submit your changes instead."))
+        criteria = {c.pk: c for c in applicable_criteria(cycle, locked.edge_type)}
+        if not_received:
+            scores = {}
+        else:
+            if set(scores) - set(criteria):
+                raise ReviewError(_("A score was given for a criterion this request does not use."))
+            if any(not 1 <= s <= 5 for s in scores.values()):
+                raise ReviewError(_("Scores go from 1 to 5."))
+            if not draft and set(scores) != set(criteria):
+                raise ReviewError(_("Give a score for every criterion."))
+        answer, _created = Answer.objects.update_or_create(
+            cycle=cycle,
+            key=answer_key(locked.pk),
+            defaults={
+                "edge_id": locked.edge_id,
+                "edge_type": locked.edge_type,
+                "rank_kind": locked.rank_kind,
+                "provider_employee_id": locked.provider_employee_id,
+                "provider_department_id": locked.provider_department_id,
+                "customer_department_id": locked.customer_department_id,
+                "submitted": not draft,
+                "not_received": not_received,
+                "reason": reason.strip() if not_received else "",
+                "comment": "" if not_received else comment.strip(),
+            },
+        )
+        AnswerScore.objects.filter(answer=answer).delete()
+        AnswerScore.objects.bulk_create(
+            [AnswerScore(answer=answer, criterion_id=cid, score=s) for cid, s in scores.items()]
+        )
+        if not draft:
+            status = RequestStatus.DECLINED if not_received else RequestStatus.ANSWERED
+            ReviewRequest.objects.filter(pk=locked.pk).update(status=status, answered_at=now)
+            request.status, request.answered_at = status, now
+    return answer
+
+
+# --- Reminders and the sweep ----------------------------------------------------------------
+
+
+def remind_now(cycle: Cycle, *, round_number: int, actor=None) -> int:
+    """HR's "send a reminder now": raters with pending requests, once per round.
+
+    The round number comes from the page HR saw, so a double click sends one round.
+    """
+    if not cycle.is_open:
+        raise ReviewError(_("Reminders go out only while a cycle is open."))
+    with transaction.atomic():
+        created = queue_notifications(
+            cycle, NotificationKind.MANUAL_REMINDER, offset=round_number
+        )
+        if created:
+            CycleEvent.objects.create(
+                cycle=cycle,
+                kind=CycleEventKind.REMINDED,
+                actor=actor,
+                data={"round": round_number, "raters": created},
+            )
+    return created
+
+
+def next_manual_round(cycle: Cycle) -> int:
+    last = (
+        NotificationLog.objects.filter(cycle=cycle, kind=NotificationKind.MANUAL_REMINDER)
+        .order_by("-offset")
+        .values_list("offset", flat=True)
+        .first()
+    )
+    return (last or 0) + 1
+
+
+def queue_due_reminders(cycle: Cycle, *, now: dt.datetime | None = None) -> int:
+    """Reminders whose offset (days before the deadline) has come, to pending raters only."""
+    now = now or timezone.now()
+    if not cycle.accepts_answers(now):
+        return 0
+    created = 0
+    for offset in cycle.reminder_offsets or []:
+        if now >= cycle.deadline - dt.timedelta(days=int(offset)):
+            created += queue_notifications(
+                cycle, NotificationKind.REMINDER, offset=int(offset), now=now
+            )
+    return created
+
+
+STUCK_AFTER = dt.timedelta(minutes=30)
+LOST_AFTER = dt.timedelta(minutes=5)
+
+
+def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Catch up on everything time or a killed worker left undone; safe to run any time.
+
+    Opens drafts whose opening time has come, queues due reminders, closes cycles past their
+    deadline, and re-sends notifications that were recorded but never sent (a message lost with
+    its worker). A message claimed but not confirmed for 30 minutes is tried again: the worker
+    died between the SMTP server's answer and the database write, the one window in which a
+    person may get an e-mail twice.
+    """
+    now = now or timezone.now()
+    result = {"opened": 0, "closed": 0, "reminders": 0, "requeued": 0}
+    for cycle in Cycle.objects.filter(status=CycleStatus.DRAFT, opens_at__lte=now, deadline__gt=now):
+        open_cycle(cycle, now=now)
+        result["opened"] += 1
+    for cycle in Cycle.objects.filter(status=CycleStatus.OPEN, deadline__lte=now):
+        close_cycle(cycle, now=now)
+        result["closed"] += 1
+    for cycle in Cycle.objects.filter(status=CycleStatus.OPEN, deadline__gt=now):
+        result["reminders"] += queue_due_reminders(cycle, now=now)
+    NotificationLog.objects.filter(
+        status=NotificationStatus.SENDING, claimed_at__lt=now - STUCK_AFTER
+    ).update(status=NotificationStatus.PENDING)
+    lost = (
+        NotificationLog.objects.filter(
+            status=NotificationStatus.PENDING, created_at__lt=now - LOST_AFTER
+        )
+        .values("cycle_id", "kind", "offset")
+        .distinct()
+    )
+    for row in lost:
+        _dispatch_now(row["cycle_id"], row["kind"], row["offset"])
+        result["requeued"] += 1
+    return result
+
+
+def _dispatch_now(cycle_id: int, kind: str, offset: int) -> None:
+    from . import tasks
+
+    tasks.dispatch_notifications.delay(cycle_id, kind, offset)

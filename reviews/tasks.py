@@ -1,0 +1,83 @@
+"""Celery tasks of the reviews app. Each takes ids, calls a service and is safe to run twice.
+
+Idempotence comes from the database: requests and notification logs are unique rows written
+with ON CONFLICT DO NOTHING, cycle status changes are guarded under a row lock, and a
+notification is claimed before it is sent. `sweep` re-queues whatever a killed worker lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.conf import settings
+
+from . import emails, services
+from .models import Cycle, CycleStatus, CycleTemplate, NotificationLog, NotificationStatus
+
+log = logging.getLogger(__name__)
+
+
+@shared_task
+def open_cycle(cycle_id: int) -> dict | None:
+    cycle = Cycle.objects.filter(pk=cycle_id).first()
+    if cycle is None or cycle.status == CycleStatus.CLOSED:
+        return None
+    return services.open_cycle(cycle).as_dict()
+
+
+@shared_task
+def open_scheduled_cycle(template_id: int) -> int | None:
+    """Called by django-celery-beat periodic tasks (kwargs: {"template_id": …})."""
+    template = CycleTemplate.objects.filter(pk=template_id, active=True).first()
+    if template is None:
+        log.warning("Cycle schedule %s is missing or inactive; nothing opened", template_id)
+        return None
+    return services.open_scheduled_cycle(template).pk
+
+
+@shared_task
+def close_cycle(cycle_id: int) -> dict | None:
+    cycle = Cycle.objects.filter(pk=cycle_id).first()
+    if cycle is None or cycle.status != CycleStatus.OPEN:
+        return None
+    return services.close_cycle(cycle).as_dict()
+
+
+@shared_task
+def dispatch_notifications(cycle_id: int, kind: str, offset: int = 0) -> int:
+    """Fan the pending e-mails of one event out into batch tasks."""
+    ids = list(
+        NotificationLog.objects.filter(
+            cycle_id=cycle_id, kind=kind, offset=offset, status=NotificationStatus.PENDING
+        )
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    size = max(settings.ICR_NOTIFICATION_BATCH, 1)
+    for start in range(0, len(ids), size):
+        send_notification_batch.delay(ids[start : start + size])
+    return len(ids)
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError),
+    max_retries=5,
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+)
+def send_notification_batch(log_ids: list[int]) -> int:
+    return emails.send_batch(log_ids)
+
+
+@shared_task
+def sweep() -> dict:
+    return services.sweep()
+
+
+@shared_task
+def cycle_closed_followup(cycle_id: int) -> None:
+    """Hook after a cycle closed: the dashboards issue computes its rollups from here."""
+    log.info("Cycle %s closed; rollups are computed by the dashboards app", cycle_id)

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from relations.roles import is_hr
+
+from . import selectors, services
+from .forms import RatingForm, RemindForm
+from .models import Cycle, ReviewRequest
+from .tokens import read_request_token
+
+
+@login_required
+def inbox(request):
+    groups = selectors.inbox(request.user)
+    return render(request, "reviews/inbox.html", {"groups": groups})
+
+
+def _own_request(user, pk: int) -> ReviewRequest:
+    # Anyone but the rater gets a 404, not a 403: the request's existence is not theirs to know.
+    return get_object_or_404(
+        ReviewRequest.objects.select_related("cycle"), pk=pk, rater__user=user
+    )
+
+
+@login_required
+def rate(request, pk: int):
+    review_request = _own_request(request.user, pk)
+    cycle = review_request.cycle
+    criteria = services.applicable_criteria(cycle, review_request.edge_type)
+    answer = services.current_answer(review_request)
+    if not cycle.accepts_answers():
+        return render(
+            request,
+            "reviews/rate.html",
+            {"req": review_request, "cycle": cycle, "closed": True, "answer": answer},
+        )
+    draft = request.POST.get("action") == "draft"
+    if request.method == "POST":
+        form = RatingForm(request.POST, criteria=criteria, draft=draft)
+        if form.is_valid():
+            try:
+                services.submit_answer(
+                    review_request,
+                    scores=form.scores(),
+                    comment=form.cleaned_data["comment"],
+                    not_received=form.cleaned_data["not_received"],
+                    reason=form.cleaned_data["reason"],
+                    draft=draft,
+                )
+            except services.ReviewError as exc:
+                form.add_error(None, str(exc))
+            else:
+                if draft:
+                    messages.success(request, _("Draft saved. It is not submitted yet."))
+                    return redirect("reviews:rate", pk=review_request.pk)
+                messages.success(request, _("Thank you, your answer is saved."))
+                return redirect("reviews:inbox")
+    else:
+        form = RatingForm(criteria=criteria, answer=answer)
+    return render(
+        request,
+        "reviews/rate.html",
+        {
+            "req": review_request,
+            "cycle": cycle,
+            "form": form,
+            "closed": False,
+            "answer": answer,
+        },
+    )
+
+
+@login_required
+def token_link(request, token: str):
+    """The link in an e-mail: opens the form for the rater it was sent to, for nobody else."""
+    ids = read_request_token(token)
+    if ids is None:
+        raise Http404
+    request_id, cycle_id = ids
+    review_request = get_object_or_404(
+        ReviewRequest, pk=request_id, cycle_id=cycle_id, rater__user=request.user
+    )
+    return redirect("reviews:rate", pk=review_request.pk)
+
+
+def _require_hr(user) -> None:
+    if not is_hr(user):
+        raise PermissionDenied
+
+
+@login_required
+def monitor_list(request):
+    _require_hr(request.user)
+    return render(request, "reviews/monitor_list.html", {"cycles": selectors.hr_cycles()})
+
+
+@login_required
+def monitor(request, pk: int):
+    _require_hr(request.user)
+    cycle = get_object_or_404(Cycle, pk=pk)
+    context = {
+        "cycle": cycle,
+        "progress": selectors.cycle_progress(cycle),
+        "remind_form": RemindForm(initial={"round_number": services.next_manual_round(cycle)}),
+    }
+    return render(request, "reviews/monitor.html", context)
+
+
+@login_required
+@require_POST
+def remind(request, pk: int):
+    _require_hr(request.user)
+    cycle = get_object_or_404(Cycle, pk=pk)
+    form = RemindForm(request.POST)
+    if not form.is_valid():
+        raise Http404
+    try:
+        count = services.remind_now(
+            cycle, round_number=form.cleaned_data["round_number"], actor=request.user
+        )
+    except services.ReviewError as exc:
+        messages.error(request, str(exc))
+    else:
+        if count:
+            messages.success(request, _("A reminder is on its way to %(n)d people.") % {"n": count})
+        else:
+            messages.info(request, _("No reminder sent: nobody is waiting, or it was just sent."))
+    return redirect("reviews:monitor", pk=cycle.pk)

@@ -1,0 +1,150 @@
+"""In a real browser: HR imports the org files in the admin, then an employee sees their page.
+
+Drives Debian's chromium (/usr/bin/chromium) through Playwright against pytest-django's live
+server. A missing chromium fails the test: it must never pass by not running.
+"""
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from playwright.sync_api import expect, sync_playwright
+
+from relations.roles import HR_GROUP
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+HR_PASSWORD = "hr-browser-pass-123"
+EMPLOYEE_PASSWORD = "zhang-browser-pass-123"
+
+DEPARTMENTS = """code,name,parent_code,head_employee_id
+HQ,总部,,E001
+SALES,销售部,HQ,E002
+COM,商务部,HQ,E004
+"""
+EMPLOYEES = """employee_id,name,email,department_code,manager_employee_id,title
+E001,王总,wang@example.com,HQ,,总经理
+E002,李销售,li@example.com,SALES,E001,销售总监
+E003,张三,zhang@example.com,SALES,E002,销售代表
+E004,赵商务,zhao@example.com,COM,E001,商务经理
+"""
+RELATIONS = (
+    "type,provider_department,provider_employee,customer_department,customer_employee,service\n"
+    "职能,COM,,SALES,,合同审核\n"
+    "流程,,E003,,E004,签约客户资料\n"
+)
+
+
+@pytest.fixture
+def browser_env(monkeypatch, settings, tmp_path):
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # still plain synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    settings.VAR_DIR = tmp_path / "var"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    ARTIFACTS.mkdir(exist_ok=True)
+
+
+@pytest.fixture
+def browser(browser_env):
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def org_files(tmp_path) -> dict[str, Path]:
+    paths = {}
+    for name, text in (
+        ("departments", DEPARTMENTS),
+        ("employees", EMPLOYEES),
+        ("relations", RELATIONS),
+    ):
+        paths[name] = tmp_path / f"{name}.csv"
+        paths[name].write_text(text, encoding="utf-8")
+    return paths
+
+
+def make_hr_user():
+    user = get_user_model().objects.create_user(
+        username="hr", password=HR_PASSWORD, is_staff=True, email="hr@example.com"
+    )
+    user.groups.add(Group.objects.get_or_create(name=HR_GROUP)[0])
+    return user
+
+
+def test_hr_imports_org_files_and_an_employee_sees_their_relationships(
+    live_server, browser, org_files
+):
+    make_hr_user()
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "hr")
+    page.fill("#id_password", HR_PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#icr-import")).to_be_visible()
+
+    page.click("#icr-import a")
+    page.set_input_files("#id_departments", org_files["departments"])
+    page.set_input_files("#id_employees", org_files["employees"])
+    page.set_input_files("#id_relations", org_files["relations"])
+    page.click("input[name=_preview]")
+
+    changes = page.locator("#import-changes")
+    expect(changes).to_contain_text("张三 (E003)")
+    expect(changes).to_contain_text("赵商务 (E004)")
+    expect(page.locator("#import-pairs")).to_contain_text("Function")
+    page.screenshot(path=ARTIFACTS / "admin-import-preview.png", full_page=True)
+
+    page.click("input[name=_confirm]")
+    expect(page.locator("#import-summary .summary-employees")).to_have_text("4")
+    expect(page.locator("#import-summary .summary-edges-function")).to_have_text("2")
+    page.screenshot(path=ARTIFACTS / "admin-import-done.png", full_page=True)
+
+    page.click("#see-relationships")
+    results = page.locator("#result_list")
+    expect(results).to_contain_text("合同审核")
+    expect(results).to_contain_text("签约客户资料")
+    expect(results).to_contain_text("张三 (E003)")
+    page.screenshot(path=ARTIFACTS / "admin-relationships.png", full_page=True)
+    context.close()
+
+    # Imported logins have no password until the person sets one; give 张三 one directly.
+    zhang = get_user_model().objects.get(username="E003")
+    zhang.set_password(EMPLOYEE_PASSWORD)
+    zhang.save()
+
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "zhang@example.com")
+    page.fill("#id_password", EMPLOYEE_PASSWORD)
+    page.click("#login-form button[type=submit]")
+
+    serve = page.locator("#whom-i-serve")
+    served_by = page.locator("#who-serves-me")
+    expect(serve).to_contain_text("李销售")  # my superior: my task customer
+    expect(serve).to_contain_text("赵商务")  # workflow: I hand the signed customer's file over
+    expect(serve).to_contain_text("签约客户资料")
+    expect(served_by).to_contain_text("合同审核")
+    expect(served_by).to_contain_text("via my department 销售部")
+    expect(page.locator("main")).not_to_contain_text("王总")
+    page.screenshot(path=ARTIFACTS / "my-relationships.png", full_page=True)
+    context.close()

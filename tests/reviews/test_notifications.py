@@ -1,0 +1,110 @@
+import datetime as dt
+
+import time_machine
+from django.utils import timezone
+
+from icr.celery import app as celery_app
+from reviews import services, tasks
+from reviews.models import NotificationLog, NotificationStatus, ReviewRequest
+
+
+def open_new_cycle(capture, days=7):
+    cycle = services.create_cycle(name="2026 Q4", deadline=timezone.now() + dt.timedelta(days=days))
+    with capture(execute=True):
+        services.open_cycle(cycle)
+    return cycle
+
+
+def answer_all(employee, cycle):
+    for req in ReviewRequest.objects.filter(cycle=cycle, rater=employee).select_related("cycle"):
+        scores = {c.pk: 4 for c in services.applicable_criteria(cycle, req.edge_type)}
+        services.submit_answer(req, scores=scores)
+
+
+def test_one_invitation_per_rater_listing_all_their_requests(
+    smtp, org, django_capture_on_commit_callbacks
+):
+    cycle = open_new_cycle(django_capture_on_commit_callbacks)
+    # Only 李销售 and 张三 have an e-mail address in the test company.
+    assert sorted(m["To"] for m in smtp.messages) == ["li@example.com", "zhang@example.com"]
+    (li,) = smtp.to("li@example.com")
+    body = li.get_content()
+    assert body.count("/reviews/t/") == 3  # three requests, one e-mail
+    for provider in ("王总", "张三", "商务部"):
+        assert provider in body
+    assert "2026 Q4" in li["Subject"]
+    assert set(
+        NotificationLog.objects.filter(cycle=cycle).values_list("status", flat=True)
+    ) == {NotificationStatus.SENT, NotificationStatus.SKIPPED}
+
+
+def test_invitations_are_in_the_raters_language(smtp, org, django_capture_on_commit_callbacks):
+    org["seller"].language = "en"
+    org["seller"].save(update_fields=["language"])
+    open_new_cycle(django_capture_on_commit_callbacks)
+    english = smtp.to("zhang@example.com")[0].get_content()
+    chinese = smtp.to("li@example.com")[0].get_content()
+    # Django's own zh-hans date format writes 年; the English one does not.
+    assert "年" in chinese
+    assert "年" not in english
+    assert "Dear 张三" in english
+
+
+def test_nothing_is_sent_twice(smtp, org, django_capture_on_commit_callbacks):
+    cycle = open_new_cycle(django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.open_cycle(cycle)
+    tasks.dispatch_notifications(cycle.pk, "invitation", 0)
+    ids = list(NotificationLog.objects.values_list("id", flat=True))
+    tasks.send_notification_batch(ids)
+    assert len(smtp.messages) == 2
+
+
+def test_reminders_reach_only_raters_with_pending_requests(
+    smtp, org, django_capture_on_commit_callbacks
+):
+    cycle = open_new_cycle(django_capture_on_commit_callbacks)
+    answer_all(org["sales_head"], cycle)
+    smtp.messages.clear()
+    with time_machine.travel(cycle.deadline - dt.timedelta(days=3, minutes=-1)):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.sweep()
+        with django_capture_on_commit_callbacks(execute=True):
+            services.sweep()  # the same offset again: nothing new
+    assert [m["To"] for m in smtp.messages] == ["zhang@example.com"]
+    assert "Reminder" in smtp.messages[0]["Subject"] or "提醒" in smtp.messages[0]["Subject"]
+    with time_machine.travel(cycle.deadline - dt.timedelta(days=1, minutes=-1)):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.sweep()
+    assert [m["To"] for m in smtp.messages] == ["zhang@example.com", "zhang@example.com"]
+
+
+def test_an_smtp_failure_is_retried_and_delivers_once(
+    smtp, org, django_capture_on_commit_callbacks
+):
+    smtp.fail_next = 1
+    # In-process, Celery re-runs a retried task only when errors are not propagated.
+    celery_app.conf.task_eager_propagates = False
+    cycle = open_new_cycle(django_capture_on_commit_callbacks)
+    assert sorted(m["To"] for m in smtp.messages) == ["li@example.com", "zhang@example.com"]
+    sent = NotificationLog.objects.filter(cycle=cycle, status=NotificationStatus.SENT)
+    assert sent.count() == 2
+    assert max(sent.values_list("attempts", flat=True)) == 2
+
+
+def test_closing_sends_a_short_notice(smtp, org, django_capture_on_commit_callbacks):
+    cycle = open_new_cycle(django_capture_on_commit_callbacks)
+    smtp.messages.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.close_cycle(cycle)
+    assert sorted(m["To"] for m in smtp.messages) == ["li@example.com", "zhang@example.com"]
+    assert "/reviews/t/" not in smtp.messages[0].get_content()
+
+
+def test_the_sweep_resends_what_a_lost_worker_left_pending(smtp, org):
+    cycle = services.create_cycle(name="Q", deadline=timezone.now() + dt.timedelta(days=7))
+    services.open_cycle(cycle)  # committed callbacks never run: the dispatch message is "lost"
+    assert not smtp.messages
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=10)):
+        services.sweep()
+    assert len(smtp.messages) == 2
