@@ -206,7 +206,11 @@ def section_import(options) -> dict:
 
 
 def print_import(result: dict) -> None:
-    first, again, base = result["first_import"], result["unchanged_reimport"], result["copy_baseline"]
+    first, again, base = (
+        result["first_import"],
+        result["unchanged_reimport"],
+        result["copy_baseline"],
+    )
     print(
         f"\nImport: {result['employees']:,} employees, {result['departments']:,} departments, "
         f"{result['relations_rows']:,} relations rows (PostgreSQL)"
@@ -217,7 +221,9 @@ def print_import(result: dict) -> None:
             f"{label:<22}{row['seconds']:>9.2f}{row['plan_seconds']:>9.2f}"
             f"{row['apply_seconds']:>9.2f}{row['queries']:>9}{row['peak_rss_mib']:>14.1f}"
         )
-    print(f"{'COPY baseline':<22}{base['seconds']:>9.2f}   ({base['rows']:,} employee rows, raw COPY)")
+    print(
+        f"{'COPY baseline':<22}{base['seconds']:>9.2f}   ({base['rows']:,} employee rows, raw COPY)"
+    )
     print(f"first import / COPY baseline: {result['first_import_vs_copy']}×")
     print(f"re-import changed nothing: {again['noop']}")
     print(f"summary after import: {json.dumps(first['summary'], ensure_ascii=False)}")

@@ -12,7 +12,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
-from django.db.models import Case, IntegerField, OuterRef, Subquery, Value, When
+from django.db import transaction
+from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -160,8 +161,12 @@ class DepartmentAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             # The service re-checks the tree inside its transaction.
             services.set_department_parent(obj, new_parent)
-            return
-        super().save_model(request, obj, form, change)
+        else:
+            super().save_model(request, obj, form, change)
+        if change and "active" in form.changed_data and not obj.active:
+            # A closed department has no relationships left (its history stays).
+            services.retire_edges_of_departments([obj.pk])
+            services.sync_process_edges()
 
 
 # --- Employees ------------------------------------------------------------------------------
@@ -312,8 +317,16 @@ END_FIELDS = [
 
 
 def hr_can_edit_ends(edge: Edge) -> bool:
-    """Rank edges follow the reporting line and process edges the workflow steps."""
+    """Rank edges follow the reporting line and a workflow's process edges its steps."""
+    if edge.type == EdgeType.PROCESS:
+        return edge.pair.workflow_id is None
     return edge.type in (EdgeType.FUNCTION, EdgeType.WORKFLOW)
+
+
+# The same rule as a filter: what HR may retire or re-point.
+HR_SET = Q(type__in=[EdgeType.FUNCTION, EdgeType.WORKFLOW]) | Q(
+    type=EdgeType.PROCESS, pair__workflow__isnull=True
+)
 
 
 @admin.register(Edge)
@@ -483,13 +496,17 @@ class EdgeAdmin(admin.ModelAdmin):
         )
 
     def delete_model(self, request, obj):
-        services.retire_pairs([obj.pair_id])
+        services.retire_edge(obj)
 
     def delete_queryset(self, request, queryset):
-        retirable = queryset.filter(
-            valid_to__isnull=True, type__in=[EdgeType.FUNCTION, EdgeType.WORKFLOW]
-        )
-        return services.retire_pairs(sorted(set(retirable.values_list("pair_id", flat=True))))
+        retirable = queryset.filter(HR_SET, valid_to__isnull=True)
+        rows = set(retirable.values_list("pair_id", "type"))
+        with transaction.atomic():
+            count = services.retire_pairs(sorted(pair_id for pair_id, _type in rows))
+            if any(edge_type == EdgeType.PROCESS for _pair, edge_type in rows):
+                # As retire_edge does: workflow steps may still link these ends.
+                services.sync_process_edges()
+        return count
 
     def response_delete(self, request, obj_display, obj_id):
         self.message_user(
@@ -504,9 +521,7 @@ class EdgeAdmin(admin.ModelAdmin):
         description=_("Retire selected relationships (with their reverses)"),
     )
     def retire_selected(self, request, queryset):
-        retirable = queryset.filter(
-            valid_to__isnull=True, type__in=[EdgeType.FUNCTION, EdgeType.WORKFLOW]
-        ).with_ends()
+        retirable = queryset.filter(HR_SET, valid_to__isnull=True).with_ends()
         if request.POST.get("post") == "yes":
             count = self.delete_queryset(request, retirable)
             self.message_user(

@@ -7,13 +7,22 @@ and `admin.site.urls` in icr/urls.py serves it, including the import pages.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from .roles import is_hr
 
 
+class HRAuthenticationForm(AdminAuthenticationForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # relations.auth signs people in by employee id (the username) or e-mail.
+        self.fields["username"].label = _("Employee ID or e-mail")
+
+
 class HRAdminSite(admin.AdminSite):
+    login_form = HRAuthenticationForm
     site_header = _("ICR administration")
     site_title = _("ICR administration")
     index_title = _("Organisation and relationships")

@@ -83,10 +83,11 @@ class EmployeeAdminForm(forms.ModelForm):
         return manager
 
 
-# Types HR sets by hand. Rank edges follow the reporting line and process edges the workflow
-# steps: both are kept in line by the services and would be undone at their next sync.
+# Types HR sets by hand. Rank edges follow the reporting line; process edges made here (like
+# those from relations.csv) have no workflow, so the workflow steps' sync leaves them alone.
 HR_SET_TYPES = [
     (EdgeType.FUNCTION.value, EdgeType.FUNCTION.label),
+    (EdgeType.PROCESS.value, EdgeType.PROCESS.label),
     (EdgeType.WORKFLOW.value, EdgeType.WORKFLOW.label),
 ]
 
@@ -216,17 +217,28 @@ def _check_import_file(upload):
     return upload
 
 
+IMPORT_FILE_WIDGET = forms.ClearableFileInput(
+    attrs={
+        "accept": ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument."
+        "spreadsheetml.sheet"
+    }
+)
+
+
 class ImportUploadForm(forms.Form):
     departments = forms.FileField(
         label=_("Departments file"),
+        widget=IMPORT_FILE_WIDGET,
         help_text=_("code,name,parent_code,head_employee_id (.csv or .xlsx)"),
     )
     employees = forms.FileField(
         label=_("Employees file"),
+        widget=IMPORT_FILE_WIDGET,
         help_text=_("employee_id,name,email,department_code,manager_employee_id,title"),
     )
     relations = forms.FileField(
         label=_("Relationships file (optional)"),
+        widget=IMPORT_FILE_WIDGET,
         required=False,
         help_text=_(
             "type,provider_department,provider_employee,customer_department,"

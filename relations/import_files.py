@@ -39,7 +39,9 @@ class ImportIssue:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
+        where = (
+            f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
+        )
         return f"{where}: {self.message}"
 
     def as_dict(self) -> dict:
@@ -161,7 +163,9 @@ def _check_header(header, headers, table: Table, line: int, errors: list[ImportI
     for column in header:
         if column in seen:
             errors.append(
-                table.issue(line, column, _("Column “%(column)s” appears twice.") % {"column": column})
+                table.issue(
+                    line, column, _("Column “%(column)s” appears twice.") % {"column": column}
+                )
             )
             ok = False
         seen.add(column)
@@ -203,9 +207,7 @@ def decode_text(data: bytes) -> str | None:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if any(
-            unicodedata.category(ch) == "Cc" and ch not in _TEXT_CONTROLS for ch in set(text)
-        ):
+        if any(unicodedata.category(ch) == "Cc" and ch not in _TEXT_CONTROLS for ch in set(text)):
             return None
         return text
     return None
@@ -317,10 +319,7 @@ def _xlsx_within_limits(source: ImportSource, table: Table, errors: list[ImportI
             table.issue(
                 1,
                 "",
-                _(
-                    "The .xlsx file unpacks to %(size)s bytes; at most %(limit)s bytes are "
-                    "accepted."
-                )
+                _("The .xlsx file unpacks to %(size)s bytes; at most %(limit)s bytes are accepted.")
                 % {"size": unpacked, "limit": max_unpacked},
             )
         )

@@ -299,7 +299,9 @@ class EdgeQuerySet(models.QuerySet):
         return self.filter(**_end_filter("customer", end))
 
     def touching_employee(self, employee_id: int):
-        return self.filter(Q(provider_employee_id=employee_id) | Q(customer_employee_id=employee_id))
+        return self.filter(
+            Q(provider_employee_id=employee_id) | Q(customer_employee_id=employee_id)
+        )
 
     def with_ends(self):
         return self.select_related(

@@ -170,16 +170,17 @@ def retire_pairs(pair_ids: Iterable[int], *, at=None) -> int:
     return count
 
 
-# Rank and process pairs are derived (reporting line, workflow steps) by the sync functions;
-# a pair made, moved or retired by hand would break that rule or be undone by the next sync.
+# Rank pairs follow the reporting line and a workflow's process pairs follow its steps: the
+# sync functions derive them, and one made, moved or retired by hand would break that rule or
+# be undone by the next sync. Process pairs without a workflow are set by HR (relations.csv).
 
 
-def _check_set_by_hr(edge_type: str) -> None:
+def _check_set_by_hr(edge_type: str, workflow_id: int | None = None) -> None:
     if edge_type == EdgeType.RANK:
         raise GraphError(
             _("Rank relationships follow the reporting line: change the manager instead.")
         )
-    if edge_type == EdgeType.PROCESS:
+    if edge_type == EdgeType.PROCESS and workflow_id is not None:
         raise GraphError(
             _("Process relationships follow the workflow steps: change the steps instead.")
         )
@@ -212,7 +213,7 @@ def create_pair(
         reverse_service=reverse_service,
         workflow_id=workflow.pk if workflow else None,
     )
-    _check_set_by_hr(edge_type)
+    _check_set_by_hr(edge_type, spec.workflow_id)
     _check_spec(spec)
     with transaction.atomic():
         _check_ends_active(spec.provider, spec.customer)
@@ -235,8 +236,12 @@ def create_pair(
 
 def retire_edge(edge: Edge, *, at=None) -> None:
     """Retiring one direction retires the relationship: both edges go together."""
-    _check_set_by_hr(edge.type)
-    retire_pairs([edge.pair_id], at=at)
+    _check_set_by_hr(edge.type, edge.pair.workflow_id)
+    with transaction.atomic():
+        retire_pairs([edge.pair_id], at=at)
+        if edge.type == EdgeType.PROCESS:
+            # Steps of a workflow may still link these ends: then it comes back as the workflow's.
+            sync_process_edges(at=at)
 
 
 def change_edge(
@@ -267,7 +272,7 @@ def change_edge(
         edge, "customer"
     )
     if not same_ends:
-        _check_set_by_hr(edge.type)
+        _check_set_by_hr(edge.type, edge.pair.workflow_id)
     with transaction.atomic():
         if same_ends:
             Edge.objects.filter(pk=edge.pk).update(service=new_service)
@@ -288,6 +293,8 @@ def change_edge(
             workflow=edge.pair.workflow,
             at=at,
         )
+        if edge.type == EdgeType.PROCESS:
+            sync_process_edges(at=at)  # as in retire_edge
     return forward if edge.direction == Direction.FORWARD else forward.reverse
 
 

@@ -41,9 +41,13 @@ class OffsetsField(forms.CharField):
     def to_python(self, value):
         text = super().to_python(value)
         try:
-            offsets = sorted({int(part) for part in text.replace("，", ",").split(",") if part.strip()})
+            offsets = sorted(
+                {int(part) for part in text.replace("，", ",").split(",") if part.strip()}
+            )
         except ValueError as exc:
-            raise forms.ValidationError(_("Enter whole numbers of days, separated by commas.")) from exc
+            raise forms.ValidationError(
+                _("Enter whole numbers of days, separated by commas.")
+            ) from exc
         if any(o < 0 for o in offsets):
             raise forms.ValidationError(_("Offsets are days before the deadline, 0 or more."))
         return list(reversed(offsets))
@@ -58,7 +62,16 @@ class CriterionForm(forms.ModelForm):
 
     class Meta:
         model = Criterion
-        fields = "__all__"
+        fields = (
+            "code",
+            "name_zh",
+            "name_en",
+            "description_zh",
+            "description_en",
+            "active",
+            "order",
+            "edge_types",
+        )
 
 
 @admin.register(Criterion)
@@ -81,7 +94,17 @@ class CycleTemplateForm(forms.ModelForm):
 
     class Meta:
         model = CycleTemplate
-        exclude = ("periodic_task",)
+        fields = (
+            "name",
+            "active",
+            "cadence",
+            "edge_types",
+            "criteria",
+            "open_days",
+            "period_days",
+            "reminder_offsets",
+            "member_limit",
+        )
 
 
 @admin.register(CycleTemplate)
@@ -144,8 +167,15 @@ class CycleAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # What a cycle asks is fixed once it opened; only the deadline and reminders may move.
         if obj is not None and obj.status != CycleStatus.DRAFT:
-            return ("name", "period_start", "period_end", "opens_at", "edge_types", "criteria",
-                    "member_limit")
+            return (
+                "name",
+                "period_start",
+                "period_end",
+                "opens_at",
+                "edge_types",
+                "criteria",
+                "member_limit",
+            )
         return ()
 
     def get_form(self, request, obj=None, change=False, **kwargs):

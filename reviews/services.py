@@ -173,6 +173,7 @@ def _request_insert_sql(cycle: Cycle, now: dt.datetime) -> tuple[str, list]:
     type_marks = ", ".join(["%s"] * len(types))
     limit_filter = "WHERE ranked.rn <= %s" if cycle.member_limit else ""
     ts = connection.ops.adapt_datetimefield_value(now)
+    # Only table names and placeholders are formatted in; every value is a parameter.
     sql = f"""
         -- The CTE sits inside the INSERT so the driver reports the inserted row count.
         INSERT INTO {request_t} (
@@ -235,7 +236,7 @@ def _request_insert_sql(cycle: Cycle, now: dt.datetime) -> tuple[str, list]:
         WHERE (e.provider_employee_id IS NULL OR e.provider_employee_id <> rater.id)
           AND (e.provider_department_id IS NULL OR e.provider_department_id <> rater.department_id)
         ON CONFLICT (cycle_id, edge_id, rater_id) DO NOTHING
-    """
+    """  # noqa: S608
     params: list = [*types]
     if cycle.member_limit:
         params.append(cycle.member_limit)
@@ -257,7 +258,7 @@ def _insert_notifications_sql(
         FROM {request_t} r
         WHERE r.cycle_id = %s {pending}
         ON CONFLICT (cycle_id, rater_id, kind, {q("offset")}) DO NOTHING
-    """
+    """  # noqa: S608
     params = [
         kind,
         offset,
@@ -517,9 +518,7 @@ def remind_now(cycle: Cycle, *, round_number: int, actor=None) -> int:
     if not cycle.is_open:
         raise ReviewError(_("Reminders go out only while a cycle is open."))
     with transaction.atomic():
-        created = queue_notifications(
-            cycle, NotificationKind.MANUAL_REMINDER, offset=round_number
-        )
+        created = queue_notifications(cycle, NotificationKind.MANUAL_REMINDER, offset=round_number)
         if created:
             CycleEvent.objects.create(
                 cycle=cycle,
@@ -569,7 +568,9 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     """
     now = now or timezone.now()
     result = {"opened": 0, "closed": 0, "reminders": 0, "requeued": 0}
-    for cycle in Cycle.objects.filter(status=CycleStatus.DRAFT, opens_at__lte=now, deadline__gt=now):
+    for cycle in Cycle.objects.filter(
+        status=CycleStatus.DRAFT, opens_at__lte=now, deadline__gt=now
+    ):
         open_cycle(cycle, now=now)
         result["opened"] += 1
     for cycle in Cycle.objects.filter(status=CycleStatus.OPEN, deadline__lte=now):

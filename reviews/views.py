@@ -24,9 +24,7 @@ def inbox(request):
 
 def _own_request(user, pk: int) -> ReviewRequest:
     # Anyone but the rater gets a 404, not a 403: the request's existence is not theirs to know.
-    return get_object_or_404(
-        ReviewRequest.objects.select_related("cycle"), pk=pk, rater__user=user
-    )
+    return get_object_or_404(ReviewRequest.objects.select_related("cycle"), pk=pk, rater__user=user)
 
 
 @login_required

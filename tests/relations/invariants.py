@@ -49,8 +49,10 @@ def _assert_no_cycle(parent_of: dict[int, int | None], what: str) -> None:
 def assert_graph_invariants(*, previous_edge_count: int | None = None) -> int:
     """Check every rule of the graph; returns the number of edges (retired ones included)."""
     edges = list(Edge.objects.values(*EDGE_FIELDS))
-    pairs = dict(RelationPair.objects.values_list("id", "valid_to"))
-    pair_types = dict(RelationPair.objects.values_list("id", "type"))
+    pair_rows = RelationPair.objects.values_list("id", "valid_to", "type", "workflow_id")
+    pairs = {pk: valid_to for pk, valid_to, _, _ in pair_rows}
+    pair_types = {pk: edge_type for pk, _, edge_type, _ in pair_rows}
+    pair_workflows = {pk: workflow_id for pk, _, _, workflow_id in pair_rows}
     employees = {row["id"]: row for row in Employee.objects.values("id", "manager_id", "active")}
     departments = dict(Department.objects.values_list("id", "active"))
 
@@ -127,19 +129,22 @@ def assert_graph_invariants(*, previous_edge_count: int | None = None) -> int:
         f"extra {sorted(extra)}"
     )
 
-    # Process edges are exactly the consecutive steps of active workflows (either direction).
+    # Process edges: consecutive steps of active workflows are linked (either direction) by
+    # exactly one pair, and every pair made from a workflow links such steps. Process pairs
+    # without a workflow are set by HR and may also stand for a step pair.
     wanted_process = {
         frozenset({(p.kind, p.id), (c.kind, c.id)}) for p, c in process_edges_wanted()
     }
-    process_forward = [
-        frozenset({_end(e, "provider"), _end(e, "customer")})
-        for e in active
-        if e["type"] == EdgeType.PROCESS and e["direction"] == Direction.FORWARD
-    ]
-    assert len(process_forward) == len(set(process_forward)), "two process pairs for one step"
-    assert set(process_forward) == wanted_process, (
+    process_pairs = {}
+    for e in active:
+        if e["type"] == EdgeType.PROCESS and e["direction"] == Direction.FORWARD:
+            ends = frozenset({_end(e, "provider"), _end(e, "customer")})
+            assert ends not in process_pairs, f"two process pairs link {sorted(ends)}"
+            process_pairs[ends] = pair_workflows[e["pair_id"]]
+    missing = wanted_process - set(process_pairs)
+    extra = {k for k, workflow in process_pairs.items() if workflow is not None} - wanted_process
+    assert not missing and not extra, (
         f"process edges do not match workflow steps: missing "
-        f"{[sorted(k) for k in wanted_process - set(process_forward)]}, "
-        f"extra {[sorted(k) for k in set(process_forward) - wanted_process]}"
+        f"{[sorted(k) for k in missing]}, extra {[sorted(k) for k in extra]}"
     )
     return len(edges)

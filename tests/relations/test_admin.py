@@ -632,3 +632,66 @@ def test_a_step_needs_exactly_one_owner(hr, company):
     assert response.status_code == 200
     assert "exactly one of a department or an employee" in response.content.decode()
     assert not Workflow.objects.exists()
+
+
+def test_hr_can_add_and_retire_a_process_relationship_of_their_own(hr, company):
+    response = hr.post(
+        reverse("admin:relations_edge_add"),
+        edge_add_form(
+            type="process",
+            provider_employee=company["seller"].pk,
+            customer_employee=company["commerce_head"].pk,
+        ),
+    )
+    assert response.status_code == 302
+    edge = Edge.objects.active().get(type=EdgeType.PROCESS, direction=Direction.FORWARD)
+    assert edge.pair.workflow_id is None
+    services.sync_process_edges()  # saving any workflow runs this: HR's pair stays
+    assert Edge.objects.get(pk=edge.pk).is_active
+
+    response = hr.post(reverse("admin:relations_edge_delete", args=[edge.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Edge.objects.filter(pair_id=edge.pair_id, valid_to__isnull=True).exists()
+
+
+def test_a_workflows_process_edges_take_only_service_edits(hr, company):
+    workflow = Workflow.objects.create(code="WF1", name="订单流程")
+    services.set_workflow_steps(
+        workflow, [("签单", company["sales"]), ("审核", company["commerce"])]
+    )
+    edge = Edge.objects.active().get(type=EdgeType.PROCESS, direction=Direction.FORWARD)
+    response = hr.post(
+        change_url("edge", edge.pk),
+        {
+            "service": "已签合同",
+            "reverse_service": "审核意见",
+            "customer_department": company["hq"].pk,
+        },
+    )
+    assert response.status_code == 302
+    edge.refresh_from_db()
+    assert edge.is_active and edge.service == "已签合同"
+    assert edge.customer_department_id == company["commerce"].pk  # ends follow the steps
+    assert edge.reverse.service == "审核意见"
+    response = hr.post(reverse("admin:relations_edge_delete", args=[edge.pk]), {"post": "yes"})
+    assert response.status_code == 403
+    assert Edge.objects.get(pk=edge.pk).is_active
+
+
+def test_hr_can_sign_in_to_the_admin_with_their_email(client, hr_user):
+    page = client.get(reverse("admin:login"))
+    assert "Employee ID or e-mail" in page.content.decode()
+    response = client.post(
+        reverse("admin:login"),
+        {"username": "hr@example.com", "password": PASSWORD, "next": reverse("admin:index")},
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_closing_a_department_retires_its_relationships(hr, company, function_edge):
+    commerce = company["commerce"]
+    response = hr.post(change_url("department", commerce.pk), department_form(commerce, active=""))
+    assert response.status_code == 302
+    assert not Edge.objects.filter(pair_id=function_edge.pair_id, valid_to__isnull=True).exists()
+    assert Edge.objects.filter(pair_id=function_edge.pair_id).count() == 2

@@ -188,3 +188,12 @@ def test_import_pages_are_for_hr_only(client, company):
     assert client.post(UPLOAD, files()).status_code == 302
     assert client.post(CONFIRM, {"token": "x" * 32}).status_code == 302
     assert client.get(DONE).status_code == 302
+
+
+def test_an_oversized_file_is_refused_with_the_limit(hr, settings):
+    settings.ICR_IMPORT_MAX_BYTES = 1024 * 1024
+    big = EMPLOYEES + "E999,某人,x@example.com,HQ,,\n" * 40_000
+    response = hr.post(UPLOAD, files(employees=big))
+    assert response.status_code == 200
+    assert "employees.csv is larger than the limit of 1 MB." in response.content.decode()
+    assert not Employee.objects.exists()

@@ -25,8 +25,9 @@ def broken(match: str):
 
 def test_a_consistent_company_passes(company):
     services.create_pair(EdgeType.FUNCTION, company["sales"], company["commerce"])
+    services.create_pair(EdgeType.PROCESS, company["commerce"], company["hq"])  # set by HR
     services.set_workflow_steps(WorkflowFactory(), [("a", company["hq"]), ("b", company["sales"])])
-    assert assert_graph_invariants() == Edge.objects.count() == 2 * 5
+    assert assert_graph_invariants() == Edge.objects.count() == 2 * 6
 
 
 def test_a_manager_changed_without_syncing_the_rank_edges(company):
@@ -65,9 +66,12 @@ def test_workflow_steps_changed_without_syncing_the_process_edges(company):
         assert_graph_invariants()
 
 
-def test_a_hand_made_process_pair(company):
+def test_a_workflow_process_pair_its_steps_do_not_make(company):
     spec = PairSpec(
-        type=EdgeType.PROCESS, provider=End.of(company["hq"]), customer=End.of(company["sales"])
+        type=EdgeType.PROCESS,
+        provider=End.of(company["hq"]),
+        customer=End.of(company["sales"]),
+        workflow_id=WorkflowFactory().pk,
     )
     services.create_pairs([spec])
     with broken("process edges"):

@@ -11,6 +11,8 @@ back in `teardown`, so examples do not see each other's rows.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 
 import pytest
@@ -25,7 +27,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from relations import services
+from relations import importing, services
 from relations.models import (
     Department,
     Edge,
@@ -92,6 +94,70 @@ def active_edge_exists(edge_type: str, provider, customer) -> bool:
         .filter(**End.of(provider).columns("provider"), **End.of(customer).columns("customer"))
         .exists()
     )
+
+
+def csv_bytes(header: list[str], rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def export_org() -> dict[str, dict]:
+    """The active org as HR's files would list it: {"departments": {code: row}, "employees": ...}.
+
+    A manager who left is written as none: the files list active people only.
+    """
+    departments = {
+        d.code: {"name": d.name, "parent_code": d.parent.code if d.parent else ""}
+        for d in Department.objects.active().select_related("parent")
+    }
+    employees = {
+        e.employee_id: {
+            "name": e.name,
+            "email": e.email,
+            "department_code": e.department.code,
+            "manager_employee_id": e.manager.employee_id if e.manager and e.manager.active else "",
+            "title": e.title,
+        }
+        for e in Employee.objects.active().select_related("department", "manager")
+    }
+    return {"departments": departments, "employees": employees}
+
+
+def import_files(org: dict[str, dict]) -> dict[str, importing.ImportSource]:
+    departments = csv_bytes(
+        ["code", "name", "parent_code", "head_employee_id"],
+        [[code, d["name"], d["parent_code"], ""] for code, d in org["departments"].items()],
+    )
+    columns = ["name", "email", "department_code", "manager_employee_id", "title"]
+    employees = csv_bytes(
+        ["employee_id", *columns],
+        [[eid, *(e[c] for c in columns)] for eid, e in org["employees"].items()],
+    )
+    return {
+        "departments": importing.ImportSource("departments.csv", departments),
+        "employees": importing.ImportSource("employees.csv", employees),
+    }
+
+
+def has_cycle(managers: dict[str, str]) -> bool:
+    for start in managers:
+        seen, current = {start}, managers[start]
+        while current:
+            if current in seen:
+                return True
+            seen.add(current)
+            current = managers.get(current, "")
+    return False
+
+
+def is_derived(edge: Edge) -> bool:
+    """Rank pairs and a workflow's process pairs follow the org; only the sync changes them."""
+    if edge.type == EdgeType.PROCESS:
+        return edge.pair.workflow_id is not None
+    return edge.type == EdgeType.RANK
 
 
 class GraphMachine(RuleBasedStateMachine):
@@ -228,17 +294,28 @@ class GraphMachine(RuleBasedStateMachine):
     def add_workflow_edge(self, a, b, service):
         self.add_pair(EdgeType.WORKFLOW, end_of(*a), end_of(*b), service)
 
-    @rule(edge_type=st.sampled_from([EdgeType.RANK, EdgeType.PROCESS]), a=index, b=index)
-    def hand_made_derived_edge_is_refused(self, edge_type, a, b):
+    @rule(a=end_choice, b=end_choice, service=service_text)
+    def add_hr_process_edge(self, a, b, service):
+        # A process pair without a workflow is set by HR; the workflow sync leaves it alone.
+        self.add_pair(EdgeType.PROCESS, end_of(*a), end_of(*b), service)
+
+    @rule(a=index, b=index, wf=index)
+    def hand_made_derived_edges_are_refused(self, a, b, wf):
         people = Employee.objects.all()
-        self.refused(lambda: services.create_pair(edge_type, nth(people, a), nth(people, b)))
+        workflow = nth(Workflow.objects.all(), wf)
+        self.refused(lambda: services.create_pair(EdgeType.RANK, nth(people, a), nth(people, b)))
+        self.refused(
+            lambda: services.create_pair(
+                EdgeType.PROCESS, nth(people, a), nth(people, b), workflow=workflow
+            )
+        )
 
     @rule(edge_type=edge_type, i=index)
     def retire_edge(self, edge_type, i):
         edge = nth(Edge.objects.active().filter(type=edge_type), i)
         if edge is None:
             return
-        if edge.type in (EdgeType.RANK, EdgeType.PROCESS):
+        if is_derived(edge):
             self.refused(lambda: services.retire_edge(edge))
             return
         services.retire_edge(edge)
@@ -268,7 +345,7 @@ class GraphMachine(RuleBasedStateMachine):
         if (provider, customer) == (edge.provider, edge.customer):
             return  # not a change of ends; change_service covers the in-place path
         if (
-            edge.type in (EdgeType.RANK, EdgeType.PROCESS)
+            is_derived(edge)
             or provider == customer
             or not new_end.active
             or active_edge_exists(edge.type, provider, customer)
@@ -296,6 +373,71 @@ class GraphMachine(RuleBasedStateMachine):
         workflow = nth(Workflow.objects.all(), wf)
         steps = [(s.name, s.owner) for s in workflow.steps.order_by("position")]
         services.set_workflow_steps(workflow, data.draw(st.permutations(steps)))
+
+    # --- Re-import ------------------------------------------------------------------------------
+
+    @rule(
+        mutation=st.sampled_from(["none", "manager", "leaver", "closed department"]),
+        who=index,
+        boss=maybe_index,
+    )
+    def reimport(self, mutation, who, boss):
+        org = export_org()
+        people = org["employees"]
+        unchanged = all(
+            e.manager_id is None or e.manager.active
+            for e in Employee.objects.active().select_related("manager")
+        )
+        ids = sorted(people)
+        if mutation == "manager" and ids:
+            target = ids[who % len(ids)]
+            people[target]["manager_employee_id"] = ids[boss % len(ids)] if boss is not None else ""
+        elif mutation == "leaver" and ids:
+            # Someone missing from the file leaves; HR points their reports at their manager.
+            gone = ids[who % len(ids)]
+            their_manager = people.pop(gone)["manager_employee_id"]
+            for row in people.values():
+                if row["manager_employee_id"] == gone:
+                    row["manager_employee_id"] = their_manager
+        elif mutation == "closed department":
+            # A department nobody works in and without sub-departments may close.
+            used = {e["department_code"] for e in people.values()}
+            used |= {d["parent_code"] for d in org["departments"].values()}
+            empty = sorted(set(org["departments"]) - used)
+            if empty:
+                del org["departments"][empty[who % len(empty)]]
+        files = import_files(org)
+
+        before = snapshot()
+        plan = importing.plan_import(**files)
+        if has_cycle({eid: e["manager_employee_id"] for eid, e in people.items()}):
+            assert plan.errors, "a reporting-line cycle in the file must be reported"
+            with pytest.raises(GraphError):
+                importing.apply_import(plan)
+            assert snapshot() == before
+            return
+        assert not plan.errors, [str(e.message) for e in plan.errors]
+        if mutation == "none" and unchanged:
+            assert plan.is_noop, plan.changes.lines()
+        importing.apply_import(plan)
+
+        # The database now says what the files say, and saying it again changes nothing.
+        active = {
+            e.employee_id: e
+            for e in Employee.objects.active().select_related("department", "manager")
+        }
+        assert set(active) == set(people)
+        assert set(Department.objects.active().values_list("code", flat=True)) == set(
+            org["departments"]
+        )
+        for eid, row in people.items():
+            employee = active[eid]
+            assert employee.department.code == row["department_code"]
+            assert (employee.manager.employee_id if employee.manager else "") == row[
+                "manager_employee_id"
+            ]
+        again = importing.plan_import(**import_files(org))
+        assert again.is_noop, again.changes.lines()
 
     @rule(wf=index)
     def toggle_workflow(self, wf):

@@ -118,13 +118,17 @@ def test_create_pair_refuses_a_leaver_or_closed_department(company, end):
     assert not Edge.objects.exclude(type=EdgeType.RANK).exists()
 
 
-@pytest.mark.parametrize("edge_type", [EdgeType.RANK, EdgeType.PROCESS])
-def test_create_pair_refuses_derived_types(company, edge_type):
-    # Rank follows the reporting line and process the workflow steps; a hand-made pair would
-    # either break that rule or be silently retired by the next sync.
+def test_create_pair_refuses_derived_pairs(company):
+    # Rank follows the reporting line and a workflow's process pairs its steps; a hand-made pair
+    # would either break that rule or be silently retired by the next sync.
+    before = edge_state()
     with pytest.raises(GraphError):
-        services.create_pair(edge_type, company["commerce_head"], company["seller"])
-    assert_graph_invariants()
+        services.create_pair(EdgeType.RANK, company["commerce_head"], company["seller"])
+    with pytest.raises(GraphError):
+        services.create_pair(
+            EdgeType.PROCESS, company["sales"], company["commerce"], workflow=WorkflowFactory()
+        )
+    assert edge_state() == before
 
 
 def test_rank_relationships_connect_two_people(company):
@@ -471,6 +475,43 @@ def test_a_leaving_step_owner_takes_the_process_edges_along(company):
     services.reactivate_employee(seller)
     assert len(process_pairs()) == 2
     assert_graph_invariants()
+
+
+def test_an_hr_set_process_pair_is_left_alone_by_the_workflow_sync(company):
+    sales, commerce, hq = company["sales"], company["commerce"], company["hq"]
+    hr_pair = services.create_pair(EdgeType.PROCESS, sales, commerce, service="样品")
+    services.set_workflow_steps(WorkflowFactory(), [("a", hq), ("b", sales)])
+    hr_pair.refresh_from_db()
+    assert hr_pair.is_active and hr_pair.pair.workflow is None
+    assert process_pairs() == {(sales, commerce), (hq, sales)}
+    assert_graph_invariants()
+
+
+def test_an_hr_set_process_pair_stands_for_the_same_steps(company):
+    sales, commerce = company["sales"], company["commerce"]
+    hr_pair = services.create_pair(EdgeType.PROCESS, commerce, sales)
+    services.set_workflow_steps(WorkflowFactory(), [("a", sales), ("b", commerce)])
+    assert process_pairs() == {(commerce, sales)}  # no second pair with the same ends
+    assert_graph_invariants()
+    # Retired by HR, the steps still link the two: the pair comes back as the workflow's.
+    services.retire_edge(hr_pair)
+    assert process_pairs() == {(sales, commerce)}
+    assert Edge.objects.active().get(provider_department=sales, type="process").pair.workflow
+    assert_graph_invariants()
+
+
+def test_a_workflows_process_pair_cannot_be_retired_or_moved_by_hand(company):
+    sales, commerce = company["sales"], company["commerce"]
+    services.set_workflow_steps(WorkflowFactory(), [("a", sales), ("b", commerce)])
+    edge = Edge.objects.active().get(type=EdgeType.PROCESS, direction=Direction.FORWARD)
+    before = edge_state()
+    with pytest.raises(GraphError):
+        services.retire_edge(edge)
+    with pytest.raises(GraphError):
+        services.change_edge(edge, customer=company["hq"])
+    assert edge_state() == before
+    services.change_edge(edge, service="图纸")  # the wording may change
+    assert Edge.objects.get(pk=edge.pk).service == "图纸"
 
 
 def test_two_workflows_in_opposite_order_share_one_pair(company):

@@ -103,8 +103,9 @@ def test_an_answer_can_be_changed_until_the_deadline_but_not_after(request_of_se
         services.submit_answer(
             request_of_seller, scores={k: 1 for k in full_scores(request_of_seller)}
         )
-    with time_machine.travel(deadline + dt.timedelta(minutes=1)), pytest.raises(
-        services.ReviewError, match="closed"
+    with (
+        time_machine.travel(deadline + dt.timedelta(minutes=1)),
+        pytest.raises(services.ReviewError, match="closed"),
     ):
         services.submit_answer(
             request_of_seller, scores={k: 5 for k in full_scores(request_of_seller)}

@@ -69,8 +69,15 @@ def test_open_cycle_command_creates_opens_and_prints_json(org):
     deadline = (timezone.localdate() + dt.timedelta(days=10)).isoformat()
     call_command(
         "open_cycle",
-        "--name", "2026 Q4", "--deadline", deadline, "--types", "rank,function",
-        "--format", "json", stdout=out,
+        "--name",
+        "2026 Q4",
+        "--deadline",
+        deadline,
+        "--types",
+        "rank,function",
+        "--format",
+        "json",
+        stdout=out,
     )
     data = json.loads(out.getvalue())
     assert set(data) == {"cycle", "requests", "raters"}

@@ -33,9 +33,10 @@ def test_one_invitation_per_rater_listing_all_their_requests(
     for provider in ("王总", "张三", "商务部"):
         assert provider in body
     assert "2026 Q4" in li["Subject"]
-    assert set(
-        NotificationLog.objects.filter(cycle=cycle).values_list("status", flat=True)
-    ) == {NotificationStatus.SENT, NotificationStatus.SKIPPED}
+    assert set(NotificationLog.objects.filter(cycle=cycle).values_list("status", flat=True)) == {
+        NotificationStatus.SENT,
+        NotificationStatus.SKIPPED,
+    }
 
 
 def test_invitations_are_in_the_raters_language(smtp, org, django_capture_on_commit_callbacks):
@@ -73,9 +74,11 @@ def test_reminders_reach_only_raters_with_pending_requests(
             services.sweep()  # the same offset again: nothing new
     assert [m["To"] for m in smtp.messages] == ["zhang@example.com"]
     assert "Reminder" in smtp.messages[0]["Subject"] or "提醒" in smtp.messages[0]["Subject"]
-    with time_machine.travel(cycle.deadline - dt.timedelta(days=1, minutes=-1)):
-        with django_capture_on_commit_callbacks(execute=True):
-            services.sweep()
+    with (
+        time_machine.travel(cycle.deadline - dt.timedelta(days=1, minutes=-1)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.sweep()
     assert [m["To"] for m in smtp.messages] == ["zhang@example.com", "zhang@example.com"]
 
 

@@ -23,7 +23,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from icr.celery import app as icr_app
-from reviews import services
+from reviews import services, tasks  # noqa: F401 - registers the tasks with the worker app
 from reviews.models import CycleStatus, NotificationLog, NotificationStatus, ReviewRequest
 
 REDIS_URL = os.environ.get("ICR_REVIEWS_TEST_REDIS", "redis://127.0.0.1:6379/5")
@@ -66,9 +66,22 @@ def worker(transactional_db, smtp, tmp_path):
         }
         log = (tmp_path / "worker.log").open("w")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "icr", "worker", "--pool=solo",
-             "--without-mingle", "--without-gossip", "--loglevel=INFO"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "icr",
+                "worker",
+                "--pool=solo",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         producer = Celery("icr-test-producer", broker=REDIS_URL)
         try:
@@ -107,7 +120,7 @@ def worker(transactional_db, smtp, tmp_path):
 
 @pytest.mark.celery
 def test_a_worker_opens_a_cycle_and_delivers_one_invitation_per_rater(org, worker, smtp):
-    assert settings.EMAIL_PORT == smtp.port
+    assert smtp.port == settings.EMAIL_PORT
     cycle = services.create_cycle(name="worker", deadline=timezone.now() + dt.timedelta(days=7))
 
     worker.send_task("reviews.tasks.open_cycle", args=[cycle.pk])
@@ -139,9 +152,7 @@ def test_a_worker_sweep_closes_an_overdue_cycle(org, worker, smtp):
 
     worker.send_task("reviews.tasks.sweep")
 
-    assert wait_for(
-        lambda: type(cycle).objects.get(pk=cycle.pk).status == CycleStatus.CLOSED
-    )
+    assert wait_for(lambda: type(cycle).objects.get(pk=cycle.pk).status == CycleStatus.CLOSED)
     assert wait_for(
         lambda: NotificationLog.objects.filter(kind="closed", status="sent").count() == 2
     )

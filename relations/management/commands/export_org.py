@@ -18,6 +18,9 @@ class Command(BaseCommand):
     def handle(self, *args, directory: Path, **options):
         counts = export_org(directory)
         self.stdout.write(
-            _("Wrote %(departments)s departments, %(employees)s employees and %(edges)s edges to %(dir)s.")
+            _(
+                "Wrote %(departments)s departments, %(employees)s employees and %(edges)s "
+                "edges to %(dir)s."
+            )
             % {**counts, "dir": directory}
         )

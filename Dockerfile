@@ -1,0 +1,37 @@
+# ICR for production: gunicorn serves the web, the same image runs the Celery worker and beat
+# (see docker-compose.yml). Static files are served by WhiteNoise from STATIC_ROOT.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    # Templates, static files and translations live beside manage.py: run from the source tree.
+    PYTHONPATH=/app \
+    ICR_VAR_DIR=/app/var \
+    STATIC_ROOT=/app/var/staticfiles
+
+# gettext: compile the translation catalogues at build time.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gettext \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+# Dependencies first, so a code change does not reinstall them.
+COPY pyproject.toml ./
+RUN mkdir -p icr relations reviews && touch icr/__init__.py relations/__init__.py reviews/__init__.py \
+    && pip install . \
+    && rm -rf build icr relations reviews *.egg-info
+COPY . .
+RUN pip install --no-deps . \
+    && rm -rf build *.egg-info \
+    && ICR_DEV=1 python manage.py compilemessages --ignore=.venv >/dev/null
+
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin icr \
+    && mkdir -p /app/var \
+    && chown -R icr:icr /app/var
+USER icr
+
+EXPOSE 8000
+CMD ["gunicorn", "icr.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
+     "--access-logfile", "-"]

@@ -1,0 +1,71 @@
+"""Evaluation history for the demo company of `make run`: closed past cycles and an open one.
+
+Called by `setup_demo` after the org chart is loaded; does nothing if cycles already exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import services
+from .models import Cycle, NotificationLog, NotificationStatus, ReviewRequest
+
+PAST_QUARTERS = 3
+RESPONSE_RATE = 0.8
+
+
+def _answer(req: ReviewRequest, rng: random.Random, bias: float, at: dt.datetime) -> None:
+    if rng.random() < 0.05:
+        services.submit_answer(req, not_received=True, reason="本期没有合作。", now=at)
+        return
+    criteria = services.applicable_criteria(req.cycle, req.edge_type)
+    scores = {c.pk: max(1, min(5, round(rng.gauss(3.6 + bias, 0.8)))) for c in criteria}
+    comment = rng.choice(["", "", "", "沟通顺畅，响应及时。", "交付偶有延迟。", "整体满意。"])
+    services.submit_answer(req, scores=scores, comment=comment, now=at)
+
+
+def load_review_demo(*, seed: int = 2026) -> dict[str, int]:
+    """A few closed quarters with plausible answers, and one open cycle with an inbox."""
+    if Cycle.objects.exists():
+        return {"cycles": 0}
+    rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
+    now = timezone.now()
+    with transaction.atomic():
+        # Some providers are steadily better or worse, and the weakest improves over time.
+        biases: dict[str, float] = {}
+        for quarter in range(PAST_QUARTERS, 0, -1):
+            opens = now - dt.timedelta(days=91 * quarter)
+            deadline = opens + dt.timedelta(days=14)
+            cycle = services.create_cycle(
+                name=f"互评 {timezone.localdate(opens):%Y-%m}",
+                opens_at=opens,
+                deadline=deadline,
+                period_start=timezone.localdate(opens) - dt.timedelta(days=91),
+                period_end=timezone.localdate(opens) - dt.timedelta(days=1),
+            )
+            services.open_cycle(cycle, now=opens)
+            for req in ReviewRequest.objects.filter(cycle=cycle).select_related("cycle"):
+                if rng.random() > RESPONSE_RATE:
+                    continue
+                bias = biases.setdefault(req.provider_name, rng.uniform(-1.2, 0.8))
+                improving = 0.3 * (PAST_QUARTERS - quarter) if bias < -0.5 else 0.0
+                _answer(req, rng, bias + improving, opens + dt.timedelta(days=rng.randint(0, 12)))
+            services.close_cycle(cycle, now=deadline)
+            # History, not news: the past cycles' e-mails are not sent now.
+            NotificationLog.objects.filter(cycle=cycle).update(status=NotificationStatus.SKIPPED)
+        current = services.create_cycle(
+            name=f"互评 {timezone.localdate(now):%Y-%m}",
+            opens_at=now - dt.timedelta(days=2),
+            deadline=now + dt.timedelta(days=12),
+        )
+        services.open_cycle(current, now=now)
+        # A third of the open cycle is answered already, so HR's monitor has something to show.
+        for req in ReviewRequest.objects.filter(cycle=current).select_related("cycle"):
+            if rng.random() < 0.33:
+                bias = biases.get(req.provider_name, 0.0)
+                _answer(req, rng, bias, now)
+    return {"cycles": PAST_QUARTERS + 1}

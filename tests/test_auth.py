@@ -1,0 +1,146 @@
+"""Logins: sign-in by employee id or e-mail, first password by e-mail link, departures."""
+
+import re
+
+import pytest
+from django.contrib.auth import authenticate
+from django.contrib.sessions.models import Session
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from relations import services
+from tests.conftest import PASSWORD
+
+# Any page that needs a login; Django's own, so the test does not depend on ICR's pages.
+PRIVATE_URL = "/accounts/password_change/"
+
+
+@pytest.fixture(autouse=True)
+def fast_hasher(settings):
+    # The behaviour under test is who may sign in, not the hash's cost.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _signed_in_as(client):
+    response = client.get(PRIVATE_URL)
+    user = response.wsgi_request.user
+    return user.get_username() if user.is_authenticated else None
+
+
+def client_for(employee):
+    other = Client()
+    other.force_login(employee.user)
+    return other
+
+
+@pytest.mark.parametrize("login", ["E003", "e003", "zhang@example.com", "ZHANG@Example.COM"])
+def test_sign_in_by_employee_id_or_email_in_any_case(client, company, login):
+    assert client.login(username=login, password=PASSWORD)
+    assert _signed_in_as(client) == "E003"
+
+
+def test_sign_in_through_the_login_page_with_the_email(client, company):
+    response = client.post(
+        reverse("login"), {"username": " zhang@example.com ", "password": PASSWORD}
+    )
+
+    assert response.status_code == 302
+    assert _signed_in_as(client) == "E003"
+
+
+def test_wrong_password_is_refused(client, company):
+    assert not client.login(username="E003", password="not-the-password")
+    assert not client.login(username="zhang@example.com", password="not-the-password")
+    assert _signed_in_as(client) is None
+
+
+def test_inactive_login_is_refused(client, company):
+    user = company["seller"].user
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+    assert not client.login(username="E003", password=PASSWORD)
+    assert authenticate(username="zhang@example.com", password=PASSWORD) is None
+
+
+def test_an_email_shared_by_two_logins_signs_in_neither(company):
+    commerce_head = company["commerce_head"]
+    # Two people with one (team) address: the address cannot say who is signing in.
+    for employee in (company["seller"], commerce_head):
+        employee.user.email = "team@example.com"
+        employee.user.save(update_fields=["email"])
+
+    assert authenticate(username="team@example.com", password=PASSWORD) is None
+    assert authenticate(username="E004", password=PASSWORD) == commerce_head.user
+
+
+def test_a_login_named_like_another_users_email_wins_over_the_email(django_user_model, company):
+    # Username match first: the person who owns the username is the one signing in.
+    odd = django_user_model.objects.create_user(username="zhang@example.com", password="x-9f!kq2")
+
+    assert authenticate(username="zhang@example.com", password="x-9f!kq2") == odd
+    assert authenticate(username="zhang@example.com", password=PASSWORD) is None
+
+
+def test_departure_disables_the_login_and_ends_its_sessions(
+    client, company, django_capture_on_commit_callbacks
+):
+    seller = company["seller"]
+    assert client.login(username="E003", password=PASSWORD)
+    assert _signed_in_as(client) == "E003"
+    other = client_for(company["sales_head"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.deactivate_employees([seller.pk])
+
+    assert _signed_in_as(client) is None
+    seller.user.refresh_from_db()
+    assert not seller.user.is_active
+    remaining = [s.get_decoded().get("_auth_user_id") for s in Session.objects.all()]
+    assert str(seller.user.pk) not in remaining
+    assert not client.login(username="E003", password=PASSWORD)
+    # Someone else's session is untouched.
+    assert _signed_in_as(other) == "E002"
+
+
+def test_a_hired_employee_has_no_usable_password(company):
+    newcomer = services.hire_employee(
+        employee_id="E100", name="新人", department=company["sales"], email="new@example.com"
+    )
+
+    assert newcomer.user.username == "E100"
+    assert newcomer.user.email == "new@example.com"
+    assert not newcomer.user.has_usable_password()
+    assert authenticate(username="E100", password="") is None
+    assert authenticate(username="new@example.com", password="!") is None
+
+
+def test_a_login_without_password_gets_a_set_password_link_and_can_then_sign_in(client, company):
+    services.hire_employee(
+        employee_id="E100", name="新人", department=company["sales"], email="new@example.com"
+    )
+
+    response = client.post(reverse("password_reset"), {"email": "New@Example.com"})
+
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["new@example.com"]
+    link = re.search(r"https?://[^/\s]+(/accounts/reset/\S+/)", message.body).group(1)
+    set_page = client.get(link, follow=True)
+    assert set_page.status_code == 200
+    response = client.post(
+        set_page.redirect_chain[-1][0],
+        {"new_password1": "Blue-river-42-tea", "new_password2": "Blue-river-42-tea"},
+    )
+    assert response.status_code == 302
+    assert client.login(username="E100", password="Blue-river-42-tea")
+
+
+def test_no_reset_mail_for_an_inactive_login(client, company):
+    services.deactivate_employees([company["seller"].pk])
+
+    client.post(reverse("password_reset"), {"email": "zhang@example.com"})
+
+    assert mail.outbox == []
