@@ -3,6 +3,9 @@
     python -m bench [--employees 100000] [--departments 2000] [--relations 5000]
                     [--seed 3] [--only import] [--database-url URL]
 
+The database (default icr_bench on the server of DATABASE_URL, or BENCH_DATABASE_URL) is
+created if missing, migrated, and its org tables emptied before the first import.
+
 Each section is a function in SECTIONS taking the parsed options and returning a dict of
 figures; `--only` picks sections. Every measured step runs in a child process, so its peak RSS
 (ru_maxrss) is its own. Results are printed as a table and written to var/bench/<section>.json.
@@ -20,6 +23,24 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1/icr_bench"
+BENCH_DATABASE = "icr_bench"
+
+
+def default_database_url() -> str:
+    """BENCH_DATABASE_URL, else DATABASE_URL's server with the database icr_bench.
+
+    The benchmark empties the org tables of its database, so it never runs in the database
+    DATABASE_URL names (that may hold a real company): only on the same server.
+    """
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return os.environ["BENCH_DATABASE_URL"]
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        base, _, _name = url.partition("?")[0].rpartition("/")
+        return f"{base}/{BENCH_DATABASE}"
+    return DEFAULT_DATABASE_URL
+
+
 GOALS = {"first_import_s": 10.0, "reimport_s": 5.0, "peak_rss_mib": 1024.0}
 
 
@@ -246,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--only", action="append", choices=sorted(SECTIONS), default=None)
     parser.add_argument(
-        "--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+        "--database-url",
+        default=default_database_url(),
+        help="PostgreSQL database to use and empty (default: icr_bench on DATABASE_URL's server)",
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)

@@ -526,6 +526,14 @@ def _check_manager(employee: Employee, manager: Employee | None) -> None:
         raise GraphError(_("An employee cannot be their own manager."))
     if employee.pk and employee.pk in [manager.pk, *manager.manager_chain_ids()]:
         raise GraphError(_("This manager would create a cycle in the reporting line."))
+    if not Employee.objects.filter(pk=manager.pk, active=True).exists():
+        raise GraphError(_("This manager has left the company."))
+
+
+def _check_department_open(department: Department) -> None:
+    # HR's files list active departments only: nobody can work in, or hang under, a closed one.
+    if not Department.objects.filter(pk=department.pk, active=True).exists():
+        raise GraphError(_("This department is closed."))
 
 
 def hire_employee(
@@ -541,6 +549,9 @@ def hire_employee(
     with transaction.atomic():
         if Employee.objects.filter(employee_id=employee_id).exists():
             raise GraphError(_("An employee with this ID already exists."))
+        _check_department_open(department)
+        if manager is not None:
+            _check_manager(Employee(), manager)  # a newcomer closes no cycle; the manager is active
         employee = Employee.objects.create(
             employee_id=employee_id,
             name=name,
@@ -564,6 +575,7 @@ def change_manager(employee: Employee, manager: Employee | None, *, at=None) -> 
 
 
 def move_employee(employee: Employee, department: Department, *, at=None) -> Employee:
+    _check_department_open(department)
     with transaction.atomic():
         Employee.objects.filter(pk=employee.pk).update(department=department)
         employee.department = department
@@ -600,6 +612,7 @@ def deactivate_employee(employee: Employee, *, at=None) -> None:
 def reactivate_employee(employee: Employee, *, at=None) -> None:
     from django.contrib.auth import get_user_model
 
+    _check_department_open(Department(pk=employee.department_id))
     with transaction.atomic():
         Employee.objects.filter(pk=employee.pk).update(active=True)
         if employee.user_id:
@@ -615,6 +628,7 @@ def reactivate_employee(employee: Employee, *, at=None) -> None:
 def _check_parent(department: Department, parent: Department | None) -> None:
     if parent is None:
         return
+    _check_department_open(parent)
     if department.pk and (parent.pk == department.pk or department.pk in parent.ancestor_ids()):
         raise GraphError(_("This parent would create a cycle in the department tree."))
 

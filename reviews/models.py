@@ -540,3 +540,6 @@ class NotificationLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cycle} · {self.rater_id} · {self.kind}"
+
+
+from .rollup_models import *  # noqa: E402, F403  (results rows: registered with this app)

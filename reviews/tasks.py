@@ -12,14 +12,24 @@ from smtplib import SMTPException
 
 from celery import shared_task
 from django.conf import settings
+from django.db import OperationalError
 
 from . import emails, services
 from .models import Cycle, CycleStatus, CycleTemplate, NotificationLog, NotificationStatus
 
 log = logging.getLogger(__name__)
 
+# A locked or restarting database (SQLite under `make run`, a PostgreSQL failover) is worth a
+# few quick retries; every task here is safe to run again.
+DB_RETRY = {
+    "autoretry_for": (OperationalError,),
+    "max_retries": 5,
+    "retry_backoff": 1,
+    "retry_backoff_max": 60,
+}
 
-@shared_task
+
+@shared_task(**DB_RETRY)
 def open_cycle(cycle_id: int) -> dict | None:
     cycle = Cycle.objects.filter(pk=cycle_id).first()
     if cycle is None or cycle.status == CycleStatus.CLOSED:
@@ -27,7 +37,7 @@ def open_cycle(cycle_id: int) -> dict | None:
     return services.open_cycle(cycle).as_dict()
 
 
-@shared_task
+@shared_task(**DB_RETRY)
 def open_scheduled_cycle(template_id: int) -> int | None:
     """Called by django-celery-beat periodic tasks (kwargs: {"template_id": …})."""
     template = CycleTemplate.objects.filter(pk=template_id, active=True).first()
@@ -37,7 +47,7 @@ def open_scheduled_cycle(template_id: int) -> int | None:
     return services.open_scheduled_cycle(template).pk
 
 
-@shared_task
+@shared_task(**DB_RETRY)
 def close_cycle(cycle_id: int) -> dict | None:
     cycle = Cycle.objects.filter(pk=cycle_id).first()
     if cycle is None or cycle.status != CycleStatus.OPEN:
@@ -45,7 +55,7 @@ def close_cycle(cycle_id: int) -> dict | None:
     return services.close_cycle(cycle).as_dict()
 
 
-@shared_task
+@shared_task(**DB_RETRY)
 def dispatch_notifications(cycle_id: int, kind: str, offset: int = 0) -> int:
     """Fan the pending e-mails of one event out into batch tasks."""
     ids = list(
@@ -62,7 +72,7 @@ def dispatch_notifications(cycle_id: int, kind: str, offset: int = 0) -> int:
 
 
 @shared_task(
-    autoretry_for=(SMTPException, OSError),
+    autoretry_for=(SMTPException, OSError, OperationalError),
     max_retries=5,
     retry_backoff=5,
     retry_backoff_max=300,
@@ -72,7 +82,7 @@ def send_notification_batch(log_ids: list[int]) -> int:
     return emails.send_batch(log_ids)
 
 
-@shared_task
+@shared_task(**DB_RETRY)
 def sweep() -> dict:
     return services.sweep()
 

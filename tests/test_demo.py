@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count
+from django.utils import translation
 from django_celery_beat.models import PeriodicTask
 
 from relations import demo, services
@@ -29,7 +30,8 @@ def fast_hasher(settings):
 
 def setup_demo(*args: str) -> str:
     out = StringIO()
-    call_command("setup_demo", *args, stdout=out)
+    with translation.override("en"):
+        call_command("setup_demo", *args, stdout=out)
     return out.getvalue()
 
 

@@ -85,6 +85,7 @@ def worker_app(tmp_path):
         app.conf.broker_transport_options = {
             "data_folder_in": str(queue),
             "data_folder_out": str(queue),
+            "control_folder": str(tmp_path),
             "store_processed": False,
         }
     app.conf.task_default_queue = f"icr-test-{tmp_path.name}"

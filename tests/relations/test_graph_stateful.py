@@ -203,12 +203,20 @@ class GraphMachine(RuleBasedStateMachine):
     def hire(self, dept, manager):
         employee_id = self.next_code("H")
         boss = nth(Employee.objects.all(), manager)
-        person = services.hire_employee(
-            employee_id=employee_id,
-            name=f"新人{employee_id}",
-            department=nth(Department.objects.all(), dept),
-            manager=boss,
-        )
+        department = nth(Department.objects.all(), dept)
+
+        def hire():
+            return services.hire_employee(
+                employee_id=employee_id,
+                name=f"新人{employee_id}",
+                department=department,
+                manager=boss,
+            )
+
+        if not department.active or (boss and not boss.active):
+            self.refused(hire)
+            return
+        person = hire()
         assert person.user.username == employee_id and person.user.is_active
         assert Employee.objects.get(pk=person.pk).manager == boss
 
@@ -216,6 +224,9 @@ class GraphMachine(RuleBasedStateMachine):
     def move(self, person, dept):
         employee = nth(Employee.objects.all(), person)
         department = nth(Department.objects.all(), dept)
+        if not department.active:
+            self.refused(lambda: services.move_employee(employee, department))
+            return
         services.move_employee(employee, department)
         assert Employee.objects.get(pk=employee.pk).department == department
 
@@ -224,7 +235,7 @@ class GraphMachine(RuleBasedStateMachine):
         employee = nth(Employee.objects.all(), person)
         boss = nth(Employee.objects.all(), manager)
         chain = set(boss.manager_chain_ids()) | {boss.pk} if boss else set()
-        if employee.pk in chain:
+        if employee.pk in chain or (boss and not boss.active):
             self.refused(lambda: services.change_manager(employee, boss))
             return
         services.change_manager(employee, boss)
@@ -246,6 +257,9 @@ class GraphMachine(RuleBasedStateMachine):
         employee = nth(Employee.objects.filter(active=False), person)
         if employee is None:
             return
+        if not employee.department.active:
+            self.refused(lambda: services.reactivate_employee(employee))
+            return
         services.reactivate_employee(employee)
         employee.refresh_from_db()
         assert employee.active and employee.user.is_active
@@ -256,14 +270,16 @@ class GraphMachine(RuleBasedStateMachine):
     def open_department(self, parent):
         code = self.next_code("D")
         Department.objects.create(
-            code=code, name=f"部门{code}", parent=nth(Department.objects.all(), parent)
+            code=code, name=f"部门{code}", parent=nth(Department.objects.active(), parent)
         )
 
     @rule(dept=index, parent=maybe_index)
     def move_department(self, dept, parent):
         department = nth(Department.objects.all(), dept)
         new_parent = nth(Department.objects.all(), parent)
-        if new_parent and department.pk in {new_parent.pk, *new_parent.ancestor_ids()}:
+        if new_parent and (
+            not new_parent.active or department.pk in {new_parent.pk, *new_parent.ancestor_ids()}
+        ):
             self.refused(lambda: services.set_department_parent(department, new_parent))
             return
         services.set_department_parent(department, new_parent)

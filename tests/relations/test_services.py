@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from relations import services
 from relations.models import (
+    Department,
     Direction,
     Edge,
     EdgeType,
@@ -309,6 +310,39 @@ def test_create_login_does_not_take_a_colleagues_login(company):
     with pytest.raises(GraphError):
         services.create_login(other)
     assert Employee.objects.get(pk=other.pk).user is None
+
+
+def test_nobody_joins_returns_to_or_hangs_under_a_closed_department(company):
+    sales, seller = company["sales"], company["seller"]
+    services.deactivate_employee(seller)
+    closed = DepartmentFactory(parent=company["hq"], active=False)
+    before = (edge_state(), list(Employee.objects.values_list()))
+    with pytest.raises(GraphError):
+        services.hire_employee(employee_id="E100", name="新人", department=closed)
+    with pytest.raises(GraphError):
+        services.move_employee(company["commerce_head"], closed)
+    with pytest.raises(GraphError):
+        services.set_department_parent(sales, closed)
+    Employee.objects.filter(pk=seller.pk).update(department=closed)
+    seller.refresh_from_db()
+    with pytest.raises(GraphError):
+        services.reactivate_employee(seller)
+    Employee.objects.filter(pk=seller.pk).update(department=sales)
+    assert (edge_state(), list(Employee.objects.values_list())) == before
+    assert Department.objects.get(pk=sales.pk).parent == company["hq"]
+
+
+def test_a_leaver_cannot_become_a_manager(company):
+    sales_head = company["sales_head"]
+    services.deactivate_employee(sales_head)
+    before = (edge_state(), list(Employee.objects.values_list()))
+    with pytest.raises(GraphError):
+        services.hire_employee(
+            employee_id="E100", name="新人", department=company["sales"], manager=sales_head
+        )
+    with pytest.raises(GraphError):
+        services.change_manager(company["commerce_head"], sales_head)
+    assert (edge_state(), list(Employee.objects.values_list())) == before
 
 
 def test_hire_refuses_a_duplicate_employee_id(company):

@@ -35,7 +35,7 @@ def wait_for(condition, timeout=60.0):
     while time.monotonic() < deadline:
         if condition():
             return True
-        time.sleep(0.2)
+        time.sleep(0.5)
     return condition()
 
 

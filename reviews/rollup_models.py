@@ -1,0 +1,296 @@
+"""Results of a cycle, stored: rollup rows, response rates, kept comments, actions and replies.
+
+Closing a cycle writes these rows (`reviews.rollups`); the result pages and exports read only
+them, never the answers, so a page costs the same for 60 people or 100,000, and suppression is
+decided once, when the rows are written (the `suppressed` flag), not in each template.
+
+Imported at the end of `reviews.models` so Django registers them with the reviews app.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class RollupScope(models.TextChoices):
+    SELF = "self", _("Department alone")
+    TREE = "tree", _("Department with sub-departments")
+    PERSON = "person", _("Person")
+
+
+class RollupKind(models.TextChoices):
+    """A relationship type, with rank split into its two directions; "" is all of them."""
+
+    ALL = "", _("All types")
+    RANK_TASK = "rank_task", _("Rank · task customer")
+    RANK_CONDITION = "rank_condition", _("Rank · condition customer")
+    FUNCTION = "function", _("Function")
+    PROCESS = "process", _("Process")
+    WORKFLOW = "workflow", _("Workflow")
+
+
+PART_KINDS = [k for k in RollupKind.values if k]
+
+
+def _plain_fk(model: str, verbose_name, *, null: bool = True):
+    # Plain ids (no constraint): rollups are bulk-written history, joinable but never cascading.
+    return models.ForeignKey(
+        model,
+        verbose_name=verbose_name,
+        null=null,
+        blank=null,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+
+
+class Rollup(models.Model):
+    """Aggregate figures for one provider × type × criterion × customer department in a cycle.
+
+    `kind` "" means all types, `criterion` NULL all criteria (every score counted), and
+    `customer_department` NULL all customers. `raters` counts distinct answers with scores (an
+    answer key stands for one rater of one relationship); `not_received` counts "I did not
+    receive this service" answers. For `scope=person` the all-types row leaves out the rank task
+    rating (a superior's rating of a direct report), which has one rater by nature.
+    """
+
+    cycle = models.ForeignKey(
+        "reviews.Cycle", verbose_name=_("cycle"), on_delete=models.CASCADE, related_name="+"
+    )
+    scope = models.CharField(_("scope"), max_length=8, choices=RollupScope.choices)
+    department = _plain_fk("relations.Department", _("provider department"), null=False)
+    employee = _plain_fk("relations.Employee", _("provider employee"))
+    kind = models.CharField(
+        _("type"), max_length=16, choices=RollupKind.choices, blank=True, default=""
+    )
+    criterion = _plain_fk("reviews.Criterion", _("criterion"))
+    customer_department = _plain_fk("relations.Department", _("customer department"))
+    raters = models.PositiveIntegerField(_("raters"), default=0)
+    not_received = models.PositiveIntegerField(_("did not receive the service"), default=0)
+    n1 = models.PositiveIntegerField(default=0)
+    n2 = models.PositiveIntegerField(default=0)
+    n3 = models.PositiveIntegerField(default=0)
+    n4 = models.PositiveIntegerField(default=0)
+    n5 = models.PositiveIntegerField(default=0)
+    score_sum = models.PositiveIntegerField(_("sum of scores"), default=0)
+    mean = models.FloatField(_("mean"), null=True, blank=True)
+    favourable = models.FloatField(_("favourable share (4–5)"), null=True, blank=True)
+    suppressed = models.BooleanField(_("not enough responses"), default=True)
+
+    class Meta:
+        verbose_name = _("result figure")
+        verbose_name_plural = _("result figures")
+        constraints = [
+            # NULL dimensions mean "all" and are folded to 0 so each figure exists once.
+            models.UniqueConstraint(
+                "cycle",
+                "scope",
+                "department",
+                Coalesce("employee", 0),
+                "kind",
+                Coalesce("criterion", 0),
+                Coalesce("customer_department", 0),
+                name="reviews_rollup_one_per_figure",
+            ),
+            models.CheckConstraint(
+                condition=Q(scope=RollupScope.PERSON, employee__isnull=False)
+                | (~Q(scope=RollupScope.PERSON) & Q(employee__isnull=True)),
+                name="reviews_rollup_person_scope_has_employee",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["department", "scope", "kind"], name="reviews_rollup_dept"),
+            models.Index(fields=["employee", "kind"], name="reviews_rollup_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cycle_id} · {self.scope} · {self.department_id} · {self.kind or '*'}"
+
+    @property
+    def count(self) -> int:
+        return self.n1 + self.n2 + self.n3 + self.n4 + self.n5
+
+    @property
+    def distribution(self) -> list[int]:
+        return [self.n1, self.n2, self.n3, self.n4, self.n5]
+
+
+class ResponseRate(models.Model):
+    """Requests about a provider department's service, and how many were answered."""
+
+    cycle = models.ForeignKey(
+        "reviews.Cycle", verbose_name=_("cycle"), on_delete=models.CASCADE, related_name="+"
+    )
+    scope = models.CharField(_("scope"), max_length=8, choices=RollupScope.choices)
+    department = _plain_fk("relations.Department", _("provider department"), null=False)
+    requests = models.PositiveIntegerField(_("requests"), default=0)
+    answered = models.PositiveIntegerField(_("answered"), default=0)
+
+    class Meta:
+        verbose_name = _("response rate")
+        verbose_name_plural = _("response rates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cycle", "scope", "department"], name="reviews_responserate_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cycle_id} · {self.department_id}: {self.answered}/{self.requests}"
+
+    @property
+    def share(self) -> float | None:
+        return self.answered / self.requests if self.requests else None
+
+
+class ResultComment(models.Model):
+    """A comment copied from an answer when its group had enough raters; no link back to it.
+
+    Kept per provider department (the department alone) or per provider person; stored in
+    text order, so neither the id nor the order says anything about the answer it came from.
+    """
+
+    cycle = models.ForeignKey(
+        "reviews.Cycle", verbose_name=_("cycle"), on_delete=models.CASCADE, related_name="+"
+    )
+    department = _plain_fk("relations.Department", _("provider department"), null=False)
+    employee = _plain_fk("relations.Employee", _("provider employee"))
+    text = models.TextField(_("comment"))
+
+    class Meta:
+        verbose_name = _("anonymous comment")
+        verbose_name_plural = _("anonymous comments")
+        ordering = ["cycle", "department", "text"]
+        indexes = [models.Index(fields=["cycle", "department"], name="reviews_resultcomment_dept")]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class CommentReply(models.Model):
+    """A department's answer to an anonymous comment ("you said, we did"); raters see it."""
+
+    comment = models.OneToOneField(
+        ResultComment, verbose_name=_("comment"), on_delete=models.CASCADE, related_name="reply"
+    )
+    text = models.TextField(_("our answer"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("written by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("answer to a comment")
+        verbose_name_plural = _("answers to comments")
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class ActionStatus(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DONE = "done", _("Done")
+    DROPPED = "dropped", _("Dropped")
+
+
+class ImprovementAction(models.Model):
+    """What a department does about a weak relationship found in a cycle."""
+
+    cycle = models.ForeignKey(
+        "reviews.Cycle", verbose_name=_("found in cycle"), on_delete=models.CASCADE,
+        related_name="+",
+    )
+    provider_department = models.ForeignKey(
+        "relations.Department",
+        verbose_name=_("provider department"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    customer_department = models.ForeignKey(
+        "relations.Department",
+        verbose_name=_("customer department"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    kind = models.CharField(
+        _("type"), max_length=16, choices=RollupKind.choices, blank=True, default=""
+    )
+    what = models.TextField(_("what we will do"))
+    owner = models.CharField(_("who"), max_length=200)
+    due = models.DateField(_("by when"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=ActionStatus.choices, default=ActionStatus.PLANNED
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("improvement action")
+        verbose_name_plural = _("improvement actions")
+        ordering = ["due", "id"]
+
+    def __str__(self) -> str:
+        return self.what[:60]
+
+
+class RankTaskVisibility(models.TextChoices):
+    HIDDEN = "hidden", _("Not shown to the report (counted in department figures)")
+    NAMED = "named", _("Shown to the report, named, like a manager's review")
+
+
+class CycleResultSettings(models.Model):
+    """HR's per-cycle choices about results (kept here so the cycle model stays the cycles')."""
+
+    cycle = models.OneToOneField(
+        "reviews.Cycle",
+        verbose_name=_("cycle"),
+        on_delete=models.CASCADE,
+        related_name="result_settings",
+    )
+    rank_task_visibility = models.CharField(
+        _("a superior's rating of a direct report"),
+        max_length=8,
+        choices=RankTaskVisibility.choices,
+        default=RankTaskVisibility.HIDDEN,
+    )
+
+    class Meta:
+        verbose_name = _("result settings")
+        verbose_name_plural = _("result settings")
+
+    def __str__(self) -> str:
+        return str(self.cycle_id)
+
+
+__all__ = [
+    "PART_KINDS",
+    "ActionStatus",
+    "CommentReply",
+    "CycleResultSettings",
+    "ImprovementAction",
+    "RankTaskVisibility",
+    "ResponseRate",
+    "ResultComment",
+    "Rollup",
+    "RollupKind",
+    "RollupScope",
+]
