@@ -29,3 +29,11 @@ def department_member_ids(department_ids: Iterable[int]) -> dict[int, list[int]]
     ).values_list("id", "head_id"):
         members[department_id].add(head_id)
     return {dept_id: sorted(people) for dept_id, people in members.items()}
+
+
+def departments_represented_by(employee: Employee) -> list[int]:
+    """The inverse of department_member_ids: the departments this person stands for."""
+    if not employee.active:
+        return []
+    headed = Department.objects.active().filter(head=employee).values_list("id", flat=True)
+    return sorted({employee.department_id, *headed})

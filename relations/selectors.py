@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
-from .models import Department, Edge, EdgeType, Employee
+from .membership import departments_represented_by
+from .models import Edge, EdgeType, Employee
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,8 @@ class TypeGroup:
 
 
 def my_departments(employee: Employee) -> list[int]:
-    """The departments whose relationships are also mine.
-
-    The inverse of relations.membership's rule: a department is represented by its own active
-    members (not its sub-departments') and by its head.
-    """
-    headed = Department.objects.active().filter(head=employee).values_list("id", flat=True)
-    return sorted({employee.department_id, *headed})
+    """The departments whose relationships are also mine (the rule lives in membership)."""
+    return departments_represented_by(employee)
 
 
 def _row(edge: Edge, side: str) -> RelationRow:

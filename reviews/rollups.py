@@ -1,0 +1,448 @@
+"""Writing a cycle's results: rollup rows, response rates and kept comments, set-based.
+
+`compute_rollups(cycle)` runs when a cycle closes (receiver of `services.cycle_closed`, inside the
+closing transaction) and can be run again at any time: under a lock on the cycle it deletes the
+cycle's rows and writes them again with a fixed number of `INSERT … SELECT … GROUP BY`
+statements, so a retried task doubles nothing and the query count does not grow with the
+company. While a cycle is open only response rates are written: figures that changed between
+two visits would tell who answered in between.
+
+The statements (plain SQL for PostgreSQL and SQLite):
+1. the finest department rows, from the scores: provider department × type × criterion ×
+   customer department (the only pass over the scores);
+2. the same without criterion ("all criteria") from the answers: distinct raters and "did not
+   receive" counts, with the distribution summed from step 1;
+3. the "all types" and "all customers" levels, summed from those rows (an answer belongs to
+   exactly one provider, type and customer department, so raters add up);
+4. each department with its whole subtree (`scope=tree`), through a recursive closure of the
+   department tree;
+5. people as providers, only those with at least ICR_MIN_RATERS raters, leaving the rank task
+   rating out of their "all types" row (see `RankTaskVisibility`);
+then the suppression flags (`reviews.results.suppress`) and the comments.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.dispatch import receiver
+
+from relations.models import Department, EdgeType
+
+from .models import (
+    Answer,
+    AnswerScore,
+    Cycle,
+    CycleResultSettings,
+    CycleStatus,
+    RankTaskVisibility,
+    RequestStatus,
+    ResponseRate,
+    ResultComment,
+    ReviewRequest,
+    Rollup,
+    RollupKind,
+    RollupScope,
+)
+from .services import cycle_closed
+
+ROLLUP_COLUMNS = (
+    "cycle_id, scope, department_id, employee_id, kind, criterion_id, customer_department_id, "
+    "raters, not_received, n1, n2, n3, n4, n5, score_sum, mean, favourable, suppressed"
+)
+# Summing rollup rows: the distribution, the sum and the figures derived from them.
+SUMS = """
+    SUM(r.raters), SUM(r.not_received), SUM(r.n1), SUM(r.n2), SUM(r.n3), SUM(r.n4), SUM(r.n5),
+    SUM(r.score_sum),
+    1.0 * SUM(r.score_sum) / NULLIF(SUM(r.n1 + r.n2 + r.n3 + r.n4 + r.n5), 0),
+    1.0 * SUM(r.n4 + r.n5) / NULLIF(SUM(r.n1 + r.n2 + r.n3 + r.n4 + r.n5), 0),
+    %s
+"""
+# Counting scores: one row per (answer, criterion), so COUNT(*) within a criterion is the number
+# of distinct answer keys (unique on answer + criterion).
+SCORE_COUNTS = """
+    COUNT(*), 0,
+    SUM(CASE WHEN s.score = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN s.score = 2 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN s.score = 3 THEN 1 ELSE 0 END), SUM(CASE WHEN s.score = 4 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN s.score = 5 THEN 1 ELSE 0 END), SUM(s.score),
+    1.0 * SUM(s.score) / COUNT(*),
+    1.0 * SUM(CASE WHEN s.score >= 4 THEN 1 ELSE 0 END) / COUNT(*),
+    %s
+"""
+
+
+@dataclass
+class RollupSummary:
+    cycle_id: int
+    figures: int
+    suppressed: int
+    comments: int
+    response_rates: int
+
+
+def _tables() -> dict[str, str]:
+    q = connection.ops.quote_name
+    return {
+        "rollup": q(Rollup._meta.db_table),
+        "answer": q(Answer._meta.db_table),
+        "score": q(AnswerScore._meta.db_table),
+        "dept": q(Department._meta.db_table),
+        "request": q(ReviewRequest._meta.db_table),
+        "rate": q(ResponseRate._meta.db_table),
+    }
+
+
+def _kind_sql(alias: str = "a") -> str:
+    """The rollup kind of an answer: its type, with rank split into task and condition."""
+    return f"(CASE WHEN {alias}.edge_type = %s THEN %s || {alias}.rank_kind ELSE {alias}.edge_type END)"
+
+
+KIND_PARAMS = [EdgeType.RANK.value, "rank_"]
+
+CLOSURE_SQL = """
+    WITH RECURSIVE closure(ancestor, descendant) AS (
+        SELECT id, id FROM {dept}
+        UNION
+        SELECT c.ancestor, d.id FROM closure c JOIN {dept} d ON d.parent_id = c.descendant
+    )
+"""  # UNION, not UNION ALL: a (forbidden but possible) loop in the tree still terminates.
+
+
+def rank_task_named(cycle: Cycle) -> bool:
+    setting = CycleResultSettings.objects.filter(cycle=cycle).first()
+    return setting is not None and setting.rank_task_visibility == RankTaskVisibility.NAMED
+
+
+def _department_statements(cycle: Cycle) -> list[tuple[str, list]]:
+    t = _tables()
+    kind = _kind_sql()
+    base_filter = """
+        a.cycle_id = %s AND a.submitted
+        AND a.provider_department_id IS NOT NULL AND a.customer_department_id IS NOT NULL
+    """
+    self_ = RollupScope.SELF.value
+    detail = "r.scope = %s AND r.kind <> '' AND r.customer_department_id IS NOT NULL"
+    statements: list[tuple[str, list]] = []
+    # 1. Department × type × criterion × customer department, from the scores.
+    statements.append(
+        (
+            f"""
+            INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
+            SELECT a.cycle_id, %s, a.provider_department_id, NULL, {kind}, s.criterion_id,
+                   a.customer_department_id, {SCORE_COUNTS}
+            FROM {t["answer"]} a JOIN {t["score"]} s ON s.answer_id = a.id
+            WHERE {base_filter} AND NOT a.not_received
+            GROUP BY a.cycle_id, a.provider_department_id, {kind}, s.criterion_id,
+                     a.customer_department_id
+            """,  # noqa: S608
+            [self_, *KIND_PARAMS, True, cycle.pk, *KIND_PARAMS],
+        )
+    )
+    # 2. The same over all criteria: raters and "did not receive" from the answers.
+    statements.append(
+        (
+            f"""
+            INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
+            SELECT %s, %s, g.pd, NULL, g.kind, NULL, g.cd, g.raters, g.nr,
+                   COALESCE(d.n1, 0), COALESCE(d.n2, 0), COALESCE(d.n3, 0), COALESCE(d.n4, 0),
+                   COALESCE(d.n5, 0), COALESCE(d.score_sum, 0),
+                   1.0 * d.score_sum / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
+                   1.0 * (d.n4 + d.n5) / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
+                   %s
+            FROM (
+                SELECT a.provider_department_id AS pd, {kind} AS kind,
+                       a.customer_department_id AS cd,
+                       COUNT(DISTINCT CASE WHEN NOT a.not_received THEN a.key END) AS raters,
+                       SUM(CASE WHEN a.not_received THEN 1 ELSE 0 END) AS nr
+                FROM {t["answer"]} a
+                WHERE {base_filter}
+                GROUP BY a.provider_department_id, {kind}, a.customer_department_id
+            ) g
+            LEFT JOIN (
+                SELECT r.department_id, r.kind, r.customer_department_id,
+                       SUM(r.n1) AS n1, SUM(r.n2) AS n2, SUM(r.n3) AS n3, SUM(r.n4) AS n4,
+                       SUM(r.n5) AS n5, SUM(r.score_sum) AS score_sum
+                FROM {t["rollup"]} r
+                WHERE r.cycle_id = %s AND {detail} AND r.criterion_id IS NOT NULL
+                GROUP BY r.department_id, r.kind, r.customer_department_id
+            ) d ON d.department_id = g.pd AND d.kind = g.kind AND d.customer_department_id = g.cd
+            """,  # noqa: S608
+            [
+                cycle.pk,
+                self_,
+                True,
+                *KIND_PARAMS,
+                cycle.pk,
+                *KIND_PARAMS,
+                cycle.pk,
+                self_,
+            ],
+        )
+    )
+    # 3. All types per customer, all customers per type, and all of both (criterion kept).
+    for keep_kind, keep_customer in ((False, True), (True, False), (False, False)):
+        kind_col = "r.kind" if keep_kind else "''"
+        customer_col = "r.customer_department_id" if keep_customer else "NULL"
+        group = ", ".join(
+            ["r.department_id", "r.criterion_id"]
+            + (["r.kind"] if keep_kind else [])
+            + (["r.customer_department_id"] if keep_customer else [])
+        )
+        statements.append(
+            (
+                f"""
+                INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
+                SELECT %s, %s, r.department_id, NULL, {kind_col}, r.criterion_id,
+                       {customer_col}, {SUMS}
+                FROM {t["rollup"]} r
+                WHERE r.cycle_id = %s AND {detail}
+                GROUP BY {group}
+                """,  # noqa: S608
+                [cycle.pk, self_, True, cycle.pk, self_],
+            )
+        )
+    # 4. Each department with its subtree, from the department-alone rows of all customers.
+    statements.append(
+        (
+            f"""
+            INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
+            {CLOSURE_SQL.format(dept=t["dept"])}
+            SELECT %s, %s, c.ancestor, NULL, r.kind, r.criterion_id, NULL, {SUMS}
+            FROM {t["rollup"]} r JOIN closure c ON c.descendant = r.department_id
+            WHERE r.cycle_id = %s AND r.scope = %s AND r.customer_department_id IS NULL
+            GROUP BY c.ancestor, r.kind, r.criterion_id
+            """,  # noqa: S608
+            [cycle.pk, RollupScope.TREE.value, True, cycle.pk, self_],
+        )
+    )
+    return statements
+
+
+def _person_statements(cycle: Cycle, *, min_raters: int, named: bool) -> list[tuple[str, list]]:
+    """People as providers: only those rated by enough people outside the rank task rating.
+
+    The rank task rating (a superior about a direct report) gets rows of its own only when HR
+    chose to show it to the report, named; it never enters a person's "all types" row, so that
+    row minus the per-type rows cannot reveal it.
+    """
+    t = _tables()
+    kind = _kind_sql()
+    person = RollupScope.PERSON.value
+    task = RollupKind.RANK_TASK.value
+    eligible = f"""
+        SELECT a.provider_employee_id FROM {t["answer"]} a
+        WHERE a.cycle_id = %s AND a.submitted AND a.provider_employee_id IS NOT NULL
+          AND {kind} <> %s
+        GROUP BY a.provider_employee_id HAVING COUNT(*) >= %s
+    """  # noqa: S608
+    eligible_params = [cycle.pk, *KIND_PARAMS, task, min_raters]
+    chosen = f"""
+        a.cycle_id = %s AND a.submitted AND a.provider_employee_id IS NOT NULL
+        AND a.provider_department_id IS NOT NULL
+        AND (({kind} <> %s AND a.provider_employee_id IN ({eligible})) OR ({kind} = %s AND %s))
+    """
+    chosen_params = [cycle.pk, *KIND_PARAMS, task, *eligible_params, *KIND_PARAMS, task, named]
+    return [
+        (
+            f"""
+            INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
+            SELECT a.cycle_id, %s, a.provider_department_id, a.provider_employee_id, {kind},
+                   s.criterion_id, NULL, {SCORE_COUNTS}
+            FROM {t["answer"]} a JOIN {t["score"]} s ON s.answer_id = a.id
+            WHERE {chosen} AND NOT a.not_received
+            GROUP BY a.cycle_id, a.provider_department_id, a.provider_employee_id, {kind},
+                     s.criterion_id
+            """,  # noqa: S608
+            [person, *KIND_PARAMS, True, *chosen_params, *KIND_PARAMS],
+        ),
+        (
+            f"""
+            INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
+            SELECT %s, %s, g.pd, g.pe, g.kind, NULL, NULL, g.raters, g.nr,
+                   COALESCE(d.n1, 0), COALESCE(d.n2, 0), COALESCE(d.n3, 0), COALESCE(d.n4, 0),
+                   COALESCE(d.n5, 0), COALESCE(d.score_sum, 0),
+                   1.0 * d.score_sum / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
+                   1.0 * (d.n4 + d.n5) / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
+                   %s
+            FROM (
+                SELECT a.provider_department_id AS pd, a.provider_employee_id AS pe,
+                       {kind} AS kind,
+                       COUNT(DISTINCT CASE WHEN NOT a.not_received THEN a.key END) AS raters,
+                       SUM(CASE WHEN a.not_received THEN 1 ELSE 0 END) AS nr
+                FROM {t["answer"]} a
+                WHERE {chosen}
+                GROUP BY a.provider_department_id, a.provider_employee_id, {kind}
+            ) g
+            LEFT JOIN (
+                SELECT r.employee_id, r.kind, SUM(r.n1) AS n1, SUM(r.n2) AS n2,
+                       SUM(r.n3) AS n3, SUM(r.n4) AS n4, SUM(r.n5) AS n5,
+                       SUM(r.score_sum) AS score_sum
+                FROM {t["rollup"]} r
+                WHERE r.cycle_id = %s AND r.scope = %s AND r.criterion_id IS NOT NULL
+                GROUP BY r.employee_id, r.kind
+            ) d ON d.employee_id = g.pe AND d.kind = g.kind
+            """,  # noqa: S608
+            [
+                cycle.pk,
+                person,
+                True,
+                *KIND_PARAMS,
+                *chosen_params,
+                *KIND_PARAMS,
+                cycle.pk,
+                person,
+            ],
+        ),
+        (
+            f"""
+            INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
+            SELECT %s, %s, r.department_id, r.employee_id, '', r.criterion_id, NULL, {SUMS}
+            FROM {t["rollup"]} r
+            WHERE r.cycle_id = %s AND r.scope = %s AND r.kind <> '' AND r.kind <> %s
+            GROUP BY r.department_id, r.employee_id, r.criterion_id
+            """,  # noqa: S608
+            [cycle.pk, person, True, cycle.pk, person, task],
+        ),
+    ]
+
+
+def _response_rate_statements(cycle: Cycle) -> list[tuple[str, list]]:
+    t = _tables()
+    return [
+        (
+            f"""
+            INSERT INTO {t["rate"]} (cycle_id, scope, department_id, requests, answered)
+            SELECT r.cycle_id, %s, r.provider_department_id, COUNT(*),
+                   SUM(CASE WHEN r.status <> %s THEN 1 ELSE 0 END)
+            FROM {t["request"]} r
+            WHERE r.cycle_id = %s AND r.provider_department_id IS NOT NULL
+            GROUP BY r.cycle_id, r.provider_department_id
+            """,  # noqa: S608
+            [RollupScope.SELF.value, RequestStatus.PENDING.value, cycle.pk],
+        ),
+        (
+            f"""
+            INSERT INTO {t["rate"]} (cycle_id, scope, department_id, requests, answered)
+            {CLOSURE_SQL.format(dept=t["dept"])}
+            SELECT %s, %s, c.ancestor, SUM(r.requests), SUM(r.answered)
+            FROM {t["rate"]} r JOIN closure c ON c.descendant = r.department_id
+            WHERE r.cycle_id = %s AND r.scope = %s
+            GROUP BY c.ancestor
+            """,  # noqa: S608
+            [cycle.pk, RollupScope.TREE.value, cycle.pk, RollupScope.SELF.value],
+        ),
+    ]
+
+
+def _wanted_comments(cycle: Cycle, *, min_comment_raters: int) -> Counter:
+    """(department, employee, text) of the comments to keep, with how often each occurs.
+
+    A department's comments show when at least M raters answered about the department alone; a
+    person's when at least M answered about them. Rank task comments (a superior about a direct
+    report) stay out: their author is known by nature.
+    """
+    t = _tables()
+    kind = _kind_sql()
+    task = RollupKind.RANK_TASK.value
+    where = f"a.cycle_id = %s AND a.submitted AND {kind} <> %s"
+    params = [cycle.pk, *KIND_PARAMS, task]
+    department_sql = f"""
+        SELECT a.provider_department_id, NULL, a.comment FROM {t["answer"]} a
+        WHERE {where} AND a.comment <> '' AND a.provider_department_id IN (
+            SELECT a.provider_department_id FROM {t["answer"]} a WHERE {where}
+            GROUP BY a.provider_department_id HAVING COUNT(*) >= %s
+        )
+    """  # noqa: S608
+    person_sql = f"""
+        SELECT a.provider_department_id, a.provider_employee_id, a.comment FROM {t["answer"]} a
+        WHERE {where} AND a.comment <> '' AND a.provider_department_id IS NOT NULL
+          AND a.provider_employee_id IN (
+            SELECT a.provider_employee_id FROM {t["answer"]} a
+            WHERE {where} AND a.provider_employee_id IS NOT NULL
+            GROUP BY a.provider_employee_id HAVING COUNT(*) >= %s
+        )
+    """  # noqa: S608
+    wanted: Counter = Counter()
+    with connection.cursor() as cursor:
+        cursor.execute(department_sql, [*params, *params, min_comment_raters])
+        wanted.update((d, None, text) for d, _e, text in cursor.fetchall())
+        cursor.execute(person_sql, [*params, *params, min_comment_raters])
+        wanted.update((d, e, text) for d, e, text in cursor.fetchall())
+    return wanted
+
+
+def _sync_comments(cycle: Cycle, *, min_comment_raters: int) -> int:
+    """Make the kept comments match the answers without touching those that stay.
+
+    Departments' replies hang on comment rows, so a recomputation keeps every row it would
+    write again and only adds or removes the difference.
+    """
+    wanted = _wanted_comments(cycle, min_comment_raters=min_comment_raters)
+    existing: dict[tuple, list[int]] = {}
+    for pk, d, e, text in ResultComment.objects.filter(cycle=cycle).values_list(
+        "id", "department_id", "employee_id", "text"
+    ):
+        existing.setdefault((d, e, text), []).append(pk)
+    stale: list[int] = []
+    new: list[ResultComment] = []
+    for key, ids in existing.items():
+        keep = wanted.get(key, 0)
+        stale.extend(ids[keep:])
+    for key, count in sorted(wanted.items(), key=lambda item: (item[0][0], item[0][1] or 0, item[0][2])):
+        missing = count - len(existing.get(key, []))
+        department, employee, text = key
+        new.extend(
+            ResultComment(cycle=cycle, department_id=department, employee_id=employee, text=text)
+            for _i in range(max(missing, 0))
+        )
+    if stale:
+        ResultComment.objects.filter(pk__in=stale).delete()
+    ResultComment.objects.bulk_create(new, batch_size=1000)
+    return sum(wanted.values())
+
+
+def compute_rollups(cycle: Cycle) -> RollupSummary:
+    """Write the cycle's results again from its answers (figures only once it is closed)."""
+    from .results import suppress
+
+    min_raters = settings.ICR_MIN_RATERS
+    with transaction.atomic():
+        cycle = Cycle.objects.select_for_update().get(pk=cycle.pk)
+        Rollup.objects.filter(cycle=cycle).delete()
+        ResponseRate.objects.filter(cycle=cycle).delete()
+        statements = _response_rate_statements(cycle)
+        closed = cycle.status == CycleStatus.CLOSED
+        if closed:
+            statements += _department_statements(cycle)
+            statements += _person_statements(
+                cycle, min_raters=min_raters, named=rank_task_named(cycle)
+            )
+        with connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+        figures = suppressed = comments = 0
+        if closed:
+            figures, suppressed = suppress(cycle, min_raters=min_raters)
+            comments = _sync_comments(
+                cycle, min_comment_raters=settings.ICR_MIN_COMMENT_RATERS
+            )
+        rates = ResponseRate.objects.filter(cycle=cycle).count()
+    return RollupSummary(cycle.pk, figures, suppressed, comments, rates)
+
+
+@receiver(cycle_closed, dispatch_uid="reviews.rollups.on_cycle_closed")
+def on_cycle_closed(sender, cycle: Cycle, **kwargs) -> None:
+    """Closing writes the results in the same transaction: closed means results are there."""
+    compute_rollups(cycle)
+
+
+def refresh_open_cycles() -> int:
+    """Response rates of every open cycle (run by the periodic refresh)."""
+    count = 0
+    for cycle in Cycle.objects.filter(status=CycleStatus.OPEN):
+        compute_rollups(cycle)
+        count += 1
+    return count
