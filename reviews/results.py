@@ -1,0 +1,732 @@
+"""Reading results: suppression, access to departments and people, and the pages' selectors.
+
+Suppression (decided once per cycle by `suppress`, stored as `Rollup.suppressed`):
+
+1. A figure from fewer than N distinct raters (settings.ICR_MIN_RATERS) is suppressed: pages and
+   exports show "not enough responses" instead of its mean, distribution and counts.
+2. Complementary suppression, against subtraction. Wherever a total and its parts are shown,
+   they form an equation total = sum of the parts (on the score counts, so on the mean too):
+   - a figure over all types = its per-type figures (a filter and its complement);
+   - a figure over all criteria = its per-criterion figures (scores add up; raters overlap);
+   - a department over all customers = its per-customer figures (the matrix row);
+   - a department with its subtree = the department alone + each child with its subtree;
+   - a department alone, for one type = its people's figures + what is left (answers about
+     the department itself and about people without a figure of their own).
+   For each equation: (a) if the total is shown and some part is not, more parts are suppressed,
+   smallest first, until at least two are unknown and the unknown parts together hold at least
+   N raters, so subtracting the shown figures from the total only gives a figure that would
+   have been shown anyway; (b) if the total is suppressed, the parts must not all be shown, or
+   adding them would give it back. Suppressing one figure can break another equation, so the
+   rule runs until nothing changes (it only ever suppresses more, so it stops).
+   "What is left" in the last equation is never shown, so it always counts as unknown.
+3. This cycle and the trend: the change since the previous cycle is shown only when both
+   figures are; the trend shows each cycle's own figure and no sum over cycles.
+4. Comments are kept only for groups of at least M raters (settings.ICR_MIN_COMMENT_RATERS), and
+   show without names, dated by cycle only.
+5. A superior's rating of a direct report (rank task) never enters a person's "all types"
+   figure; it is shown to the report, named, only when HR chose so for the cycle.
+
+Limits: equations are checked one by one; a chain of several equations solved together could in
+principle narrow a suppressed figure further. An answer key stands for one rater of one
+relationship, so a person rating the same provider through two relationships counts twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from relations.models import Department, Edge, Employee, subtree_ids
+from relations.roles import roles_of, visible_department_ids
+
+from .models import (
+    PART_KINDS,
+    CommentReply,
+    Criterion,
+    Cycle,
+    CycleStatus,
+    ImprovementAction,
+    RequestStatus,
+    ResponseRate,
+    ResultComment,
+    ReviewRequest,
+    Rollup,
+    RollupKind,
+    RollupScope,
+)
+
+# --- Suppression ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Equation:
+    total: int
+    parts: list[int]
+    disjoint: bool  # parts are disjoint groups of raters (raters add up) or overlap
+
+
+def _equations(rows: list[tuple]) -> list[_Equation]:
+    """The total = parts relations among one cycle's rows (indexes into `rows`)."""
+    by_kind: dict[tuple, dict] = defaultdict(dict)
+    by_criterion: dict[tuple, dict] = defaultdict(dict)
+    by_customer: dict[tuple, dict] = defaultdict(dict)
+    tree: dict[tuple, int] = {}
+    people: dict[tuple, list[int]] = defaultdict(list)
+    for i, (_id, scope, dept, emp, kind, crit, cust, _raters) in enumerate(rows):
+        if scope == RollupScope.PERSON and kind == RollupKind.RANK_TASK:
+            continue  # shown named to the report only, outside every sum
+        by_kind[(scope, dept, emp, crit, cust)][kind] = i
+        by_criterion[(scope, dept, emp, kind, cust)][crit] = i
+        if scope == RollupScope.SELF:
+            by_customer[(dept, kind, crit)][cust] = i
+        elif scope == RollupScope.TREE:
+            tree[(dept, kind, crit)] = i
+        elif kind != RollupKind.RANK_TASK:
+            people[(dept, kind, crit)].append(i)
+    equations: list[_Equation] = []
+    for group in by_kind.values():
+        if "" in group:
+            parts = [i for k, i in group.items() if k != ""]
+            equations.append(_Equation(group[""], parts, True))
+    for group in by_criterion.values():
+        if None in group:
+            parts = [i for c, i in group.items() if c is not None]
+            equations.append(_Equation(group[None], parts, False))
+    for group in by_customer.values():
+        if None in group:
+            parts = [i for c, i in group.items() if c is not None]
+            equations.append(_Equation(group[None], parts, True))
+    children: dict[int, list[int]] = defaultdict(list)
+    for dept_id, parent_id in Department.objects.values_list("id", "parent_id"):
+        if parent_id is not None:
+            children[parent_id].append(dept_id)
+    for (dept, kind, crit), total in tree.items():
+        parts = [by_customer.get((dept, kind, crit), {}).get(None)]
+        parts += [tree.get((child, kind, crit)) for child in children.get(dept, [])]
+        equations.append(_Equation(total, [p for p in parts if p is not None], True))
+    for key, parts in people.items():
+        total = by_customer.get(key, {}).get(None)
+        if total is not None:
+            equations.append(_Equation(total, parts, True))
+    return [e for e in equations if e.parts]
+
+
+def _enforce(eq: _Equation, raters: list[int], hidden: list[bool], n: int) -> bool:
+    """Apply the complementary rule to one equation; True when it suppressed something."""
+    parts_hidden = [p for p in eq.parts if hidden[p]]
+    shown = sorted((p for p in eq.parts if not hidden[p]), key=lambda p: (raters[p], p))
+    rest = raters[eq.total] - sum(raters[p] for p in eq.parts) if eq.disjoint else 0
+    unknown = len(parts_hidden) + (1 if rest > 0 else 0)
+    changed = False
+    if hidden[eq.total]:
+        if unknown == 0 and shown:  # the parts would add up to the suppressed total
+            hidden[shown[0]] = True
+            return True
+        return False
+    if unknown == 0:
+        return False
+
+    def residue() -> int:
+        values = [raters[p] for p in parts_hidden]
+        if eq.disjoint:
+            return sum(values) + max(rest, 0)
+        return max(values, default=0)
+
+    while shown and (unknown < 2 or residue() < n):
+        part = shown.pop(0)
+        hidden[part] = True
+        parts_hidden.append(part)
+        unknown += 1
+        changed = True
+    if unknown < 2:  # a single unknown part equals the total minus the rest: hide the total
+        hidden[eq.total] = True
+        changed = True
+    return changed
+
+
+def suppression_flags(rows: list[tuple], min_raters: int) -> list[bool]:
+    """For rows (id, scope, dept, emp, kind, criterion, customer, raters): hidden or not."""
+    raters = [row[7] for row in rows]
+    hidden = [
+        not (row[1] == RollupScope.PERSON and row[4] == RollupKind.RANK_TASK)
+        and row[7] < min_raters
+        for row in rows
+    ]
+    equations = _equations(rows)
+    changed = True
+    while changed:
+        changed = False
+        for eq in equations:
+            if _enforce(eq, raters, hidden, min_raters):
+                changed = True
+    return hidden
+
+
+def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
+    """Set the cycle's `Rollup.suppressed` flags (rows are written suppressed, then opened)."""
+    rows = list(
+        Rollup.objects.filter(cycle=cycle)
+        .order_by("id")
+        .values_list(
+            "id",
+            "scope",
+            "department_id",
+            "employee_id",
+            "kind",
+            "criterion_id",
+            "customer_department_id",
+            "raters",
+        )
+    )
+    hidden = suppression_flags(rows, min_raters)
+    shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
+    for start in range(0, len(shown_ids), 900):
+        Rollup.objects.filter(pk__in=shown_ids[start : start + 900]).update(suppressed=False)
+    return len(rows), len(rows) - len(shown_ids)
+
+
+# --- Access ---------------------------------------------------------------------------------
+
+
+def department_for(user, pk: int) -> Department:
+    """A department this user may see results of; anything else is a 404."""
+    visible = visible_department_ids(user)
+    if visible is not None and pk not in visible:
+        raise Http404
+    try:
+        return Department.objects.get(pk=pk)
+    except Department.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def employee_for(user, pk: int) -> Employee:
+    """HR sees every person's page, everyone else only their own; anything else is a 404."""
+    roles = roles_of(user)
+    if not roles.is_hr and roles.employee_id != pk:
+        raise Http404
+    try:
+        return Employee.objects.select_related("department").get(pk=pk)
+    except Employee.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+# --- Figures --------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    """One figure as a page shows it: the numbers, or "not enough responses"."""
+
+    label: str
+    raters: int = 0
+    not_received: int = 0
+    mean: float | None = None
+    favourable: float | None = None
+    distribution: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0])
+    suppressed: bool = True
+    change: float | None = None
+    key: str = ""
+
+    @property
+    def favourable_percent(self) -> int | None:
+        return round(100 * self.favourable) if self.favourable is not None else None
+
+
+def _figure(label: str, row: Rollup | None, previous: Rollup | None = None, key: str = "") -> Figure:
+    if row is None:
+        return Figure(label=label, key=key)
+    if row.suppressed:
+        return Figure(label=label, key=key, suppressed=True)
+    change = None
+    if previous is not None and not previous.suppressed and previous.mean is not None:
+        change = round(row.mean - previous.mean, 2) if row.mean is not None else None
+    return Figure(
+        label=label,
+        key=key,
+        raters=row.raters,
+        not_received=row.not_received,
+        mean=round(row.mean, 2) if row.mean is not None else None,
+        favourable=row.favourable,
+        distribution=row.distribution,
+        suppressed=False,
+        change=change,
+    )
+
+
+def shown_mean(row: Rollup | None) -> float | None:
+    if row is None or row.suppressed or row.mean is None:
+        return None
+    return round(row.mean, 2)
+
+
+def result_cycles():
+    """Cycles that have results to show: closed ones, and open ones for response rates."""
+    return Cycle.objects.exclude(status=CycleStatus.DRAFT).order_by("-deadline", "-id")
+
+
+def pick_cycle(cycle_id: str | None) -> Cycle | None:
+    cycles = result_cycles()
+    if cycle_id and str(cycle_id).isdigit():
+        found = cycles.filter(pk=int(cycle_id)).first()
+        if found is not None:
+            return found
+    return cycles.filter(status=CycleStatus.CLOSED).first() or cycles.first()
+
+
+def previous_cycle(cycle: Cycle) -> Cycle | None:
+    return (
+        Cycle.objects.filter(status=CycleStatus.CLOSED)
+        .filter(Q(deadline__lt=cycle.deadline) | Q(deadline=cycle.deadline, id__lt=cycle.id))
+        .order_by("-deadline", "-id")
+        .first()
+    )
+
+
+def kind_label(kind: str) -> str:
+    return str(RollupKind(kind).label)
+
+
+def _criteria(cycle: Cycle) -> list[Criterion]:
+    return list(cycle.criteria.order_by("order", "id"))
+
+
+def _breakdown(rows: dict, prev: dict, criteria: list[Criterion], *, kinds: list[str]) -> dict:
+    """Overall, per type and per criterion figures from rows keyed (kind, criterion_id)."""
+    overall = _figure(_("Overall"), rows.get(("", None)), prev.get(("", None)), key="all")
+    by_kind = [
+        _figure(kind_label(k), rows.get((k, None)), prev.get((k, None)), key=k)
+        for k in kinds
+        if (k, None) in rows
+    ]
+    by_criterion = [
+        _figure(c.name, rows.get(("", c.pk)), prev.get(("", c.pk)), key=str(c.pk))
+        for c in criteria
+        if ("", c.pk) in rows
+    ]
+    return {"overall": overall, "by_kind": by_kind, "by_criterion": by_criterion}
+
+
+def _keyed(qs) -> dict:
+    return {(r.kind, r.criterion_id): r for r in qs}
+
+
+def _trend(qs_by_cycle, cycles: list[Cycle], series_kinds: list[str]) -> dict:
+    """Chart data: one line per type (and overall), one point per closed cycle."""
+    points: dict[tuple, float | None] = {}
+    for row in qs_by_cycle:
+        points[(row.cycle_id, row.kind)] = shown_mean(row)
+    return {
+        "cycles": [c.name for c in cycles],
+        "series": [
+            {
+                "name": _("Overall") if k == "" else kind_label(k),
+                "data": [points.get((c.pk, k)) for c in cycles],
+            }
+            for k in ["", *series_kinds]
+            if any(points.get((c.pk, k)) is not None for c in cycles)
+        ],
+    }
+
+
+def _closed_cycles_until(cycle: Cycle, limit: int = 12) -> list[Cycle]:
+    cycles = list(
+        Cycle.objects.filter(status=CycleStatus.CLOSED, deadline__lte=cycle.deadline).order_by(
+            "-deadline", "-id"
+        )[:limit]
+    )
+    return list(reversed(cycles))
+
+
+def _rate(cycle: Cycle, department_id: int, scope: str) -> dict | None:
+    rate = ResponseRate.objects.filter(cycle=cycle, department_id=department_id, scope=scope).first()
+    if rate is None:
+        return None
+    share = rate.share
+    return {
+        "requests": rate.requests,
+        "answered": rate.answered,
+        "percent": round(100 * share) if share is not None else None,
+    }
+
+
+@dataclass
+class Cell:
+    provider_id: int
+    customer_id: int
+    row: Rollup
+
+    @property
+    def mean(self) -> float | None:
+        return shown_mean(self.row)
+
+
+def department_dashboard(
+    department: Department, cycle: Cycle | None, *, kind: str = "", criterion_id: int | None = None
+) -> dict:
+    """Everything the department page shows, read from the stored rows only."""
+    context: dict = {"department": department, "cycle": cycle, "kind": kind}
+    if cycle is None:
+        return context
+    tree_ids = subtree_ids([department.pk])[department.pk]
+    names = dict(Department.objects.values_list("id", "name"))
+    criteria = _criteria(cycle)
+    context["criteria"] = criteria
+    context["criterion_id"] = criterion_id
+    context["kinds"] = [(k, kind_label(k)) for k in PART_KINDS]
+    context["response_rate"] = _rate(cycle, department.pk, RollupScope.TREE)
+    context["closed"] = cycle.status == CycleStatus.CLOSED
+    if not context["closed"]:
+        return context
+    previous = previous_cycle(cycle)
+    context["previous"] = previous
+    tree_rows = Rollup.objects.filter(cycle=cycle, scope=RollupScope.TREE, department=department)
+    prev_rows = (
+        Rollup.objects.filter(cycle=previous, scope=RollupScope.TREE, department=department)
+        if previous
+        else Rollup.objects.none()
+    )
+    context.update(_breakdown(_keyed(tree_rows), _keyed(prev_rows), criteria, kinds=PART_KINDS))
+
+    # The department alone and each direct sub-department (with its subtree).
+    children = list(
+        Department.objects.filter(parent=department).order_by("code").values_list("id", "name")
+    )
+    parts = Rollup.objects.filter(
+        cycle=cycle, kind="", criterion__isnull=True, customer_department__isnull=True
+    ).filter(
+        Q(scope=RollupScope.SELF, department=department)
+        | Q(scope=RollupScope.TREE, department_id__in=[c for c, _n in children])
+    )
+    by_part = {(r.scope, r.department_id): r for r in parts}
+    context["parts"] = [
+        _figure(_("%(name)s alone") % {"name": department.name},
+                by_part.get((RollupScope.SELF, department.pk)), key=str(department.pk))
+    ] + [
+        _figure(name, by_part.get((RollupScope.TREE, pk)), key=str(pk))
+        for pk, name in children
+    ]
+    for part in context["parts"]:
+        part.link_id = int(part.key)
+
+    # Trend of the department with its subtree.
+    cycles = _closed_cycles_until(cycle)
+    trend_rows = Rollup.objects.filter(
+        cycle__in=cycles, scope=RollupScope.TREE, department=department, criterion__isnull=True
+    )
+    context["trend"] = _trend(trend_rows, cycles, PART_KINDS)
+    context["trend"]["response"] = [
+        (lambda r: round(100 * r.share) if r and r.share is not None else None)(
+            ResponseRate.objects.filter(
+                cycle=c, scope=RollupScope.TREE, department=department
+            ).first()
+        )
+        for c in cycles
+    ]
+
+    # The matrix and everything built on its cells: department alone × customer department.
+    cells = list(
+        Rollup.objects.filter(
+            cycle=cycle,
+            scope=RollupScope.SELF,
+            kind=kind,
+            criterion_id=criterion_id,
+            customer_department__isnull=False,
+        ).filter(Q(department_id__in=tree_ids) | Q(customer_department_id__in=tree_ids))
+    )
+    own = [c for c in cells if c.department_id in tree_ids]
+    providers = sorted({c.department_id for c in own}, key=lambda d: names.get(d, ""))
+    customers = sorted({c.customer_department_id for c in own}, key=lambda d: names.get(d, ""))
+    context["heatmap"] = {
+        "providers": [names.get(d, "?") for d in providers],
+        "customers": [names.get(d, "?") for d in customers],
+        "cells": [
+            [customers.index(c.customer_department_id), providers.index(c.department_id),
+             shown_mean(c)]
+            for c in own
+        ],
+    }
+    by_pair = {(c.department_id, c.customer_department_id): c for c in cells}
+    gaps = []
+    seen: set[frozenset] = set()
+    for (a, b), a_serves_b in by_pair.items():
+        if a not in tree_ids or frozenset((a, b)) in seen:
+            continue
+        b_serves_a = by_pair.get((b, a))
+        if b_serves_a is None:
+            continue
+        seen.add(frozenset((a, b)))
+        b_rates_a, a_rates_b = shown_mean(a_serves_b), shown_mean(b_serves_a)
+        if b_rates_a is None or a_rates_b is None:
+            continue
+        gaps.append(
+            {
+                "a": names.get(a, "?"),
+                "b": names.get(b, "?"),
+                "a_rates_b": a_rates_b,
+                "b_rates_a": b_rates_a,
+                "gap": round(abs(a_rates_b - b_rates_a), 2),
+            }
+        )
+    context["gaps"] = sorted(gaps, key=lambda g: (-g["gap"], g["a"], g["b"]))
+    prev_cells = {}
+    if previous is not None:
+        prev_cells = {
+            (r.department_id, r.customer_department_id): r
+            for r in Rollup.objects.filter(
+                cycle=previous,
+                scope=RollupScope.SELF,
+                kind=kind,
+                criterion_id=criterion_id,
+                department_id__in=tree_ids,
+                customer_department__isnull=False,
+            )
+        }
+    weakest = sorted(
+        (c for c in own if shown_mean(c) is not None),
+        key=lambda c: (shown_mean(c), names.get(c.department_id, "")),
+    )[:8]
+    context["weakest"] = [
+        {
+            "provider_id": c.department_id,
+            "customer_id": c.customer_department_id,
+            "provider": names.get(c.department_id, "?"),
+            "customer": names.get(c.customer_department_id, "?"),
+            "figure": _figure(
+                "", c, prev_cells.get((c.department_id, c.customer_department_id))
+            ),
+        }
+        for c in weakest
+    ]
+
+    # Anonymous comments about the department's service, with the department's answers.
+    context["comments"] = list(
+        ResultComment.objects.filter(
+            cycle=cycle, department_id__in=tree_ids, employee__isnull=True
+        )
+        .select_related("reply")
+        .order_by("department_id", "text")
+    )
+    for comment in context["comments"]:
+        comment.department_name = names.get(comment.department_id, "?")
+    context["actions"] = actions_with_change(tree_ids, cycle, names)
+    return context
+
+
+def _cell_mean(cycle_id: int, provider_id: int, customer_id: int, kind: str) -> float | None:
+    row = Rollup.objects.filter(
+        cycle_id=cycle_id,
+        scope=RollupScope.SELF,
+        department_id=provider_id,
+        customer_department_id=customer_id,
+        kind=kind,
+        criterion__isnull=True,
+    ).first()
+    return shown_mean(row)
+
+
+def actions_with_change(tree_ids: list[int], cycle: Cycle, names: dict) -> list[dict]:
+    """Actions recorded on this cycle and earlier ones, with the relationship's figure then
+    (the cycle it was recorded on) and now (this cycle, when it is a later one)."""
+    actions = ImprovementAction.objects.filter(
+        provider_department_id__in=tree_ids, cycle__deadline__lte=cycle.deadline
+    ).select_related("cycle").order_by("-cycle__deadline", "due", "id")[:50]
+    out = []
+    for action in actions:
+        then = _cell_mean(
+            action.cycle_id, action.provider_department_id, action.customer_department_id,
+            action.kind,
+        )
+        now = None
+        if action.cycle_id != cycle.pk:
+            now = _cell_mean(
+                cycle.pk, action.provider_department_id, action.customer_department_id,
+                action.kind,
+            )
+        out.append(
+            {
+                "action": action,
+                "provider": names.get(action.provider_department_id, "?"),
+                "customer": names.get(action.customer_department_id, "?"),
+                "then": then,
+                "now": now,
+                "change": round(now - then, 2) if now is not None and then is not None else None,
+            }
+        )
+    return out
+
+
+# --- Employee pages -------------------------------------------------------------------------
+
+
+def _relationships(employee: Employee) -> dict:
+    from relations.selectors import _grouped, _row, my_departments
+
+    departments = my_departments(employee)
+    edges = Edge.objects.active().select_related(
+        "provider_department",
+        "provider_employee__department",
+        "customer_department",
+        "customer_employee__department",
+    ).order_by("type", "rank_kind", "id")
+    serve = edges.filter(Q(provider_employee=employee) | Q(provider_department__in=departments))
+    served_by = edges.filter(
+        Q(customer_employee=employee) | Q(customer_department__in=departments)
+    )
+    return {
+        "serve": _grouped([_row(e, "provider") for e in serve]),
+        "served_by": _grouped([_row(e, "customer") for e in served_by]),
+    }
+
+
+def employee_page(employee: Employee, cycle: Cycle | None, *, own: bool) -> dict:
+    """"My service": figures about this person, and for the person themselves their requests
+    and the departments' answers to comments of the cycles they rated in."""
+    context: dict = {"employee": employee, "cycle": cycle, "own": own}
+    context.update(_relationships(employee))
+    if own:
+        requests = ReviewRequest.objects.filter(rater=employee).select_related("cycle")
+        context["open_requests"] = list(
+            requests.filter(cycle__status=CycleStatus.OPEN).order_by("status", "provider_name")
+        )
+        context["past_requests"] = list(
+            requests.filter(cycle__status=CycleStatus.CLOSED).order_by(
+                "-cycle__deadline", "provider_name"
+            )[:100]
+        )
+        context["replies"] = replies_for_rater(employee)
+    if cycle is None or cycle.status != CycleStatus.CLOSED:
+        return context
+    criteria = _criteria(cycle)
+    previous = previous_cycle(cycle)
+    rows = Rollup.objects.filter(cycle=cycle, scope=RollupScope.PERSON, employee=employee)
+    prev_rows = (
+        Rollup.objects.filter(cycle=previous, scope=RollupScope.PERSON, employee=employee)
+        if previous
+        else Rollup.objects.none()
+    )
+    keyed = _keyed(rows)
+    kinds = [k for k in PART_KINDS if k != RollupKind.RANK_TASK]
+    context.update(_breakdown(keyed, _keyed(prev_rows), criteria, kinds=kinds))
+    context["has_figures"] = ("", None) in keyed
+    if own and (RollupKind.RANK_TASK, None) in keyed:
+        # HR chose to show the superior's rating to the report, named, for this cycle.
+        context["manager_review"] = {
+            "overall": _figure(_("Overall"), keyed[(RollupKind.RANK_TASK, None)]),
+            "by_criterion": [
+                _figure(c.name, keyed.get((RollupKind.RANK_TASK, c.pk)))
+                for c in criteria
+                if (RollupKind.RANK_TASK, c.pk) in keyed
+            ],
+            "manager": employee.manager,
+        }
+    cycles = _closed_cycles_until(cycle)
+    trend_rows = Rollup.objects.filter(
+        cycle__in=cycles, scope=RollupScope.PERSON, employee=employee, criterion__isnull=True
+    ).exclude(kind=RollupKind.RANK_TASK)
+    context["trend"] = _trend(trend_rows, cycles, kinds)
+    context["comments"] = list(
+        ResultComment.objects.filter(cycle=cycle, employee=employee).order_by("text")
+    )
+    return context
+
+
+def replies_for_rater(employee: Employee) -> list[CommentReply]:
+    """Departments' answers to comments in cycles where this person rated that department.
+
+    Shown to every rater of the department, so nobody learns whose comment was answered.
+    """
+    rated = (
+        ReviewRequest.objects.filter(rater=employee, cycle__status=CycleStatus.CLOSED)
+        .exclude(status=RequestStatus.PENDING)
+        .exclude(provider_department__isnull=True)
+        .values_list("cycle_id", "provider_department_id")
+        .distinct()
+    )
+    condition = Q()
+    for cycle_id, department_id in rated:
+        condition |= Q(comment__cycle_id=cycle_id, comment__department_id=department_id)
+    if not condition:
+        return []
+    replies = list(
+        CommentReply.objects.filter(condition, comment__employee__isnull=True)
+        .select_related("comment", "comment__cycle")
+        .order_by("-comment__cycle__deadline", "comment__text")[:100]
+    )
+    names = dict(Department.objects.values_list("id", "name"))
+    for reply in replies:
+        reply.department_name = names.get(reply.comment.department_id, "?")
+    return replies
+
+
+# --- Export ---------------------------------------------------------------------------------
+
+
+def export_rows(cycle: Cycle):
+    """The cycle's figures as plain rows for a file; suppressed ones without their numbers.
+
+    A superior's named rating of one report is left out: it is one rater's answer.
+    """
+    names = {d.pk: d for d in Department.objects.all()}
+    people = dict(Employee.objects.values_list("id", "name"))
+    criteria = {c.pk: c.name for c in Criterion.objects.all()}
+    rows = (
+        Rollup.objects.filter(cycle=cycle)
+        .exclude(scope=RollupScope.PERSON, kind=RollupKind.RANK_TASK)
+        .order_by("scope", "department_id", "employee_id", "kind", "criterion_id",
+                  "customer_department_id")
+    )
+    for row in rows.iterator(chunk_size=2000):
+        dept = names.get(row.department_id)
+        customer = names.get(row.customer_department_id)
+        base = [
+            cycle.name,
+            str(RollupScope(row.scope).label),
+            dept.code if dept else "",
+            dept.name if dept else "",
+            people.get(row.employee_id, "") if row.employee_id else "",
+            kind_label(row.kind),
+            criteria.get(row.criterion_id, _("All criteria")) if row.criterion_id else _(
+                "All criteria"
+            ),
+            (customer.name if customer else "") if row.customer_department_id else _(
+                "All customers"
+            ),
+        ]
+        if row.suppressed:
+            yield [*base, _("not enough responses"), "", "", "", "", "", "", "", ""]
+        else:
+            yield [
+                *base,
+                row.raters,
+                round(row.mean, 2) if row.mean is not None else "",
+                round(100 * row.favourable, 1) if row.favourable is not None else "",
+                *row.distribution,
+                row.not_received,
+            ]
+
+
+def export_headers() -> list[str]:
+    return [
+        _("Cycle"),
+        _("Scope"),
+        _("Department code"),
+        _("Department"),
+        _("Person"),
+        _("Type"),
+        _("Criterion"),
+        _("Customer department"),
+        _("Raters"),
+        _("Mean"),
+        _("Favourable (4–5) %"),
+        _("Score 1"),
+        _("Score 2"),
+        _("Score 3"),
+        _("Score 4"),
+        _("Score 5"),
+        _("Did not receive"),
+    ]
+
