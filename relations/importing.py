@@ -704,7 +704,7 @@ class _State:
     departments: dict[str, tuple]  # code → (id, name, parent_id, head_id, active)
     employees: dict[str, tuple]  # employee_id → (id, name, email, dept_id, manager_id, title,
     # active, user_id)
-    users: dict[str, tuple]  # username → (id, email, is_active)
+    users: dict[str, tuple]  # username → (id, email, is_active, privileged)
     users_by_id: dict[int, tuple]
     pairs: dict[int, dict]  # non-rank active pairs: id → {type, workflow_id, forward, reverse}
     rank: dict[tuple[int, int], int]  # (subordinate id, manager id) → active rank pair id
@@ -732,7 +732,9 @@ def _read_state() -> _State:
         )
     )
     user_rows = list(
-        User.objects.order_by("id").values_list("id", User.USERNAME_FIELD, "email", "is_active")
+        User.objects.order_by("id").values_list(
+            "id", User.USERNAME_FIELD, "email", "is_active", "is_staff", "is_superuser"
+        )
     )
     edge_rows = list(
         Edge.objects.active()
@@ -769,7 +771,7 @@ def _read_state() -> _State:
     return _State(
         departments={r[1]: (r[0], *r[2:]) for r in dept_rows},
         employees={r[1]: (r[0], *r[2:]) for r in emp_rows},
-        users={r[1]: (r[0], r[2], r[3]) for r in user_rows},
+        users={r[1]: (r[0], r[2], r[3], r[4] or r[5]) for r in user_rows},
         users_by_id={r[0]: (r[2], r[3]) for r in user_rows},
         pairs=pairs,
         rank={(sub, sup): pair_id for pair_id, sub, sup in rank_rows},
@@ -827,6 +829,19 @@ def _diff(files: _Files, state: _State, plan: ImportPlan) -> None:
         user_id = existing[7] if existing else None
         if user_id is None:
             user = state.users.get(eid)
+            if user is not None and user[3]:
+                # Linking would hand an administrator's login (and, through the password-set
+                # e-mail, its password) to whoever the file names.
+                plan.errors.append(
+                    ImportIssue(
+                        files.employees_file,
+                        row.line,
+                        "employee_id",
+                        _("The ID “%(id)s” is the login of an administrator account.")
+                        % {"id": eid},
+                    )
+                )
+                continue
             if user is not None and user[0] not in linked_users:
                 user_id = user[0]  # a login with this name exists and is nobody's yet: link it
                 changes.note("logins_updated", eid)
@@ -1057,8 +1072,9 @@ def _write(writes: _Writes) -> None:
         import_sql.retire_pairs(RelationPair, Edge, writes.retire_pair_ids, at)
         import_sql.update_rows(Edge, ["service"], writes.service_updates)
         _create_pairs(writes.new_pairs, dept, emp, at_value)
-    if writes.activity_changed:
-        # Steps owned by someone who left or came back change the workflow's process pairs.
+    if writes.activity_changed or writes.retire_pair_ids:
+        # Steps owned by someone who left or came back change the workflow's process pairs, and
+        # a retired HR-set process pair may have stood for a workflow's step pair.
         sync_process_edges(at=at)
     ended = list(writes.ended_user_ids)
     if ended:
