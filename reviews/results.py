@@ -236,7 +236,9 @@ class Figure:
         return round(100 * self.favourable) if self.favourable is not None else None
 
 
-def _figure(label: str, row: Rollup | None, previous: Rollup | None = None, key: str = "") -> Figure:
+def _figure(
+    label: str, row: Rollup | None, previous: Rollup | None = None, key: str = ""
+) -> Figure:
     if row is None:
         return Figure(label=label, key=key)
     if row.suppressed:
@@ -342,7 +344,9 @@ def _closed_cycles_until(cycle: Cycle, limit: int = 12) -> list[Cycle]:
 
 
 def _rate(cycle: Cycle, department_id: int, scope: str) -> dict | None:
-    rate = ResponseRate.objects.filter(cycle=cycle, department_id=department_id, scope=scope).first()
+    rate = ResponseRate.objects.filter(
+        cycle=cycle, department_id=department_id, scope=scope
+    ).first()
     if rate is None:
         return None
     share = rate.share
@@ -403,12 +407,12 @@ def department_dashboard(
     )
     by_part = {(r.scope, r.department_id): r for r in parts}
     context["parts"] = [
-        _figure(_("%(name)s alone") % {"name": department.name},
-                by_part.get((RollupScope.SELF, department.pk)), key=str(department.pk))
-    ] + [
-        _figure(name, by_part.get((RollupScope.TREE, pk)), key=str(pk))
-        for pk, name in children
-    ]
+        _figure(
+            _("%(name)s alone") % {"name": department.name},
+            by_part.get((RollupScope.SELF, department.pk)),
+            key=str(department.pk),
+        )
+    ] + [_figure(name, by_part.get((RollupScope.TREE, pk)), key=str(pk)) for pk, name in children]
     for part in context["parts"]:
         part.link_id = int(part.key)
 
@@ -444,8 +448,11 @@ def department_dashboard(
         "providers": [names.get(d, "?") for d in providers],
         "customers": [names.get(d, "?") for d in customers],
         "cells": [
-            [customers.index(c.customer_department_id), providers.index(c.department_id),
-             shown_mean(c)]
+            [
+                customers.index(c.customer_department_id),
+                providers.index(c.department_id),
+                shown_mean(c),
+            ]
             for c in own
         ],
     }
@@ -495,18 +502,14 @@ def department_dashboard(
             "customer_id": c.customer_department_id,
             "provider": names.get(c.department_id, "?"),
             "customer": names.get(c.customer_department_id, "?"),
-            "figure": _figure(
-                "", c, prev_cells.get((c.department_id, c.customer_department_id))
-            ),
+            "figure": _figure("", c, prev_cells.get((c.department_id, c.customer_department_id))),
         }
         for c in weakest
     ]
 
     # Anonymous comments about the department's service, with the department's answers.
     context["comments"] = list(
-        ResultComment.objects.filter(
-            cycle=cycle, department_id__in=tree_ids, employee__isnull=True
-        )
+        ResultComment.objects.filter(cycle=cycle, department_id__in=tree_ids, employee__isnull=True)
         .select_related("reply")
         .order_by("department_id", "text")
     )
@@ -531,19 +534,27 @@ def _cell_mean(cycle_id: int, provider_id: int, customer_id: int, kind: str) -> 
 def actions_with_change(tree_ids: list[int], cycle: Cycle, names: dict) -> list[dict]:
     """Actions recorded on this cycle and earlier ones, with the relationship's figure then
     (the cycle it was recorded on) and now (this cycle, when it is a later one)."""
-    actions = ImprovementAction.objects.filter(
-        provider_department_id__in=tree_ids, cycle__deadline__lte=cycle.deadline
-    ).select_related("cycle").order_by("-cycle__deadline", "due", "id")[:50]
+    actions = (
+        ImprovementAction.objects.filter(
+            provider_department_id__in=tree_ids, cycle__deadline__lte=cycle.deadline
+        )
+        .select_related("cycle")
+        .order_by("-cycle__deadline", "due", "id")[:50]
+    )
     out = []
     for action in actions:
         then = _cell_mean(
-            action.cycle_id, action.provider_department_id, action.customer_department_id,
+            action.cycle_id,
+            action.provider_department_id,
+            action.customer_department_id,
             action.kind,
         )
         now = None
         if action.cycle_id != cycle.pk:
             now = _cell_mean(
-                cycle.pk, action.provider_department_id, action.customer_department_id,
+                cycle.pk,
+                action.provider_department_id,
+                action.customer_department_id,
                 action.kind,
             )
         out.append(
@@ -566,16 +577,18 @@ def _relationships(employee: Employee) -> dict:
     from relations.selectors import _grouped, _row, my_departments
 
     departments = my_departments(employee)
-    edges = Edge.objects.active().select_related(
-        "provider_department",
-        "provider_employee__department",
-        "customer_department",
-        "customer_employee__department",
-    ).order_by("type", "rank_kind", "id")
-    serve = edges.filter(Q(provider_employee=employee) | Q(provider_department__in=departments))
-    served_by = edges.filter(
-        Q(customer_employee=employee) | Q(customer_department__in=departments)
+    edges = (
+        Edge.objects.active()
+        .select_related(
+            "provider_department",
+            "provider_employee__department",
+            "customer_department",
+            "customer_employee__department",
+        )
+        .order_by("type", "rank_kind", "id")
     )
+    serve = edges.filter(Q(provider_employee=employee) | Q(provider_department__in=departments))
+    served_by = edges.filter(Q(customer_employee=employee) | Q(customer_department__in=departments))
     return {
         "serve": _grouped([_row(e, "provider") for e in serve]),
         "served_by": _grouped([_row(e, "customer") for e in served_by]),
@@ -583,7 +596,7 @@ def _relationships(employee: Employee) -> dict:
 
 
 def employee_page(employee: Employee, cycle: Cycle | None, *, own: bool) -> dict:
-    """"My service": figures about this person, and for the person themselves their requests
+    """ "My service": figures about this person, and for the person themselves their requests
     and the departments' answers to comments of the cycles they rated in."""
     context: dict = {"employee": employee, "cycle": cycle, "own": own}
     context.update(_relationships(employee))
@@ -676,8 +689,14 @@ def export_rows(cycle: Cycle):
     rows = (
         Rollup.objects.filter(cycle=cycle)
         .exclude(scope=RollupScope.PERSON, kind=RollupKind.RANK_TASK)
-        .order_by("scope", "department_id", "employee_id", "kind", "criterion_id",
-                  "customer_department_id")
+        .order_by(
+            "scope",
+            "department_id",
+            "employee_id",
+            "kind",
+            "criterion_id",
+            "customer_department_id",
+        )
     )
     for row in rows.iterator(chunk_size=2000):
         dept = names.get(row.department_id)
@@ -689,12 +708,12 @@ def export_rows(cycle: Cycle):
             dept.name if dept else "",
             people.get(row.employee_id, "") if row.employee_id else "",
             kind_label(row.kind),
-            criteria.get(row.criterion_id, _("All criteria")) if row.criterion_id else _(
-                "All criteria"
-            ),
-            (customer.name if customer else "") if row.customer_department_id else _(
-                "All customers"
-            ),
+            criteria.get(row.criterion_id, _("All criteria"))
+            if row.criterion_id
+            else _("All criteria"),
+            (customer.name if customer else "")
+            if row.customer_department_id
+            else _("All customers"),
         ]
         if row.suppressed:
             yield [*base, _("not enough responses"), "", "", "", "", "", "", "", ""]
@@ -729,4 +748,3 @@ def export_headers() -> list[str]:
         _("Score 5"),
         _("Did not receive"),
     ]
-

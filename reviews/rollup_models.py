@@ -209,7 +209,9 @@ class ImprovementAction(models.Model):
     """What a department does about a weak relationship found in a cycle."""
 
     cycle = models.ForeignKey(
-        "reviews.Cycle", verbose_name=_("found in cycle"), on_delete=models.CASCADE,
+        "reviews.Cycle",
+        verbose_name=_("found in cycle"),
+        on_delete=models.CASCADE,
         related_name="+",
     )
     provider_department = models.ForeignKey(

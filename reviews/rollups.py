@@ -97,7 +97,8 @@ def _tables() -> dict[str, str]:
 
 def _kind_sql(alias: str = "a") -> str:
     """The rollup kind of an answer: its type, with rank split into task and condition."""
-    return f"(CASE WHEN {alias}.edge_type = %s THEN %s || {alias}.rank_kind ELSE {alias}.edge_type END)"
+    a = alias
+    return f"(CASE WHEN {a}.edge_type = %s THEN %s || {a}.rank_kind ELSE {a}.edge_type END)"
 
 
 KIND_PARAMS = [EdgeType.RANK.value, "rank_"]
@@ -391,7 +392,9 @@ def _sync_comments(cycle: Cycle, *, min_comment_raters: int) -> int:
     for key, ids in existing.items():
         keep = wanted.get(key, 0)
         stale.extend(ids[keep:])
-    for key, count in sorted(wanted.items(), key=lambda item: (item[0][0], item[0][1] or 0, item[0][2])):
+    for key, count in sorted(
+        wanted.items(), key=lambda item: (item[0][0], item[0][1] or 0, item[0][2])
+    ):
         missing = count - len(existing.get(key, []))
         department, employee, text = key
         new.extend(
@@ -426,9 +429,7 @@ def compute_rollups(cycle: Cycle) -> RollupSummary:
         figures = suppressed = comments = 0
         if closed:
             figures, suppressed = suppress(cycle, min_raters=min_raters)
-            comments = _sync_comments(
-                cycle, min_comment_raters=settings.ICR_MIN_COMMENT_RATERS
-            )
+            comments = _sync_comments(cycle, min_comment_raters=settings.ICR_MIN_COMMENT_RATERS)
         rates = ResponseRate.objects.filter(cycle=cycle).count()
     return RollupSummary(cycle.pk, figures, suppressed, comments, rates)
 

@@ -56,7 +56,10 @@ def build_company() -> dict:
 
     def hire(code, name, dept, manager=None):
         emp = graph.hire_employee(
-            employee_id=code, name=name, department=dept, manager=manager,
+            employee_id=code,
+            name=name,
+            department=dept,
+            manager=manager,
             email=f"{code.lower()}@example.com",
         )
         emp.user.set_password(PASSWORD)
@@ -88,8 +91,15 @@ def build_company() -> dict:
         graph.create_pair(EdgeType.FUNCTION, provider, sales, service="运营支持")
     graph.create_pair(EdgeType.FUNCTION, fin, ops_b, service="报销")
     return {
-        "hq": hq, "ops": ops, "ops_a": ops_a, "ops_b": ops_b, "sales": sales, "fin": fin,
-        "ceo": ceo, "people": people, "heads": {d.code: h for d, h in heads.items()},
+        "hq": hq,
+        "ops": ops,
+        "ops_a": ops_a,
+        "ops_b": ops_b,
+        "sales": sales,
+        "fin": fin,
+        "ceo": ceo,
+        "people": people,
+        "heads": {d.code: h for d, h in heads.items()},
     }
 
 

@@ -118,11 +118,15 @@ def test_closing_drops_drafts_and_freezes_answers(open_cycle, org):
     services.submit_answer(requests[0], scores=full_scores(requests[0]))
     services.submit_answer(requests[1], scores={}, comment="draft", draft=True)
     received = []
-    services.cycle_closed.connect(lambda sender, cycle, **kw: received.append(cycle.pk), weak=False)
+
+    def receiver(sender, cycle, **kwargs):
+        received.append(cycle.pk)
+
+    services.cycle_closed.connect(receiver)
     try:
         summary = services.close_cycle(open_cycle)
     finally:
-        services.cycle_closed.receivers.clear()
+        services.cycle_closed.disconnect(receiver)
     assert received == [open_cycle.pk]
     assert summary.answered == 1
     assert list(Answer.objects.values_list("submitted", flat=True)) == [True]

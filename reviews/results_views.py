@@ -1,0 +1,208 @@
+"""Results pages: department dashboards, "my service", actions, answers to comments, exports.
+
+Every view checks the object against the user (`results.department_for`, `employee_for`):
+another department's or person's id in the URL gives a 404, never a 403 that would confirm
+it exists.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from relations.models import Department, subtree_ids
+from relations.roles import roles_of, visible_department_ids
+
+from . import results, results_export
+from .models import (
+    PART_KINDS,
+    ActionStatus,
+    CommentReply,
+    Cycle,
+    CycleResultSettings,
+    CycleStatus,
+    ImprovementAction,
+    ResultComment,
+)
+from .results_forms import ActionForm, ActionStatusForm, ReplyForm, ResultSettingsForm
+from .rollups import compute_rollups
+
+
+def _chart_labels() -> dict:
+    return {
+        "mean": _("Mean (1–5)"),
+        "response": _("Response rate %"),
+        "not_enough": _("not enough responses"),
+        "provider": _("Provider"),
+        "customer": _("Customer"),
+    }
+
+
+@login_required
+def home(request):
+    """Where "Results" leads: HR to the departments, a head to theirs, anyone to their page."""
+    roles = roles_of(request.user)
+    if roles.is_hr:
+        departments = Department.objects.filter(parent__isnull=True).order_by("code")
+        return render(
+            request,
+            "results/home.html",
+            {
+                "departments": Department.objects.order_by("code"),
+                "roots": departments,
+                "cycles": results.result_cycles(),
+            },
+        )
+    if roles.headed_department_ids:
+        return redirect("results:department", pk=sorted(roles.headed_department_ids)[0])
+    if roles.employee_id is not None:
+        return redirect("results:employee", pk=roles.employee_id)
+    raise Http404
+
+
+def _filters(request, cycle: Cycle | None) -> tuple[str, int | None]:
+    kind = request.GET.get("type", "")
+    if kind not in PART_KINDS:
+        kind = ""
+    criterion = request.GET.get("criterion", "")
+    criterion_id = None
+    if criterion.isdigit() and cycle is not None and cycle.criteria.filter(pk=criterion).exists():
+        criterion_id = int(criterion)
+    return kind, criterion_id
+
+
+@login_required
+def department(request, pk: int):
+    dept = results.department_for(request.user, pk)
+    cycle = results.pick_cycle(request.GET.get("cycle"))
+    kind, criterion_id = _filters(request, cycle)
+    context = results.department_dashboard(dept, cycle, kind=kind, criterion_id=criterion_id)
+    visible = visible_department_ids(request.user)
+    context.update(
+        {
+            "cycles": results.result_cycles(),
+            "chart_labels": _chart_labels(),
+            "action_form": ActionForm(initial={"due": timezone.localdate()}),
+            "action_statuses": ActionStatus.choices,
+            "is_hr": visible is None,
+        }
+    )
+    return render(request, "results/department.html", context)
+
+
+@login_required
+def me(request):
+    roles = roles_of(request.user)
+    if roles.employee_id is None:
+        raise Http404
+    return redirect("results:employee", pk=roles.employee_id)
+
+
+@login_required
+def employee(request, pk: int):
+    person = results.employee_for(request.user, pk)
+    cycle = results.pick_cycle(request.GET.get("cycle"))
+    own = roles_of(request.user).employee_id == person.pk
+    context = results.employee_page(person, cycle, own=own)
+    context.update({"cycles": results.result_cycles(), "chart_labels": _chart_labels()})
+    return render(request, "results/employee.html", context)
+
+
+@login_required
+@require_POST
+def action_create(request, pk: int):
+    dept = results.department_for(request.user, pk)
+    cycle_id = request.POST.get("cycle", "")
+    cycle = get_object_or_404(
+        Cycle, pk=int(cycle_id) if cycle_id.isdigit() else 0, status=CycleStatus.CLOSED
+    )
+    # The weak relationship may be a sub-department's: it must be in this department's tree.
+    provider_id = request.POST.get("provider", "")
+    provider = dept
+    if provider_id.isdigit() and int(provider_id) != dept.pk:
+        if int(provider_id) not in subtree_ids([dept.pk])[dept.pk]:
+            raise Http404
+        provider = results.department_for(request.user, int(provider_id))
+    form = ActionForm(request.POST)
+    if form.is_valid():
+        action = form.save(commit=False)
+        action.cycle = cycle
+        action.provider_department = provider
+        action.created_by = request.user
+        action.save()
+        messages.success(request, _("The action is recorded."))
+    else:
+        messages.error(request, _("The action was not recorded: fill in what, who and by when."))
+    return redirect(f"{_dashboard_url(dept.pk)}?cycle={cycle.pk}#actions")
+
+
+def _dashboard_url(pk: int) -> str:
+    from django.urls import reverse
+
+    return reverse("results:department", kwargs={"pk": pk})
+
+
+@login_required
+@require_POST
+def action_update(request, pk: int):
+    action = get_object_or_404(ImprovementAction, pk=pk)
+    results.department_for(request.user, action.provider_department_id)
+    form = ActionStatusForm(request.POST, instance=action)
+    if form.is_valid():
+        form.save()
+        messages.success(request, _("The action is updated."))
+    return redirect(
+        f"{_dashboard_url(action.provider_department_id)}?cycle={action.cycle_id}#actions"
+    )
+
+
+@login_required
+@require_POST
+def comment_reply(request, pk: int):
+    comment = get_object_or_404(ResultComment, pk=pk, employee__isnull=True)
+    results.department_for(request.user, comment.department_id)
+    reply = CommentReply.objects.filter(comment=comment).first() or CommentReply(comment=comment)
+    form = ReplyForm(request.POST, instance=reply)
+    if form.is_valid():
+        reply = form.save(commit=False)
+        reply.author = request.user
+        reply.updated_at = timezone.now()
+        reply.save()
+        messages.success(request, _("Your answer is saved; the raters of this cycle can read it."))
+    return redirect(f"{_dashboard_url(comment.department_id)}?cycle={comment.cycle_id}#comments")
+
+
+def _hr_cycle(request, pk: int) -> Cycle:
+    if not roles_of(request.user).is_hr:
+        raise Http404
+    return get_object_or_404(Cycle, pk=pk)
+
+
+@login_required
+def cycle_settings(request, pk: int):
+    cycle = _hr_cycle(request, pk)
+    setting, _created = CycleResultSettings.objects.get_or_create(cycle=cycle)
+    form = ResultSettingsForm(request.POST or None, instance=setting)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        compute_rollups(cycle)
+        messages.success(request, _("Saved; the cycle's results were computed again."))
+        return redirect("results:cycle_settings", pk=cycle.pk)
+    return render(request, "results/cycle_settings.html", {"cycle": cycle, "form": form})
+
+
+@login_required
+def export(request, pk: int, fmt: str):
+    cycle = _hr_cycle(request, pk)
+    if cycle.status != CycleStatus.CLOSED or fmt not in results_export.FORMATS:
+        raise Http404
+    language = request.GET.get("lang") or None
+    content, content_type = results_export.render(cycle, fmt, language=language)
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="icr-results-{cycle.pk}.{fmt}"'
+    return response
