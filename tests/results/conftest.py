@@ -114,11 +114,23 @@ class CycleRunner:
 
     count: int = 0
 
-    def run(self, score=None, *, comment=None, not_received=None, close=True, skip=None):
+    def run(
+        self,
+        score=None,
+        *,
+        comment=None,
+        not_received=None,
+        close=True,
+        skip=None,
+        edge_types=None,
+    ):
         self.count += 1
         now = timezone.now() + dt.timedelta(days=self.count)
         cycle = services.create_cycle(
-            name=f"C{self.count}", opens_at=now, deadline=now + dt.timedelta(hours=12)
+            name=f"C{self.count}",
+            opens_at=now,
+            deadline=now + dt.timedelta(hours=12),
+            edge_types=edge_types,
         )
         services.open_cycle(cycle, now=now)
         score = score or (lambda req, crit: 4)

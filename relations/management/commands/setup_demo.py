@@ -53,6 +53,13 @@ class Command(BaseCommand):
                 )
             )
         demo.ensure_hr_user()
+        if with_people:
+            from reviews.demo import load_review_demo
+
+            if load_review_demo().get("cycles"):
+                self.stdout.write(
+                    _("Added evaluation history: past closed cycles and one open cycle.")
+                )
         self._print_login_help(url.rstrip("/") + "/", with_people=with_people)
 
     def _print_login_help(self, url: str, *, with_people: bool) -> None:
