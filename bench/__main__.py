@@ -258,6 +258,14 @@ def print_import(result: dict) -> None:
 
 SECTIONS = {"import": (section_import, print_import)}
 
+# Sections of other parts of ICR, each a module with SECTIONS, CHILD_STEPS and add_arguments.
+from bench import cycles, load  # noqa: E402
+
+EXTRA_SECTIONS = (cycles, load)
+for _module in EXTRA_SECTIONS:
+    SECTIONS.update(_module.SECTIONS)
+    CHILD_STEPS.update(_module.CHILD_STEPS)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
@@ -272,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         help="PostgreSQL database to use and empty (default: icr_bench on DATABASE_URL's server)",
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    for module in EXTRA_SECTIONS:
+        module.add_arguments(parser)
     options = parser.parse_args(argv)
 
     if options.child:

@@ -101,8 +101,12 @@ def write_relations(out: TextIO) -> int:
     return count
 
 
-def export_org(directory: Path) -> dict[str, int]:
-    """Write departments.csv, employees.csv and relations.csv (UTF-8) into `directory`."""
+def export_org(directory: Path, *, excel: bool = False) -> dict[str, int]:
+    """Write departments.csv, employees.csv and relations.csv (UTF-8) into `directory`.
+
+    `excel` adds the byte-order mark without which Excel on Chinese Windows reads the files as
+    GBK and shows garbled names; import_org reads both.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     counts = {}
     for name, key, write in (
@@ -110,6 +114,7 @@ def export_org(directory: Path) -> dict[str, int]:
         ("employees.csv", "employees", write_employees),
         ("relations.csv", "edges", write_relations),
     ):
-        with open(directory / name, "w", encoding="utf-8", newline="") as out:
+        encoding = "utf-8-sig" if excel else "utf-8"
+        with open(directory / name, "w", encoding=encoding, newline="") as out:
             counts[key] = write(out)
     return counts

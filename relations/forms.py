@@ -229,16 +229,19 @@ class ImportUploadForm(forms.Form):
     departments = forms.FileField(
         label=_("Departments file"),
         widget=IMPORT_FILE_WIDGET,
+        allow_empty_file=True,  # the importer reports it with every other error
         help_text=_("code,name,parent_code,head_employee_id (.csv or .xlsx)"),
     )
     employees = forms.FileField(
         label=_("Employees file"),
         widget=IMPORT_FILE_WIDGET,
+        allow_empty_file=True,  # the importer reports it with every other error
         help_text=_("employee_id,name,email,department_code,manager_employee_id,title"),
     )
     relations = forms.FileField(
         label=_("Relationships file (optional)"),
         widget=IMPORT_FILE_WIDGET,
+        allow_empty_file=True,  # the importer reports it with every other error
         required=False,
         help_text=_(
             "type,provider_department,provider_employee,customer_department,"

@@ -103,7 +103,7 @@ def read_table(
         table.failed = True
         return table
     if source.name.lower().endswith(XLSX_EXTENSIONS):
-        raw_rows = _xlsx_rows(source, table, errors)
+        raw_rows = _xlsx_rows(source, headers, table, errors)
     else:
         raw_rows = _csv_rows(source, table, errors)
     if raw_rows is None:
@@ -253,7 +253,7 @@ def _csv_records(text: str, table: Table, errors: list[ImportIssue]):
         line = reader.line_num + 1
 
 
-def _xlsx_rows(source: ImportSource, table: Table, errors: list[ImportIssue]):
+def _xlsx_rows(source: ImportSource, headers, table: Table, errors: list[ImportIssue]):
     if not _xlsx_within_limits(source, table, errors):
         return None
     import openpyxl  # imported here: only .xlsx uploads need it
@@ -269,12 +269,28 @@ def _xlsx_rows(source: ImportSource, table: Table, errors: list[ImportIssue]):
         errors.append(table.issue(1, "", _("This is not a readable Excel .xlsx file.")))
         table.failed = True
         return None
-    return _xlsx_records(workbook, table, errors)
+    return _xlsx_records(workbook, headers, table, errors)
 
 
-def _xlsx_records(workbook, table: Table, errors: list[ImportIssue]):
+def _data_sheet(workbook, headers):
+    """The first worksheet whose first non-empty row is an accepted header, else the first one.
+
+    HR's workbooks often open with an instructions sheet (填写说明) before the data.
+    """
+    accepted = [set(header) for header in headers]
+    for sheet in workbook.worksheets:
+        for values in sheet.iter_rows(values_only=True):
+            cells = {_cell_text(v).strip().lstrip("\ufeff") for v in values} - {""}
+            if cells:
+                if cells in accepted:
+                    return sheet
+                break
+    return workbook.worksheets[0]
+
+
+def _xlsx_records(workbook, headers, table: Table, errors: list[ImportIssue]):
     try:
-        sheet = workbook.worksheets[0]
+        sheet = _data_sheet(workbook, headers)
         for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             yield line, [_cell_text(v) for v in values]
     except Exception:

@@ -316,6 +316,12 @@ def plan_import(
         else None
     )
     files = _check_files(dept_table, emp_table, rel_table, errors)
+    # List the errors as HR reads the files: file by file, top to bottom (checks run per kind).
+    file_order: dict[str, int] = {}
+    for source in (departments, employees, relations):
+        if source is not None:
+            file_order.setdefault(source.name, len(file_order))
+    errors.sort(key=lambda issue: (file_order.get(issue.file, len(file_order)), issue.line))
     plan = ImportPlan(errors=errors)
     if errors:
         return plan

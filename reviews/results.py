@@ -18,7 +18,8 @@ Suppression (decided once per cycle by `suppress`, stored as `Rollup.suppressed`
    have been shown anyway; (b) if the total is suppressed, the parts must not all be shown, or
    adding them would give it back. Suppressing one figure can break another equation, so the
    rule runs until nothing changes (it only ever suppresses more, so it stops).
-   "What is left" in the last equation is never shown, so it always counts as unknown.
+   "What is left" in the last equation is never shown; it counts as an unknown when it holds
+   fewer than N raters (with N or more it may come out by subtraction, like a shown figure).
 3. This cycle and the trend: the change since the previous cycle is shown only when both
    figures are; the trend shows each cycle's own figure and no sum over cycles.
 4. Comments are kept only for groups of at least M raters (settings.ICR_MIN_COMMENT_RATERS), and
@@ -120,6 +121,9 @@ def _enforce(eq: _Equation, raters: list[int], hidden: list[bool], n: int) -> bo
     parts_hidden = [p for p in eq.parts if hidden[p]]
     shown = sorted((p for p in eq.parts if not hidden[p]), key=lambda p: (raters[p], p))
     rest = raters[eq.total] - sum(raters[p] for p in eq.parts) if eq.disjoint else 0
+    # What is left (never shown, in no other equation) may come out by subtraction when it
+    # holds N raters itself, like any shown figure; with fewer it is one more unknown.
+    rest = rest if 0 < rest < n else 0
     unknown = len(parts_hidden) + (1 if rest > 0 else 0)
     changed = False
     if hidden[eq.total]:
@@ -133,7 +137,7 @@ def _enforce(eq: _Equation, raters: list[int], hidden: list[bool], n: int) -> bo
     def residue() -> int:
         values = [raters[p] for p in parts_hidden]
         if eq.disjoint:
-            return sum(values) + max(rest, 0)
+            return sum(values) + rest
         return max(values, default=0)
 
     while shown and (unknown < 2 or residue() < n):

@@ -281,9 +281,10 @@ def test_comments_need_m_raters_and_carry_no_names(corp, cycles, settings):
     )
     kept = ResultComment.objects.filter(cycle=cycle, employee__isnull=True)
     by_dept = {c.department_id for c in kept}
-    # OPS_A is rated by the six people of SALES; SALES by the four of OPS_A (< 5).
+    # OPS_A is rated by the six people of SALES; FIN only by the two of OPS_B.
     assert corp["ops_a"].pk in by_dept
-    assert corp["sales"].pk not in by_dept
+    assert corp["fin"].pk not in by_dept
+    assert {c.text for c in kept} <= {"意见 0", "意见 1", "意见 2"}
     settings.ICR_MIN_COMMENT_RATERS = 7
     compute_rollups(cycle)
     assert not ResultComment.objects.filter(cycle=cycle, department=corp["ops_a"]).exists()

@@ -14,9 +14,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("directory", type=Path)
+        parser.add_argument(
+            "--excel",
+            action="store_true",
+            help="Start each file with the UTF-8 byte-order mark so Excel shows Chinese text.",
+        )
 
-    def handle(self, *args, directory: Path, **options):
-        counts = export_org(directory)
+    def handle(self, *args, directory: Path, excel: bool = False, **options):
+        counts = export_org(directory, excel=excel)
         self.stdout.write(
             _(
                 "Wrote %(departments)s departments, %(employees)s employees and %(edges)s "

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from relations.importing import (
     ImportConflict,
@@ -84,7 +85,11 @@ class Command(BaseCommand):
                     json.dumps({"errors": [e.as_dict() for e in plan.errors]}, ensure_ascii=False)
                 )
             raise CommandError(
-                _("%(count)s errors in the files; nothing was imported.")
+                ngettext(
+                    "%(count)s error in the files; nothing was imported.",
+                    "%(count)s errors in the files; nothing was imported.",
+                    len(plan.errors),
+                )
                 % {"count": len(plan.errors)}
             )
         if options["dry_run"]:

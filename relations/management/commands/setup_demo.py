@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from relations import demo
+from relations.models import Employee
 from relations.tasks import ensure_periodic_tasks
 
 
@@ -37,9 +38,10 @@ class Command(BaseCommand):
             )
         ensure_periodic_tasks()
         with_people = True
-        if demo.is_loaded():
+        if demo.is_loaded() and self._demo_people_active():
             self.stdout.write(_("The demo company is already loaded; its data is kept."))
-        elif demo.has_other_data():
+        elif demo.is_loaded() or demo.has_other_data():
+            # Another org chart, or HR imported their own over the demo (its logins now fail).
             self.stdout.write(
                 _("The database already holds an org chart: the demo company was not loaded.")
             )
@@ -61,6 +63,11 @@ class Command(BaseCommand):
                     _("Added evaluation history: past closed cycles and one open cycle.")
                 )
         self._print_login_help(url.rstrip("/") + "/", with_people=with_people)
+
+    @staticmethod
+    def _demo_people_active() -> bool:
+        examples = [person.employee_id for person, _is_head in demo.login_examples()]
+        return Employee.objects.active().filter(employee_id__in=examples).count() == len(examples)
 
     def _print_login_help(self, url: str, *, with_people: bool) -> None:
         out = self.stdout.write

@@ -1,0 +1,213 @@
+"""The department dashboard, "my service", closing the loop, and the export."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from openpyxl import load_workbook
+
+from reviews.models import CommentReply, CycleResultSettings, ImprovementAction, ResultComment
+from reviews.results_export import neutralise
+from reviews.rollups import compute_rollups
+
+
+def ops_a_scores(req, crit):
+    # SALES rates OPS_A low, OPS_A rates SALES high: a reciprocity gap of 3.
+    return 2 if req.provider_name == "运营一组" else 5
+
+
+def login(client, employee):
+    client.force_login(employee.user)
+    return client
+
+
+def test_dashboard_shows_satisfaction_matrix_gap_weakest_and_comments(corp, cycles):
+    cycle = cycles.run(ops_a_scores, edge_types=["function"], comment=lambda r: "交付慢")
+    client = login(Client(), corp["heads"]["OPS"])
+    page = client.get(f"/results/departments/{corp['ops'].pk}/", {"cycle": cycle.pk})
+    assert page.status_code == 200
+    ctx = page.context
+    assert (
+        not ctx["overall"].suppressed and ctx["overall"].raters == 6 + 6 + 6 + 3
+    )  # SALES rates three teams, FIN rates OPS_B
+    assert [f.label for f in ctx["by_kind"]] == ["Function"]
+    assert len(ctx["by_criterion"]) == 4
+    heat = ctx["heatmap"]
+    assert set(heat["providers"]) == {"运营部", "运营一组", "运营二组"}
+    assert "销售部" in heat["customers"]
+    gap = next(g for g in ctx["gaps"] if {g["a"], g["b"]} == {"运营一组", "销售部"})
+    assert gap["gap"] == 3.0
+    assert ctx["gaps"][0]["gap"] == 3.0  # largest first
+    assert ctx["weakest"][0]["provider"] == "运营一组"
+    assert ctx["weakest"][0]["figure"].mean == 2.0
+    assert {c.text for c in ctx["comments"]} == {"交付慢"}
+    html = page.content.decode()
+    assert 'id="trend-data"' in html and 'id="heatmap-data"' in html
+    assert "echarts.min.js" in html
+    labels = json.loads(html.split('id="chart-labels" type="application/json">')[1].split("<")[0])
+    assert labels["mean"] == "Mean (1–5)"
+
+
+def test_the_type_and_criterion_filters_change_the_matrix(corp, cycles):
+    cycle = cycles.run(lambda req, crit: 1 + crit.order % 5)
+    crit = cycle.criteria.order_by("order").first()
+    client = login(Client(), corp["heads"]["OPS"])
+    url = f"/results/departments/{corp['ops'].pk}/"
+    page = client.get(url, {"cycle": cycle.pk, "type": "function", "criterion": crit.pk})
+    means = {m for _x, _y, m in page.context["heatmap"]["cells"] if m is not None}
+    assert means == {1 + crit.order % 5}
+    assert page.context["kind"] == "function"
+
+
+def test_an_open_cycle_shows_its_response_rate_and_no_figures(corp, cycles):
+    cycle = cycles.run(
+        edge_types=["function"], close=False, skip=lambda r: r.rater_name.startswith("销售员")
+    )
+    compute_rollups(cycle)
+    client = login(Client(), corp["heads"]["OPS"])
+    page = client.get(f"/results/departments/{corp['ops'].pk}/", {"cycle": cycle.pk})
+    html = page.content.decode()
+    assert 'id="cycle-open"' in html and 'id="response-rate"' in html
+    assert "overall" not in page.context
+
+
+def test_an_action_on_a_weak_relationship_shows_the_change_next_cycle(corp, cycles):
+    first = cycles.run(ops_a_scores, edge_types=["function"])
+    client = login(Client(), corp["heads"]["OPS"])
+    response = client.post(
+        f"/results/departments/{corp['ops'].pk}/actions/",
+        {
+            "cycle": first.pk,
+            "provider": corp["ops_a"].pk,
+            "customer_department": corp["sales"].pk,
+            "kind": "",
+            "what": "每周例会",
+            "owner": "吴一组",
+            "due": "2030-03-31",
+            "status": "in_progress",
+        },
+    )
+    assert response.status_code == 302
+    action = ImprovementAction.objects.get()
+    assert (action.provider_department, action.cycle) == (corp["ops_a"], first)
+    second = cycles.run(lambda req, crit: 4, edge_types=["function"])
+    page = client.get(f"/results/departments/{corp['ops'].pk}/", {"cycle": second.pk})
+    row = next(a for a in page.context["actions"] if a["action"] == action)
+    assert (row["then"], row["now"], row["change"]) == (2.0, 4.0, 2.0)
+    assert "每周例会" in page.content.decode()
+
+
+def test_a_departments_answer_to_a_comment_reaches_its_raters_only(corp, cycles):
+    cycle = cycles.run(edge_types=["function"], comment=lambda r: "请提前通知")
+    comment = ResultComment.objects.filter(
+        cycle=cycle, department=corp["ops_a"], employee__isnull=True, text="请提前通知"
+    ).first()
+    head = login(Client(), corp["heads"]["OPS_A"])
+    response = head.post(f"/results/comments/{comment.pk}/reply/", {"text": "已建立通知群"})
+    assert response.status_code == 302
+    assert CommentReply.objects.get(comment=comment).text == "已建立通知群"
+    seller = corp["people"]["E021"]  # rated OPS_A in this cycle
+    page = login(Client(), seller).get(f"/results/employees/{seller.pk}/")
+    assert "已建立通知群" in page.content.decode()
+    outsider = corp["people"]["E031"]  # 财务员0 never rated OPS_A
+    page = login(Client(), outsider).get(f"/results/employees/{outsider.pk}/")
+    assert "已建立通知群" not in page.content.decode()
+
+
+def test_my_service_shows_my_figures_relationships_and_requests(corp, cycles):
+    cycles.run(lambda req, crit: 3, edge_types=["rank"])
+    current = cycles.run(lambda req, crit: 4, close=False)
+    head = corp["heads"]["SALES"]
+    page = login(Client(), head).get(f"/results/employees/{head.pk}/")
+    ctx = page.context
+    assert ctx["cycle"].name == "C1"  # the latest closed cycle
+    assert ctx["overall"].mean == 3.0 and ctx["overall"].raters == 5
+    html = page.content.decode()
+    assert 'id="whom-i-serve"' in html and 'id="my-requests"' in html
+    assert {r.cycle for r in ctx["open_requests"]} == {current}
+    assert ctx["past_requests"]
+
+
+def test_a_superiors_rating_shows_to_the_report_only_when_hr_chose_named(corp, cycles, hr_user):
+    cycle = cycles.run(lambda req, crit: 5 if req.rank_kind == "task" else 3)
+    seller = corp["people"]["E021"]
+    mine = login(Client(), seller)
+    page = mine.get(f"/results/employees/{seller.pk}/", {"cycle": cycle.pk})
+    assert "manager_review" not in page.context
+    hr = Client()
+    hr.force_login(hr_user)
+    response = hr.post(f"/results/cycles/{cycle.pk}/settings/", {"rank_task_visibility": "named"})
+    assert response.status_code == 302
+    assert CycleResultSettings.objects.get(cycle=cycle).rank_task_visibility == "named"
+    page = mine.get(f"/results/employees/{seller.pk}/", {"cycle": cycle.pk})
+    review = page.context["manager_review"]
+    assert review["overall"].mean == 5.0 and review["manager"] == corp["heads"]["SALES"]
+    assert 'id="manager-review"' in page.content.decode()
+    # HR looking at the seller's page does not see it; nor does any export.
+    page = hr.get(f"/results/employees/{seller.pk}/", {"cycle": cycle.pk})
+    assert "manager_review" not in page.context
+    export = hr.get(f"/results/cycles/{cycle.pk}/export.csv", {"lang": "en"})
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert not [r for r in rows if r[1] == "Person" and r[5] == "Rank · task customer"]
+
+
+# --- Export ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-2", "@SUM(A1)", "\tx"])
+def test_cells_a_spreadsheet_would_run_are_neutralised(value):
+    assert neutralise(value) == "'" + value
+
+
+def test_numbers_and_plain_text_stay_as_they_are():
+    assert neutralise(-2) == -2 and neutralise("运营部") == "运营部"
+
+
+def test_hr_downloads_csv_and_xlsx_with_the_same_rows_and_suppression(corp, cycles, hr_user):
+    corp["ops_b"].name = '=HYPERLINK("http://x")'
+    corp["ops_b"].save()
+    cycle = cycles.run(edge_types=["function"])
+    client = Client()
+    client.force_login(hr_user)
+    csv_response = client.get(f"/results/cycles/{cycle.pk}/export.csv", {"lang": "en"})
+    assert csv_response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(csv_response.content.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["Cycle", "Scope", "Department code", "Department"]
+    assert any(r[8] == "not enough responses" and r[9] == "" for r in rows[1:])
+    assert any(r[3] == '\'=HYPERLINK("http://x")' for r in rows[1:])
+    assert not any(r[3].startswith("=") for r in rows)
+    xlsx = client.get(f"/results/cycles/{cycle.pk}/export.xlsx", {"lang": "zh-hans"})
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    values = [
+        [("" if v is None else str(v)) for v in row] for row in sheet.iter_rows(values_only=True)
+    ]
+    assert len(values) == len(rows)
+    assert [v[2] for v in values[1:]] == [r[2] for r in rows[1:]]
+
+
+def test_export_headers_follow_the_language(corp, cycles, hr_user, settings):
+    cycle = cycles.run(edge_types=["function"])
+    client = Client()
+    client.force_login(hr_user)
+    en = client.get(f"/results/cycles/{cycle.pk}/export.csv", {"lang": "en"})
+    zh = client.get(f"/results/cycles/{cycle.pk}/export.csv", {"lang": "zh-hans"})
+    en_header = en.content.decode("utf-8-sig").splitlines()[0]
+    zh_header = zh.content.decode("utf-8-sig").splitlines()[0]
+    assert en_header.startswith("Cycle,Scope")
+    assert en_header != zh_header or not settings.LOCALE_PATHS
+
+
+def test_export_results_command_writes_the_same_file(corp, cycles, tmp_path, hr_user):
+    cycle = cycles.run(edge_types=["function"])
+    out = tmp_path / "r.csv"
+    call_command("export_results", "--cycle", str(cycle.pk), "--language", "en", str(out))
+    client = Client()
+    client.force_login(hr_user)
+    web = client.get(f"/results/cycles/{cycle.pk}/export.csv", {"lang": "en"})
+    assert out.read_bytes() == web.content
+    xlsx = tmp_path / "r.xlsx"
+    call_command("export_results", "--cycle", str(cycle.pk), str(xlsx))
+    assert load_workbook(xlsx).active.max_row == len(web.content.decode("utf-8-sig").splitlines())
