@@ -141,11 +141,15 @@ def child_open(types: str, member_limit: str, label: str) -> dict:
         edge_types=types.split(","),
         member_limit=None if member_limit == "-" else int(member_limit),
     )
-    queries: list[str] = []
+    queries: list[tuple[float, str]] = []
 
     def count(execute, sql, params, many, context):
-        queries.append(sql.split(None, 1)[0] if sql else "")
-        return execute(sql, params, many, context)
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            words = " ".join(sql.split()[:6]) if sql else ""
+            queries.append((round(time.perf_counter() - start, 3), words))
 
     load_before = loadavg()
     with connection.execute_wrapper(count):
@@ -158,6 +162,7 @@ def child_open(types: str, member_limit: str, label: str) -> dict:
         "member_limit": None if member_limit == "-" else int(member_limit),
         "seconds": round(seconds, 3),
         "queries": len(queries),
+        "slowest_queries": sorted(queries, reverse=True)[:5],
         "requests": summary.total,
         "by_type": summary.requests,
         "raters": summary.raters,

@@ -1,5 +1,6 @@
 """Django settings for ICR. Everything a deployment changes comes from the environment."""
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -85,10 +86,20 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite under a web server and a Celery worker at once: wait for the lock instead of failing.
+    # WAL lets readers (pages, the test that polls) go on while the worker writes.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The test database is a file, not shared memory, so a Celery worker in another thread or
+    # process sees the same data with SQLite's ordinary locking. One per test process.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(VAR_DIR / f"test-icr-{os.getpid()}.sqlite3"),
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -187,6 +198,11 @@ CELERY_BEAT_SCHEDULE = {
     "reviews-sweep": {
         "task": "reviews.tasks.sweep",
         "schedule": env_int("ICR_REVIEWS_SWEEP_SECONDS", 300),
+    },
+    # Response rates of open cycles for the results pages (figures wait for the close).
+    "results-response-rates": {
+        "task": "reviews.rollups.refresh_response_rates",
+        "schedule": env_int("ICR_RESULTS_REFRESH_SECONDS", 900),
     },
 }
 

@@ -512,15 +512,32 @@ def department_dashboard(
     ]
 
     # Anonymous comments about the department's service, with the department's answers.
-    context["comments"] = list(
-        ResultComment.objects.filter(cycle=cycle, department_id__in=tree_ids, employee__isnull=True)
-        .select_related("reply")
-        .order_by("department_id", "text")
+    context["comments"] = _grouped_comments(
+        ResultComment.objects.filter(
+            cycle=cycle, department_id__in=tree_ids, employee__isnull=True
+        ).select_related("reply")
     )
     for comment in context["comments"]:
         comment.department_name = names.get(comment.department_id, "?")
     context["actions"] = actions_with_change(tree_ids, cycle, names)
     return context
+
+
+def _grouped_comments(comments) -> list[ResultComment]:
+    """The same text from several raters shows once, with how many wrote it.
+
+    A department answers the group; the answered row (if any) stands for it.
+    """
+    groups: dict[tuple, ResultComment] = {}
+    counts: dict[tuple, int] = {}
+    for comment in comments.order_by("department_id", "text", "id"):
+        key = (comment.department_id, comment.employee_id, comment.text)
+        counts[key] = counts.get(key, 0) + 1
+        if key not in groups or (not hasattr(groups[key], "reply") and hasattr(comment, "reply")):
+            groups[key] = comment
+    for key, comment in groups.items():
+        comment.times = counts[key]
+    return list(groups.values())
 
 
 def _cell_mean(cycle_id: int, provider_id: int, customer_id: int, kind: str) -> float | None:
@@ -645,8 +662,8 @@ def employee_page(employee: Employee, cycle: Cycle | None, *, own: bool) -> dict
         cycle__in=cycles, scope=RollupScope.PERSON, employee=employee, criterion__isnull=True
     ).exclude(kind=RollupKind.RANK_TASK)
     context["trend"] = _trend(trend_rows, cycles, kinds)
-    context["comments"] = list(
-        ResultComment.objects.filter(cycle=cycle, employee=employee).order_by("text")
+    context["comments"] = _grouped_comments(
+        ResultComment.objects.filter(cycle=cycle, employee=employee)
     )
     return context
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from celery import shared_task
 from django.conf import settings
 from django.db import connection, transaction
 from django.dispatch import receiver
@@ -447,3 +448,9 @@ def refresh_open_cycles() -> int:
         compute_rollups(cycle)
         count += 1
     return count
+
+
+@shared_task
+def refresh_response_rates() -> int:
+    """Periodic (settings.CELERY_BEAT_SCHEDULE): open cycles' response rates, idempotent."""
+    return refresh_open_cycles()

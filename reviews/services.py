@@ -154,8 +154,12 @@ def create_cycle(
     return cycle
 
 
-def _request_insert_sql(cycle: Cycle, now: dt.datetime) -> tuple[str, list]:
+def _request_insert_sql(cycle: Cycle, now: dt.datetime, *, first: bool) -> tuple[str, list]:
     """INSERT … SELECT of every request of the cycle; one statement, both databases.
+
+    `first`: the cycle has no request yet, so a plain INSERT (the unique constraint still
+    refuses a duplicate); topping up an open cycle skips the rows it already has with
+    ON CONFLICT DO NOTHING, which costs a speculative insertion per row.
 
     Raters are the customer side of each active edge of the included types: a person end is
     that person; a department end is its designated evaluators if it has any, otherwise its
@@ -235,7 +239,7 @@ def _request_insert_sql(cycle: Cycle, now: dt.datetime) -> tuple[str, list]:
         LEFT JOIN {dept_t} cd ON cd.id = COALESCE(e.customer_department_id, ce.department_id)
         WHERE (e.provider_employee_id IS NULL OR e.provider_employee_id <> rater.id)
           AND (e.provider_department_id IS NULL OR e.provider_department_id <> rater.department_id)
-        ON CONFLICT (cycle_id, edge_id, rater_id) DO NOTHING
+        {"" if first else "ON CONFLICT (cycle_id, edge_id, rater_id) DO NOTHING"}
     """  # noqa: S608
     params: list = [*types]
     if cycle.member_limit:
@@ -309,7 +313,9 @@ def open_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> C
             raise ReviewError(_("This cycle is closed and cannot be opened again."))
         if now >= cycle.deadline:
             raise ReviewError(_("The deadline of this cycle has passed."))
-        sql, params = _request_insert_sql(cycle, now)
+        # Under the cycle's row lock nobody else adds requests to it meanwhile.
+        first = not ReviewRequest.objects.filter(cycle=cycle).exists()
+        sql, params = _request_insert_sql(cycle, now, first=first)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             created = max(cursor.rowcount, 0)

@@ -58,3 +58,16 @@ def hr_user(db, django_user_model):
 def ci_requires_services() -> bool:
     """Under CI a test that needs PostgreSQL/Redis/chromium must fail, never skip."""
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_unconfigure(config):
+    """SQLite in WAL mode leaves -wal/-shm files beside the removed test database."""
+    from django.conf import settings
+
+    test_name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and test_name:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.remove(test_name + suffix)
+            except FileNotFoundError:
+                pass

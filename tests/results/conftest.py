@@ -5,7 +5,7 @@
 │   ├── 运营一组 OPS_A (吴一组) + 3 staff
 │   └── 运营二组 OPS_B (郑二组) + 1 staff
 ├── 销售部 SALES (李销售) + 5 sellers
-└── 财务部 FIN (钱财务) + 2 staff
+└── 财务部 FIN (钱财务) + 3 staff
 
 Function relationships (each with its reverse): OPS, OPS_A and OPS_B serve SALES, FIN serves
 OPS_B. Cycles go through the real services: open_cycle, submit_answer, close_cycle.
@@ -85,7 +85,7 @@ def build_company() -> dict:
     hire("E060", "二组员", ops_b, heads[ops_b])
     for i in range(5):
         hire(f"E02{1 + i}", f"销售员{i}", sales, heads[sales])
-    for i in range(2):
+    for i in range(3):
         hire(f"E03{1 + i}", f"财务员{i}", fin, heads[fin])
     for provider in (ops, ops_a, ops_b):
         graph.create_pair(EdgeType.FUNCTION, provider, sales, service="运营支持")

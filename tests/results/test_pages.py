@@ -31,7 +31,7 @@ def test_dashboard_shows_satisfaction_matrix_gap_weakest_and_comments(corp, cycl
     assert page.status_code == 200
     ctx = page.context
     assert (
-        not ctx["overall"].suppressed and ctx["overall"].raters == 6 + 6 + 6 + 3
+        not ctx["overall"].suppressed and ctx["overall"].raters == 6 + 6 + 6 + 4
     )  # SALES rates three teams, FIN rates OPS_B
     assert [f.label for f in ctx["by_kind"]] == ["Function"]
     assert len(ctx["by_criterion"]) == 4

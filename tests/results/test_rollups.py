@@ -203,3 +203,12 @@ def test_the_number_of_queries_does_not_grow_with_the_company(corp, cycles):
     bigger = cycles.run(varied_score)
     assert bigger.answers.count() > 1.2 * Answer.objects.exclude(cycle=bigger).count()
     assert queries(bigger) == small
+
+
+def test_the_periodic_refresh_updates_open_cycles_response_rates(corp, cycles):
+    from reviews.rollups import refresh_response_rates
+
+    cycle = cycles.run(close=False, skip=lambda req: True)
+    refresh_response_rates.delay()
+    rate = ResponseRate.objects.get(cycle=cycle, scope="tree", department=corp["hq"])
+    assert (rate.requests, rate.answered) == (cycle.requests.count(), 0)

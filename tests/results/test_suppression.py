@@ -199,7 +199,7 @@ def check_equations(cycle: Cycle, n: int) -> int:
             _, d, k, c = fam
             total = index.get(("self", d, None, k, c, None))
         checked += _check(total, parts, n, disjoint=fam[0] != "crit")
-    for (scope, d, e, k, c, cu), total in index.items():
+    for (scope, d, _e, k, c, _cu), total in index.items():
         if scope == "tree":
             parts = [index.get(("self", d, None, k, c, None))]
             parts += [index.get(("tree", ch, None, k, c, None)) for ch in children[d]]
@@ -256,14 +256,12 @@ def test_the_dashboard_hides_a_small_sub_department_and_one_more_part(corp, cycl
 
 
 def test_the_change_since_last_cycle_is_not_shown_when_last_cycle_was_suppressed(corp, cycles):
-    small = lambda req: (
-        req.provider_department_id == corp["ops_b"].pk
-        and req.rater_name
-        not in (  # noqa: E731
+    def small(req):
+        return req.provider_department_id == corp["ops_b"].pk and req.rater_name not in (
             "销售员0",
             "销售员1",
         )
-    )
+
     cycles.run(edge_types=["function"], skip=small)
     second = cycles.run(edge_types=["function"])
     context = results.department_dashboard(corp["ops_b"], second)
@@ -331,6 +329,6 @@ def test_every_combination_of_type_and_criterion_filter_is_consistent(corp, cycl
     criteria = [None, *cycle.criteria.values_list("pk", flat=True)]
     for kind, criterion in itertools.product(kinds, criteria):
         context = results.department_dashboard(corp["hq"], cycle, kind=kind, criterion_id=criterion)
-        for i, j, mean in context["heatmap"]["cells"]:
+        for _i, _j, mean in context["heatmap"]["cells"]:
             if mean is not None:
                 assert 1 <= mean <= 5
