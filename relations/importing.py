@@ -310,6 +310,10 @@ def plan_import(
     errors: list[ImportIssue] = []
     dept_table = read_table(departments, [DEPARTMENT_COLUMNS], errors)
     emp_table = read_table(employees, [EMPLOYEE_COLUMNS], errors)
+    for table in (dept_table, emp_table):
+        # A header alone would deactivate the whole company: far more likely a wrong file.
+        if table.ok and not table.rows:
+            table.fail(errors, 2, _("The file has a header but no rows: nothing to import."))
     rel_table = (
         read_table(relations, [RELATION_COLUMNS, EXPORT_RELATION_COLUMNS], errors)
         if relations is not None

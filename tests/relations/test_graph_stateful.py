@@ -426,6 +426,12 @@ class GraphMachine(RuleBasedStateMachine):
 
         before = snapshot()
         plan = importing.plan_import(**files)
+        if not people or not org["departments"]:
+            assert plan.errors, "a file with a header and no rows must be refused"
+            with pytest.raises(GraphError):
+                importing.apply_import(plan)
+            assert snapshot() == before
+            return
         if has_cycle({eid: e["manager_employee_id"] for eid, e in people.items()}):
             assert plan.errors, "a reporting-line cycle in the file must be reported"
             with pytest.raises(GraphError):

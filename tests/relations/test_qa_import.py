@@ -158,3 +158,25 @@ def test_admin_lists_an_empty_upload_with_the_other_files_errors(
     assert "The file is empty." in page
     assert "This is not a text file" in page
     assert Employee.objects.count() == 0
+
+
+def test_a_header_only_employees_file_is_refused_and_deactivates_nobody(db, tmp_path):
+    from relations import importing
+    from relations.importing import ImportSource
+    from relations.models import Employee
+
+    departments = "code,name,parent_code,head_employee_id\nHQ,总部,,\n".encode()
+    employees = "employee_id,name,email,department_code,manager_employee_id,title\n"
+    first = importing.plan_import(
+        departments=ImportSource("departments.csv", departments),
+        employees=ImportSource(
+            "employees.csv", (employees + "E1,张三,z@example.com,HQ,,\n").encode()
+        ),
+    )
+    importing.apply_import(first)
+    plan = importing.plan_import(
+        departments=ImportSource("departments.csv", departments),
+        employees=ImportSource("employees.csv", employees.encode()),
+    )
+    assert [(e.file, e.line) for e in plan.errors] == [("employees.csv", 2)]
+    assert Employee.objects.active().count() == 1
