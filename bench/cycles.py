@@ -109,8 +109,14 @@ def child_cycles_reset() -> dict:
     """Drop every cycle of the benchmark database and what hangs off it; refresh statistics."""
     from django.db import connection
 
-    from reviews.models import Answer, AnswerScore, Cycle, CycleEvent, NotificationLog
-    from reviews.models import ReviewRequest
+    from reviews.models import (
+        Answer,
+        AnswerScore,
+        Cycle,
+        CycleEvent,
+        NotificationLog,
+        ReviewRequest,
+    )
 
     tables = [
         m._meta.db_table
@@ -184,21 +190,20 @@ def child_raw_insert(cycle_id: str, with_fks: str) -> dict:
     from reviews.models import ReviewRequest
 
     table = connection.ops.quote_name(ReviewRequest._meta.db_table)
-    columns = [
-        f.column for f in ReviewRequest._meta.concrete_fields if f.column != "id"
-    ]
+    columns = [f.column for f in ReviewRequest._meta.concrete_fields if f.column != "id"]
     column_list = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_request_copy")
         cursor.execute(f"CREATE TABLE bench_request_copy (LIKE {table} INCLUDING ALL)")
         if with_fks == "fk":
-            for field in ReviewRequest._meta.concrete_fields:
-                if field.is_relation and field.db_constraint:
-                    target = field.related_model._meta.db_table
-                    cursor.execute(
-                        f"ALTER TABLE bench_request_copy ADD FOREIGN KEY ({field.column}) "
-                        f"REFERENCES {target} (id) DEFERRABLE INITIALLY DEFERRED"
-                    )
+            # The keys a plain ForeignKey would give the table (it had them before reviews 0004).
+            for name in ("cycle", "edge", "rater"):
+                field = ReviewRequest._meta.get_field(name)
+                target = field.related_model._meta.db_table
+                cursor.execute(
+                    f"ALTER TABLE bench_request_copy ADD FOREIGN KEY ({field.column}) "
+                    f"REFERENCES {target} (id) DEFERRABLE INITIALLY DEFERRED"
+                )
         cursor.execute(
             "SELECT count(*) FROM pg_constraint WHERE conrelid = 'bench_request_copy'::regclass "
             "AND contype = 'f'"
@@ -255,16 +260,14 @@ def child_mail_status(cycle_id: str) -> dict:
 # --- The SMTP sink (its own process) -----------------------------------------------------------
 
 
-def run_sink(port: int, stats_path: str) -> None:
+def run_sink(port: str, stats_path: str) -> dict:
     """An aiosmtpd server on loopback that only counts; writes its figures twice a second."""
-    import asyncio
-
     from aiosmtpd.controller import Controller
 
     stats = {"messages": 0, "first": None, "last": None, "bytes": 0}
 
     class Counter:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        async def handle_DATA(self, server, session, envelope):
             now = time.time()
             stats["messages"] += 1
             stats["bytes"] += len(envelope.content or b"")
@@ -272,7 +275,7 @@ def run_sink(port: int, stats_path: str) -> None:
             stats["last"] = now
             return "250 Message accepted"
 
-    controller = Controller(Counter(), hostname="127.0.0.1", port=port)
+    controller = Controller(Counter(), hostname="127.0.0.1", port=int(port))
     controller.start()
     stopping = False
 
@@ -292,7 +295,7 @@ def run_sink(port: int, stats_path: str) -> None:
         time.sleep(0.5)
     controller.stop()
     write()
-    del asyncio
+    return stats
 
 
 def _free_port() -> int:
@@ -340,7 +343,7 @@ def send_invitations(
     workdir = Path(tempfile.mkdtemp(prefix="icr-bench-mail-"))
     stats_path = workdir / "sink.json"
     sink = subprocess.Popen(
-        [sys.executable, "-c", f"from bench.cycles import run_sink; run_sink({port}, {str(stats_path)!r})"],
+        [sys.executable, "-m", "bench", "--child", "smtp-sink", str(port), str(stats_path)],
         cwd=BASE_DIR,
         env=bench_env(database_url),
     )
@@ -524,10 +527,22 @@ def print_cycles(result: dict) -> None:
     )
     print(f"{'step':<34}{'rows':>11}{'wall s':>9}{'queries':>9}{'peak RSS MiB':>14}{'load':>7}")
     rows = [
-        (f"open_cycle, {small['types']}", small["requests"], small["seconds"], small["queries"],
-         small["peak_rss_mib"], small["load"]),
-        ("open_cycle, all types", big["requests"], big["seconds"], big["queries"],
-         big["peak_rss_mib"], big["load"]),
+        (
+            f"open_cycle, {small['types']}",
+            small["requests"],
+            small["seconds"],
+            small["queries"],
+            small["peak_rss_mib"],
+            small["load"],
+        ),
+        (
+            "open_cycle, all types",
+            big["requests"],
+            big["seconds"],
+            big["queries"],
+            big["peak_rss_mib"],
+            big["load"],
+        ),
         ("raw INSERT…SELECT, no FKs", nofk["rows"], nofk["seconds"], 1, None, nofk["load"]),
         ("raw INSERT…SELECT, 3 FKs", fk["rows"], fk["seconds"], 1, None, fk["load"]),
     ]
@@ -568,5 +583,6 @@ CHILD_STEPS = {
     "raw-insert": child_raw_insert,
     "checkpoint": child_checkpoint,
     "mail-status": child_mail_status,
+    "smtp-sink": run_sink,
 }
 SECTIONS = {"cycles": (section_cycles, print_cycles)}

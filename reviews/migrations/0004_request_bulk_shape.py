@@ -33,7 +33,8 @@ def create_guards(apps, schema_editor):
             END $$;
             CREATE TRIGGER {name} BEFORE DELETE ON {table}
                 FOR EACH ROW EXECUTE FUNCTION {name}();
-            """
+            """,
+            params=None,  # the SQL has % of its own: no client-side parameter merging
         )
 
 
@@ -41,7 +42,8 @@ def drop_guards(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     for table, _column, name in GUARDS:
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}; DROP FUNCTION IF EXISTS {name}();")
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        schema_editor.execute(f"DROP FUNCTION IF EXISTS {name}()")
 
 
 class Migration(migrations.Migration):
