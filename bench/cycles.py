@@ -325,6 +325,15 @@ def _process_tree(pid: int) -> list[int]:
     return pids
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc/<pid>/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _vm_hwm_mib(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -335,8 +344,38 @@ def _vm_hwm_mib(pid: int) -> float:
     return 0.0
 
 
+def _profile(pids: list[int], py_spy: str, out_dir: Path, seconds: int) -> list:
+    """py-spy on the worker's pool processes: collapsed stacks, one file per process."""
+    return [
+        subprocess.Popen(
+            [
+                py_spy,
+                "record",
+                "--format",
+                "raw",
+                "--nonblocking",
+                "-d",
+                str(seconds),
+                "-p",
+                str(pid),
+                "-o",
+                str(out_dir / f"py-spy-{pid}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in pids
+    ]
+
+
 def send_invitations(
-    cycle_id: int, raters: int, database_url: str, *, timeout: float, concurrency: int
+    cycle_id: int,
+    raters: int,
+    database_url: str,
+    *,
+    timeout: float,
+    concurrency: int,
+    py_spy: str | None = None,
 ) -> dict:
     """Start the sink and a real worker, wait until every invitation is sent (or timeout)."""
     port = _free_port()
@@ -358,6 +397,7 @@ def send_invitations(
     while not stats_path.exists():
         time.sleep(0.1)
     load_before = loadavg()
+    sink_cpu_before = _cpu_seconds(sink.pid)
     started = time.time()
     worker = subprocess.Popen(
         [
@@ -380,9 +420,13 @@ def send_invitations(
     )
     hwm: dict[int, float] = {}
     loads: list[float] = []
+    profilers: list = []
     try:
         while time.time() - started < timeout:
             time.sleep(1)
+            if py_spy and not profilers and time.time() - started > 8:
+                pool = _process_tree(worker.pid)[1:]
+                profilers = _profile(pool, py_spy, BASE_DIR / "var" / "bench", 20)
             for pid in _process_tree(worker.pid):
                 hwm[pid] = max(hwm.get(pid, 0.0), _vm_hwm_mib(pid))
             loads.append(loadavg())
@@ -391,6 +435,10 @@ def send_invitations(
         time.sleep(1.5)  # the last "sent" marks reach the database
         for pid in _process_tree(worker.pid):
             hwm[pid] = max(hwm.get(pid, 0.0), _vm_hwm_mib(pid))
+        cpu = {
+            "worker": round(sum(_cpu_seconds(pid) for pid in _process_tree(worker.pid)), 1),
+            "sink": round(_cpu_seconds(sink.pid) - sink_cpu_before, 1),
+        }
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -414,6 +462,7 @@ def send_invitations(
         "end_to_end_per_s": round(messages / (stats["last"] - started), 1) if messages else None,
         "mean_message_bytes": round(stats.get("bytes", 0) / messages) if messages else None,
         "log_status": status,
+        "cpu_seconds": cpu,
         "worker_processes": len(hwm),
         "worker_concurrency": concurrency,
         "worker_peak_rss_mib": max(hwm.values()) if hwm else None,
@@ -488,6 +537,7 @@ def section_cycles(options) -> dict:
         url,
         timeout=options.mail_timeout,
         concurrency=options.mail_concurrency,
+        py_spy=options.py_spy,
     )
     flush_redis()
     ratio_fk = big["seconds"] / raw_fk["seconds"]
@@ -574,6 +624,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cycle-relations", type=int, default=CYCLE_RELATIONS)
     parser.add_argument("--mail-timeout", type=float, default=600.0)
     parser.add_argument("--mail-concurrency", type=int, default=2)
+    parser.add_argument(
+        "--py-spy", metavar="PATH", help="profile the worker with this py-spy binary"
+    )
 
 
 CHILD_STEPS = {

@@ -532,11 +532,24 @@ class NotificationLog(models.Model):
     task, and marked `sent` right after the SMTP server accepted the message.
     """
 
+    # Opening a cycle writes one row per rater (100,000 at once), so no per-row FK checks: the
+    # rows are selected from the cycle's requests, whose cycle and rater PostgreSQL refuses to
+    # delete (reviews 0004); Django still cascades deletes. The unique constraint serves
+    # lookups by cycle.
     cycle = models.ForeignKey(
-        Cycle, verbose_name=_("cycle"), on_delete=models.CASCADE, related_name="notifications"
+        Cycle,
+        verbose_name=_("cycle"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_constraint=False,
+        db_index=False,
     )
     rater = models.ForeignKey(
-        Employee, verbose_name=_("rater"), on_delete=models.CASCADE, related_name="+"
+        Employee,
+        verbose_name=_("rater"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
     )
     kind = models.CharField(_("kind"), max_length=16, choices=NotificationKind.choices)
     # Days before the deadline for reminders, the round number for manual ones, 0 otherwise.

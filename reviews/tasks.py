@@ -15,7 +15,14 @@ from django.conf import settings
 from django.db import OperationalError
 
 from . import emails, services
-from .models import Cycle, CycleStatus, CycleTemplate, NotificationLog, NotificationStatus
+from .models import (
+    Cycle,
+    CycleStatus,
+    CycleTemplate,
+    NotificationKind,
+    NotificationLog,
+    NotificationStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,10 @@ def close_cycle(cycle_id: int) -> dict | None:
 @shared_task(**DB_RETRY)
 def dispatch_notifications(cycle_id: int, kind: str, offset: int = 0) -> int:
     """Fan the pending e-mails of one event out into batch tasks."""
+    if kind == NotificationKind.INVITATION:
+        # Runs right after an opening committed its requests: the batches' lookups by rater
+        # need the planner to know how many there are now.
+        services.refresh_request_statistics()
     ids = list(
         NotificationLog.objects.filter(
             cycle_id=cycle_id, kind=kind, offset=offset, status=NotificationStatus.PENDING
