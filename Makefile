@@ -50,7 +50,7 @@ fmt: install
 	$(VENV)/bin/ruff format .
 
 messages: install
-	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=.venv --ignore=node_modules --ignore=static --ignore=var
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=.venv --ignore=node_modules --ignore=static --ignore=var --ignore='tests/*' --ignore='bench/*'
 
 compilemessages: install
 	$(PY) manage.py compilemessages -l zh_Hans --ignore=.venv

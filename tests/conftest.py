@@ -1,3 +1,4 @@
+import contextlib
 import os
 
 import pytest
@@ -7,7 +8,7 @@ from relations import services
 from relations.roles import HR_GROUP
 from tests.factories import DepartmentFactory
 
-PASSWORD = "icr-test-pass-123"  # noqa: S105
+PASSWORD = "icr-test-pass-123"
 
 
 def pytest_report_header(config):
@@ -27,7 +28,10 @@ def company(db):
         employee_id="E002", name="李销售", department=sales, manager=ceo, email="li@example.com"
     )
     seller = services.hire_employee(
-        employee_id="E003", name="张三", department=sales, manager=sales_head,
+        employee_id="E003",
+        name="张三",
+        department=sales,
+        manager=sales_head,
         email="zhang@example.com",
     )
     commerce_head = services.hire_employee(
@@ -40,8 +44,13 @@ def company(db):
         emp.user.set_password(PASSWORD)
         emp.user.save(update_fields=["password"])
     return {
-        "hq": hq, "sales": sales, "commerce": commerce,
-        "ceo": ceo, "sales_head": sales_head, "seller": seller, "commerce_head": commerce_head,
+        "hq": hq,
+        "sales": sales,
+        "commerce": commerce,
+        "ceo": ceo,
+        "sales_head": sales_head,
+        "seller": seller,
+        "commerce_head": commerce_head,
     }
 
 
@@ -67,7 +76,5 @@ def pytest_unconfigure(config):
     test_name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and test_name:
         for suffix in ("", "-wal", "-shm", "-journal"):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.remove(test_name + suffix)
-            except FileNotFoundError:
-                pass

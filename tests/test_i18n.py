@@ -26,12 +26,25 @@ SKIP_DIRS = {".venv", "var", "node_modules", ".git", "static", ".pytest_cache", 
 def extracted_catalogue(tmp_path_factory) -> polib.POFile:
     copy = tmp_path_factory.mktemp("icr") / "src"
     shutil.copytree(
-        ROOT, copy, ignore=lambda d, names: [n for n in names if n in SKIP_DIRS or n.endswith(".pyc")]
+        ROOT,
+        copy,
+        ignore=lambda d, names: [n for n in names if n in SKIP_DIRS or n.endswith(".pyc")],
     )
     subprocess.run(
-        [sys.executable, "manage.py", "makemessages", "-l", "zh_Hans", "--no-obsolete",
-         "--ignore=tests/*", "--ignore=bench/*"],
-        cwd=copy, check=True, capture_output=True, env={**_env(), "ICR_DEV": "1"},
+        [
+            sys.executable,
+            "manage.py",
+            "makemessages",
+            "-l",
+            "zh_Hans",
+            "--no-obsolete",
+            "--ignore=tests/*",
+            "--ignore=bench/*",
+        ],
+        cwd=copy,
+        check=True,
+        capture_output=True,
+        env={**_env(), "ICR_DEV": "1"},
     )
     return polib.pofile(str(copy / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"))
 
@@ -56,7 +69,8 @@ def test_compiled_catalogue_matches_the_po_file():
     with MO.open("rb") as fh:
         compiled = gettext.GNUTranslations(fh)
     stale = [
-        e.msgid for e in po.translated_entries()
+        e.msgid
+        for e in po.translated_entries()
         if not e.msgid_plural and not e.msgctxt and compiled.gettext(e.msgid) != e.msgstr
     ]
     assert stale == [], f"locale .mo is out of date, run `make compilemessages`: {stale[:10]}"
