@@ -34,7 +34,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.cycles import BASE_DIR, bench_env, flush_redis, loadavg, run_child
+from bench.cycles import (
+    BASE_DIR,
+    _cpu_seconds,
+    _process_tree,
+    _profile,
+    bench_env,
+    flush_redis,
+    loadavg,
+    run_child,
+)
 
 GOALS = {"submissions_per_s": 300.0, "p99_ms": 300.0}
 LOAD_CYCLE = "bench load"
@@ -281,6 +290,10 @@ def section_load(options) -> dict:
         _wait_until_serving(port)
         _warm_up(port, data_path)
         load_before = loadavg()
+        cpu_before = sum(_cpu_seconds(pid) for pid in _process_tree(server.pid))
+        if options.py_spy:
+            pool = _process_tree(server.pid)[1:]
+            _profile(pool, options.py_spy, BASE_DIR / "var" / "bench", options.load_seconds // 2)
         result = subprocess.run(
             [
                 "wrk",
@@ -299,6 +312,7 @@ def section_load(options) -> dict:
             timeout=options.load_seconds + 60,
         )
         load_after = loadavg()
+        server_cpu = sum(_cpu_seconds(pid) for pid in _process_tree(server.pid)) - cpu_before
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -360,6 +374,10 @@ def section_load(options) -> dict:
         "submissions_per_s": round(per_s, 1),
         "p99_ms": round(p99_ms, 1),
         "verify": verify,
+        # What one submission costs the two gunicorn workers: 2 cores / this = the ceiling on a
+        # machine with nothing else to run (PostgreSQL and wrk need their share too).
+        "server_cpu_seconds": round(server_cpu, 1),
+        "server_cpu_ms_per_response": round(server_cpu * 1000 / max(wrk["requests"], 1), 2),
         "load_before": load_before,
         "load": load_after,
         "goals": GOALS,
@@ -390,6 +408,10 @@ def print_load(result: dict) -> None:
         f"{result['submissions_per_s']:>14.1f}{lat['p50'] / 1000:>9.1f}{lat['p90'] / 1000:>9.1f}"
         f"{lat['p99'] / 1000:>9.1f}{lat['max'] / 1000:>9.1f}{wrk['requests']:>11,}"
         f"{sum(wrk['errors'].values()):>8}{result['load']:>7.2f}"
+    )
+    print(
+        f"gunicorn workers' CPU: {result['server_cpu_ms_per_response']} ms per submission "
+        f"(load average {result['load_before']} before, {result['load']} after)"
     )
     print(
         f"client statuses {json.dumps(wrk['statuses'])}, server statuses "

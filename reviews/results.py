@@ -41,7 +41,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from relations.models import Department, Edge, Employee, subtree_ids
+from relations.models import Department, Edge, Employee
 from relations.roles import roles_of, visible_department_ids
 
 from .models import (
@@ -196,9 +196,16 @@ def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
 # --- Access ---------------------------------------------------------------------------------
 
 
-def department_for(user, pk: int) -> Department:
-    """A department this user may see results of; anything else is a 404."""
-    visible = visible_department_ids(user)
+_UNSET = object()
+
+
+def department_for(user, pk: int, *, visible=_UNSET) -> Department:
+    """A department this user may see results of; anything else is a 404.
+
+    `visible` is `visible_department_ids(user)` when the caller has it already.
+    """
+    if visible is _UNSET:
+        visible = visible_department_ids(user)
     if visible is not None and pk not in visible:
         raise Http404
     try:
@@ -348,9 +355,12 @@ def _closed_cycles_until(cycle: Cycle, limit: int = 12) -> list[Cycle]:
 
 
 def _rate(cycle: Cycle, department_id: int, scope: str) -> dict | None:
-    rate = ResponseRate.objects.filter(
-        cycle=cycle, department_id=department_id, scope=scope
-    ).first()
+    return _rate_figures(
+        ResponseRate.objects.filter(cycle=cycle, department_id=department_id, scope=scope).first()
+    )
+
+
+def _rate_figures(rate: ResponseRate | None) -> dict | None:
     if rate is None:
         return None
     share = rate.share
@@ -372,37 +382,77 @@ class Cell:
         return shown_mean(self.row)
 
 
+def _department_tree(root_id: int) -> tuple[list[int], dict[int, str], list[tuple[int, str]]]:
+    """One read of the department table: the subtree's ids, every name, the direct children.
+
+    Same walk as `relations.models.subtree_ids`, done here on the rows the page needs anyway.
+    """
+    children: dict[int | None, list[tuple[str, int, str]]] = {}
+    names: dict[int, str] = {}
+    for pk, parent_id, name, code in Department.objects.values_list(
+        "id", "parent_id", "name", "code"
+    ):
+        names[pk] = name
+        children.setdefault(parent_id, []).append((code, pk, name))
+    out, stack, seen = [], [root_id], set()
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        out.append(node)
+        stack.extend(pk for _code, pk, _name in children.get(node, []))
+    direct = [(pk, name) for _code, pk, name in sorted(children.get(root_id, []))]
+    return out, names, direct
+
+
 def department_dashboard(
     department: Department, cycle: Cycle | None, *, kind: str = "", criterion_id: int | None = None
 ) -> dict:
-    """Everything the department page shows, read from the stored rows only."""
+    """Everything the department page shows, read from the stored rows only.
+
+    A fixed, small number of queries whatever the size of the company or the tree: the page is
+    read far more often than cycles close (make bench, section results).
+    """
     context: dict = {"department": department, "cycle": cycle, "kind": kind}
     if cycle is None:
         return context
-    tree_ids = subtree_ids([department.pk])[department.pk]
-    names = dict(Department.objects.values_list("id", "name"))
+    tree_ids, names, children = _department_tree(department.pk)
+    tree_set = set(tree_ids)
     criteria = _criteria(cycle)
     context["criteria"] = criteria
     context["criterion_id"] = criterion_id
     context["kinds"] = [(k, kind_label(k)) for k in PART_KINDS]
-    context["response_rate"] = _rate(cycle, department.pk, RollupScope.TREE)
     context["closed"] = cycle.status == CycleStatus.CLOSED
     if not context["closed"]:
+        context["response_rate"] = _rate(cycle, department.pk, RollupScope.TREE)
         return context
     previous = previous_cycle(cycle)
     context["previous"] = previous
-    tree_rows = Rollup.objects.filter(cycle=cycle, scope=RollupScope.TREE, department=department)
-    prev_rows = (
-        Rollup.objects.filter(cycle=previous, scope=RollupScope.TREE, department=department)
-        if previous
-        else Rollup.objects.none()
+    cycles = _closed_cycles_until(cycle)
+    cycle_ids = {c.pk for c in cycles} | {cycle.pk} | ({previous.pk} if previous else set())
+
+    # The department with its subtree: this cycle, the previous one and the trend, one query.
+    tree_rows = list(
+        Rollup.objects.filter(cycle_id__in=cycle_ids, scope=RollupScope.TREE, department=department)
     )
-    context.update(_breakdown(_keyed(tree_rows), _keyed(prev_rows), criteria, kinds=PART_KINDS))
+    context.update(
+        _breakdown(
+            _keyed(r for r in tree_rows if r.cycle_id == cycle.pk),
+            _keyed(r for r in tree_rows if previous and r.cycle_id == previous.pk),
+            criteria,
+            kinds=PART_KINDS,
+        )
+    )
+    rates = {
+        r.cycle_id: r
+        for r in ResponseRate.objects.filter(
+            cycle_id__in=cycle_ids, scope=RollupScope.TREE, department=department
+        )
+    }
+    context["response_rate"] = _rate_figures(rates.get(cycle.pk))
 
     # The department alone and each direct sub-department (with its subtree).
-    children = list(
-        Department.objects.filter(parent=department).order_by("code").values_list("id", "name")
-    )
     parts = Rollup.objects.filter(
         cycle=cycle, kind="", criterion__isnull=True, customer_department__isnull=True
     ).filter(
@@ -421,40 +471,49 @@ def department_dashboard(
         part.link_id = int(part.key)
 
     # Trend of the department with its subtree.
-    cycles = _closed_cycles_until(cycle)
-    trend_rows = Rollup.objects.filter(
-        cycle__in=cycles, scope=RollupScope.TREE, department=department, criterion__isnull=True
+    context["trend"] = _trend(
+        (r for r in tree_rows if r.criterion_id is None and r.cycle_id in {c.pk for c in cycles}),
+        cycles,
+        PART_KINDS,
     )
-    context["trend"] = _trend(trend_rows, cycles, PART_KINDS)
     context["trend"]["response"] = [
-        (lambda r: round(100 * r.share) if r and r.share is not None else None)(
-            ResponseRate.objects.filter(
-                cycle=c, scope=RollupScope.TREE, department=department
-            ).first()
-        )
+        (lambda r: round(100 * r.share) if r and r.share is not None else None)(rates.get(c.pk))
         for c in cycles
     ]
 
-    # The matrix and everything built on its cells: department alone × customer department.
-    cells = list(
+    # The matrix and everything built on its cells: department alone × customer department,
+    # this cycle's (both directions, for the gaps) and the previous cycle's own cells, one query.
+    everything = len(tree_set) == len(names)
+    this_cycle = Q(cycle=cycle)
+    if not everything:  # the whole company needs no id list
+        this_cycle &= Q(department_id__in=tree_ids) | Q(customer_department_id__in=tree_ids)
+    wanted = this_cycle
+    if previous is not None:
+        last_cycle = Q(cycle=previous)
+        if not everything:
+            last_cycle &= Q(department_id__in=tree_ids)
+        wanted |= last_cycle
+    matrix = list(
         Rollup.objects.filter(
-            cycle=cycle,
             scope=RollupScope.SELF,
             kind=kind,
             criterion_id=criterion_id,
             customer_department__isnull=False,
-        ).filter(Q(department_id__in=tree_ids) | Q(customer_department_id__in=tree_ids))
+        ).filter(wanted)
     )
-    own = [c for c in cells if c.department_id in tree_ids]
+    cells = [c for c in matrix if c.cycle_id == cycle.pk]
+    own = [c for c in cells if c.department_id in tree_set]
     providers = sorted({c.department_id for c in own}, key=lambda d: names.get(d, ""))
     customers = sorted({c.customer_department_id for c in own}, key=lambda d: names.get(d, ""))
+    provider_index = {d: i for i, d in enumerate(providers)}
+    customer_index = {d: i for i, d in enumerate(customers)}
     context["heatmap"] = {
         "providers": [names.get(d, "?") for d in providers],
         "customers": [names.get(d, "?") for d in customers],
         "cells": [
             [
-                customers.index(c.customer_department_id),
-                providers.index(c.department_id),
+                customer_index[c.customer_department_id],
+                provider_index[c.department_id],
                 shown_mean(c),
             ]
             for c in own
@@ -464,7 +523,7 @@ def department_dashboard(
     gaps = []
     seen: set[frozenset] = set()
     for (a, b), a_serves_b in by_pair.items():
-        if a not in tree_ids or frozenset((a, b)) in seen:
+        if a not in tree_set or frozenset((a, b)) in seen:
             continue
         b_serves_a = by_pair.get((b, a))
         if b_serves_a is None:
@@ -483,19 +542,11 @@ def department_dashboard(
             }
         )
     context["gaps"] = sorted(gaps, key=lambda g: (-g["gap"], g["a"], g["b"]))
-    prev_cells = {}
-    if previous is not None:
-        prev_cells = {
-            (r.department_id, r.customer_department_id): r
-            for r in Rollup.objects.filter(
-                cycle=previous,
-                scope=RollupScope.SELF,
-                kind=kind,
-                criterion_id=criterion_id,
-                department_id__in=tree_ids,
-                customer_department__isnull=False,
-            )
-        }
+    prev_cells = {
+        (r.department_id, r.customer_department_id): r
+        for r in matrix
+        if previous is not None and r.cycle_id == previous.pk and r.department_id in tree_set
+    }
     weakest = sorted(
         (c for c in own if shown_mean(c) is not None),
         key=lambda c: (shown_mean(c), names.get(c.department_id, "")),
@@ -512,11 +563,10 @@ def department_dashboard(
     ]
 
     # Anonymous comments about the department's service, with the department's answers.
-    context["comments"] = _grouped_comments(
-        ResultComment.objects.filter(
-            cycle=cycle, department_id__in=tree_ids, employee__isnull=True
-        ).select_related("reply")
-    )
+    comments = ResultComment.objects.filter(cycle=cycle, employee__isnull=True)
+    if not everything:
+        comments = comments.filter(department_id__in=tree_ids)
+    context["comments"] = _grouped_comments(comments.select_related("reply"))
     for comment in context["comments"]:
         comment.department_name = names.get(comment.department_id, "?")
     context["actions"] = actions_with_change(tree_ids, cycle, names)

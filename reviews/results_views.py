@@ -78,11 +78,11 @@ def _filters(request, cycle: Cycle | None) -> tuple[str, int | None]:
 
 @login_required
 def department(request, pk: int):
-    dept = results.department_for(request.user, pk)
+    visible = visible_department_ids(request.user)
+    dept = results.department_for(request.user, pk, visible=visible)
     cycle = results.pick_cycle(request.GET.get("cycle"))
     kind, criterion_id = _filters(request, cycle)
     context = results.department_dashboard(dept, cycle, kind=kind, criterion_id=criterion_id)
-    visible = visible_department_ids(request.user)
     context.update(
         {
             "cycles": results.result_cycles(),

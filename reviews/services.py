@@ -465,11 +465,14 @@ def submit_answer(
     reason: str = "",
     draft: bool = False,
     now: dt.datetime | None = None,
+    criteria: list[Criterion] | None = None,
 ) -> Answer:
     """Store the rater's answer (or draft); one answer per request whatever arrives twice.
 
     The request row is locked first, so two tabs, a double click or a replayed POST run one
-    after the other and the second updates the answer the first wrote (upsert on its key).
+    after the other and the second updates the answer the first wrote (found by its key).
+    `criteria`: the request's applicable criteria when the caller already has them (the form
+    view does), saving a query.
     """
     now = now or timezone.now()
     scores = {int(k): int(v) for k, v in (scores or {}).items() if v not in (None, "")}
@@ -482,36 +485,46 @@ def submit_answer(
             raise ReviewError(_("This cycle is closed; answers can no longer be changed."))
         if draft and not locked.is_pending:
             raise ReviewError(_("This answer was already submitted; submit your changes instead."))
-        criteria = {c.pk: c for c in applicable_criteria(cycle, locked.edge_type)}
+        if criteria is None:
+            criteria = applicable_criteria(cycle, locked.edge_type)
+        criterion_ids = {c.pk for c in criteria}
         if not_received:
             scores = {}
         else:
-            if set(scores) - set(criteria):
+            if set(scores) - criterion_ids:
                 raise ReviewError(_("A score was given for a criterion this request does not use."))
             if any(not 1 <= s <= 5 for s in scores.values()):
                 raise ReviewError(_("Scores go from 1 to 5."))
-            if not draft and set(scores) != set(criteria):
+            if not draft and set(scores) != criterion_ids:
                 raise ReviewError(_("Give a score for every criterion."))
-        answer, _created = Answer.objects.update_or_create(
-            cycle=cycle,
-            key=answer_key(locked.pk),
-            defaults={
-                "edge_id": locked.edge_id,
-                "edge_type": locked.edge_type,
-                "rank_kind": locked.rank_kind,
-                "provider_employee_id": locked.provider_employee_id,
-                "provider_department_id": locked.provider_department_id,
-                "customer_department_id": locked.customer_department_id,
-                "submitted": not draft,
-                "not_received": not_received,
-                "reason": reason.strip() if not_received else "",
-                "comment": "" if not_received else comment.strip(),
-            },
-        )
-        AnswerScore.objects.filter(answer=answer).delete()
-        AnswerScore.objects.bulk_create(
-            [AnswerScore(answer=answer, criterion_id=cid, score=s) for cid, s in scores.items()]
-        )
+        values = {
+            "edge_id": locked.edge_id,
+            "edge_type": locked.edge_type,
+            "rank_kind": locked.rank_kind,
+            "provider_employee_id": locked.provider_employee_id,
+            "provider_department_id": locked.provider_department_id,
+            "customer_department_id": locked.customer_department_id,
+            "submitted": not draft,
+            "not_received": not_received,
+            "reason": reason.strip() if not_received else "",
+            "comment": "" if not_received else comment.strip(),
+        }
+        # Under the request's lock nobody else writes this answer: a plain read, then an
+        # insert or an update (no savepoints, no second lookup).
+        key = answer_key(locked.pk)
+        answer = Answer.objects.filter(cycle=cycle, key=key).first()
+        if answer is None:
+            answer = Answer(cycle=cycle, key=key, **values)
+            answer.save(force_insert=True)
+        else:
+            for name, value in values.items():
+                setattr(answer, name, value)
+            answer.save(update_fields=list(values))
+            AnswerScore.objects.filter(answer=answer).delete()
+        if scores:
+            AnswerScore.objects.bulk_create(
+                [AnswerScore(answer=answer, criterion_id=cid, score=s) for cid, s in scores.items()]
+            )
         if not draft:
             status = RequestStatus.DECLINED if not_received else RequestStatus.ANSWERED
             ReviewRequest.objects.filter(pk=locked.pk).update(status=status, answered_at=now)

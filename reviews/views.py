@@ -31,14 +31,14 @@ def _own_request(user, pk: int) -> ReviewRequest:
 def rate(request, pk: int):
     review_request = _own_request(request.user, pk)
     cycle = review_request.cycle
-    criteria = services.applicable_criteria(cycle, review_request.edge_type)
-    answer = services.current_answer(review_request)
     if not cycle.accepts_answers():
+        answer = services.current_answer(review_request)
         return render(
             request,
             "reviews/rate.html",
             {"req": review_request, "cycle": cycle, "closed": True, "answer": answer},
         )
+    criteria = services.applicable_criteria(cycle, review_request.edge_type)
     draft = request.POST.get("action") == "draft"
     if request.method == "POST":
         form = RatingForm(request.POST, criteria=criteria, draft=draft)
@@ -51,6 +51,7 @@ def rate(request, pk: int):
                     not_received=form.cleaned_data["not_received"],
                     reason=form.cleaned_data["reason"],
                     draft=draft,
+                    criteria=criteria,
                 )
             except services.ReviewError as exc:
                 form.add_error(None, str(exc))
@@ -60,7 +61,10 @@ def rate(request, pk: int):
                     return redirect("reviews:rate", pk=review_request.pk)
                 messages.success(request, _("Thank you, your answer is saved."))
                 return redirect("reviews:inbox")
-    else:
+    # The stored answer fills the form on a GET and is shown beside it; a POST that is
+    # accepted redirects before needing it (the busiest path: one query less).
+    answer = services.current_answer(review_request)
+    if request.method != "POST":
         form = RatingForm(criteria=criteria, answer=answer)
     return render(
         request,

@@ -1,0 +1,54 @@
+"""What the shape for million-row cycles (no per-row FK checks) must not cost: integrity, queries."""
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.db.models import ProtectedError
+
+from reviews import services
+from reviews.models import Answer, AnswerScore, ReviewRequest
+
+
+@pytest.fixture
+def request_of_seller(open_cycle, org):
+    return ReviewRequest.objects.select_related("cycle").get(
+        cycle=open_cycle, rater=org["seller"], edge_type="function"
+    )
+
+
+def full_scores(request):
+    return {c.pk: 4 for c in services.applicable_criteria(request.cycle, request.edge_type)}
+
+
+def test_an_employee_who_has_requests_cannot_be_deleted(request_of_seller, org):
+    with pytest.raises(ProtectedError):
+        org["seller"].delete()
+    if connection.vendor == "postgresql":
+        # Also behind Django's back: the database refuses (reviews 0004 trigger).
+        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM relations_employee WHERE id = %s", [org["seller"].pk])
+    assert ReviewRequest.objects.filter(rater=org["seller"]).exists()
+
+
+def test_a_cycle_that_has_requests_cannot_be_deleted(open_cycle):
+    with pytest.raises(ProtectedError):
+        open_cycle.delete()
+    if connection.vendor == "postgresql":
+        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM reviews_cycle WHERE id = %s", [open_cycle.pk])
+    assert ReviewRequest.objects.filter(cycle=open_cycle).exists()
+
+
+def test_a_submission_takes_a_fixed_small_number_of_queries(
+    request_of_seller, django_assert_num_queries
+):
+    criteria = services.applicable_criteria(request_of_seller.cycle, request_of_seller.edge_type)
+    scores = full_scores(request_of_seller)
+    # Lock, find the answer, insert it, insert its scores, mark the request (+ savepoint pair
+    # of the test's own transaction).
+    with django_assert_num_queries(7):
+        services.submit_answer(request_of_seller, scores=scores, criteria=criteria)
+    # Again (a replay): the answer is updated and its scores replaced, still one of each.
+    with django_assert_num_queries(8):
+        services.submit_answer(request_of_seller, scores=scores, criteria=criteria)
+    assert Answer.objects.filter(cycle=request_of_seller.cycle).count() == 1
+    assert AnswerScore.objects.count() == len(scores)
