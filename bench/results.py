@@ -141,7 +141,7 @@ def child_results_cycle() -> dict:
             queries.append((round(time.perf_counter() - start, 3), " ".join(sql.split()[:8])))
 
     suppress_seconds = 0.0
-    original_suppress = results.suppress
+    original_suppress = results.suppression_flags
 
     def timed_suppress(*args, **kwargs):
         nonlocal suppress_seconds
@@ -151,7 +151,7 @@ def child_results_cycle() -> dict:
         finally:
             suppress_seconds += time.perf_counter() - start
 
-    results.suppress = timed_suppress
+    results.suppression_flags = timed_suppress
     load_before = loadavg()
     with connection.execute_wrapper(timed):
         start = time.perf_counter()

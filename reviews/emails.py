@@ -98,27 +98,36 @@ class _Renderer:
     def link(self, request_id: int, cycle_id: int) -> str:
         return self.link_prefix + make_request_token(request_id, cycle_id) + self.link_suffix
 
+    def request_line(self, r: dict, language: str, cycle_id: int, *, with_service: bool) -> str:
+        """One request of the list, formatted here rather than in a template loop.
+
+        A rater lists ten requests on average (a department head fifty): a `{% for %}` over
+        them was a fifth of a worker's time per e-mail. Nothing here is translatable text.
+        """
+        provider, department = r["provider_name"], r["provider_department_name"]
+        head = f"{provider} ({department})" if department and department != provider else provider
+        line = f"\n- {head} · {_type_label(language, r['edge_type'], r['rank_kind'])}"
+        if with_service and r["service"]:
+            line += f"\n  {r['service']}"
+        return f"{line}\n  {self.link(r['id'], cycle_id)}\n"
+
     def render(self, log: NotificationLog, requests: list[dict]) -> EmailMessage:
         rater, cycle = log.rater, log.cycle
         language = rater.language or settings.LANGUAGE_CODE
         template = self.templates.get(log.kind)
         if template is None:
             template = self.templates[log.kind] = get_template(TEMPLATES[log.kind])
+        with_service = log.kind == NotificationKind.INVITATION
         with translation.override(language):
             context = {
                 "rater": rater,
                 "cycle": cycle,
                 "deadline": timezone.localtime(cycle.deadline),
-                "requests": [
-                    {
-                        "provider": r["provider_name"],
-                        "provider_department": r["provider_department_name"],
-                        "type": _type_label(language, r["edge_type"], r["rank_kind"]),
-                        "service": r["service"],
-                        "link": self.link(r["id"], cycle.pk),
-                    }
+                "requests": requests,
+                "request_lines": "".join(
+                    self.request_line(r, language, cycle.pk, with_service=with_service)
                     for r in requests
-                ],
+                ),
                 "inbox_url": self.inbox_url,
             }
             body = template.render(context)

@@ -34,9 +34,11 @@ relationship, so a person rating the same provider through two relationships cou
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -116,23 +118,40 @@ def _equations(rows: list[tuple]) -> list[_Equation]:
     return [e for e in equations if e.parts]
 
 
-def _enforce(eq: _Equation, raters: list[int], hidden: list[bool], n: int) -> bool:
-    """Apply the complementary rule to one equation; True when it suppressed something."""
+def _rest(eq: _Equation, raters: list[int], n: int) -> int:
+    """Raters of the total outside its parts, when few enough to count as one more unknown.
+
+    What is left (never shown, in no other equation) may come out by subtraction when it
+    holds N raters itself, like any shown figure; with fewer it is one more unknown.
+    """
+    if not eq.disjoint:
+        return 0
+    rest = raters[eq.total] - sum(raters[p] for p in eq.parts)
+    return rest if 0 < rest < n else 0
+
+
+def _enforce(
+    eq: _Equation, raters: list[int], hidden: list[bool], n: int, rest: int | None = None
+) -> list[int]:
+    """Apply the complementary rule to one equation; returns the rows it suppressed.
+
+    `rest` is `_rest(eq, raters, n)`, computed here unless the caller has it already.
+    """
+    if rest is None:
+        rest = _rest(eq, raters, n)
     parts_hidden = [p for p in eq.parts if hidden[p]]
-    shown = sorted((p for p in eq.parts if not hidden[p]), key=lambda p: (raters[p], p))
-    rest = raters[eq.total] - sum(raters[p] for p in eq.parts) if eq.disjoint else 0
-    # What is left (never shown, in no other equation) may come out by subtraction when it
-    # holds N raters itself, like any shown figure; with fewer it is one more unknown.
-    rest = rest if 0 < rest < n else 0
     unknown = len(parts_hidden) + (1 if rest > 0 else 0)
-    changed = False
     if hidden[eq.total]:
-        if unknown == 0 and shown:  # the parts would add up to the suppressed total
-            hidden[shown[0]] = True
-            return True
-        return False
+        if unknown:
+            return []
+        # The parts would add up to the suppressed total: hide the smallest.
+        part = min(eq.parts, key=lambda p: (raters[p], p))
+        hidden[part] = True
+        return [part]
     if unknown == 0:
-        return False
+        return []
+    shown = sorted((p for p in eq.parts if not hidden[p]), key=lambda p: (raters[p], p))
+    changed: list[int] = []
 
     def residue() -> int:
         values = [raters[p] for p in parts_hidden]
@@ -145,15 +164,21 @@ def _enforce(eq: _Equation, raters: list[int], hidden: list[bool], n: int) -> bo
         hidden[part] = True
         parts_hidden.append(part)
         unknown += 1
-        changed = True
+        changed.append(part)
     if unknown < 2:  # a single unknown part equals the total minus the rest: hide the total
         hidden[eq.total] = True
-        changed = True
+        changed.append(eq.total)
     return changed
 
 
 def suppression_flags(rows: list[tuple], min_raters: int) -> list[bool]:
-    """For rows (id, scope, dept, emp, kind, criterion, customer, raters): hidden or not."""
+    """For rows (id, scope, dept, emp, kind, criterion, customer, raters): hidden or not.
+
+    The equations are applied in order, again and again until nothing changes. Applying an
+    equation twice in a row changes nothing, so each round only reruns the equations one of
+    whose figures was suppressed since they last ran (in the same order as full rounds would):
+    the same flags as full rounds, without going over a million equations several times.
+    """
     raters = [row[7] for row in rows]
     hidden = [
         not (row[1] == RollupScope.PERSON and row[4] == RollupKind.RANK_TASK)
@@ -161,35 +186,62 @@ def suppression_flags(rows: list[tuple], min_raters: int) -> list[bool]:
         for row in rows
     ]
     equations = _equations(rows)
-    changed = True
-    while changed:
-        changed = False
-        for eq in equations:
-            if _enforce(eq, raters, hidden, min_raters):
-                changed = True
+    rests = [_rest(eq, raters, min_raters) for eq in equations]
+    touching: dict[int, list[int]] = defaultdict(list)
+    for k, eq in enumerate(equations):
+        touching[eq.total].append(k)
+        for p in eq.parts:
+            touching[p].append(k)
+    queued = [True] * len(equations)
+    pending = list(range(len(equations)))  # a sorted list is a heap
+    while pending:
+        later: set[int] = set()
+        while pending:
+            k = heapq.heappop(pending)
+            queued[k] = False
+            for row in _enforce(equations[k], raters, hidden, min_raters, rests[k]):
+                for j in touching[row]:
+                    if j > k and not queued[j]:  # still to come in this round
+                        queued[j] = True
+                        heapq.heappush(pending, j)
+                    elif j < k:  # already passed: the next round
+                        later.add(j)
+        pending = sorted(j for j in later if not queued[j])
+        for j in pending:
+            queued[j] = True
     return hidden
+
+
+# The columns `suppression_flags` reads, in its order.
+ROW_FIELDS = (
+    "id",
+    "scope",
+    "department_id",
+    "employee_id",
+    "kind",
+    "criterion_id",
+    "customer_department_id",
+    "raters",
+)
 
 
 def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
     """Set the cycle's `Rollup.suppressed` flags (rows are written suppressed, then opened)."""
-    rows = list(
-        Rollup.objects.filter(cycle=cycle)
-        .order_by("id")
-        .values_list(
-            "id",
-            "scope",
-            "department_id",
-            "employee_id",
-            "kind",
-            "criterion_id",
-            "customer_department_id",
-            "raters",
-        )
-    )
+    rows = list(Rollup.objects.filter(cycle=cycle).order_by("id").values_list(*ROW_FIELDS))
     hidden = suppression_flags(rows, min_raters)
     shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
-    for start in range(0, len(shown_ids), 900):
-        Rollup.objects.filter(pk__in=shown_ids[start : start + 900]).update(suppressed=False)
+    if connection.vendor == "postgresql":
+        # One statement joining an array instead of hundreds of IN lists (seconds at 500k rows).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {connection.ops.quote_name(Rollup._meta.db_table)} r "  # noqa: S608
+                "SET suppressed = false FROM unnest(%s::bigint[]) AS shown(id) "
+                "WHERE r.id = shown.id",
+                [shown_ids],
+            )
+    else:
+        for start in range(0, len(shown_ids), 900):
+            Rollup.objects.filter(pk__in=shown_ids[start : start + 900]).update(suppressed=False)
     return len(rows), len(rows) - len(shown_ids)
 
 

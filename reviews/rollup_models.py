@@ -107,6 +107,13 @@ class Rollup(models.Model):
         indexes = [
             models.Index(fields=["department", "scope", "kind"], name="reviews_rollup_dept"),
             models.Index(fields=["employee", "kind"], name="reviews_rollup_person"),
+            # The dashboard's reciprocity gaps read the cells where the department is the
+            # customer: without this, a scan of those cells in every stored cycle.
+            models.Index(
+                fields=["cycle", "customer_department", "kind", "criterion"],
+                condition=Q(scope=RollupScope.SELF),
+                name="reviews_rollup_customer",
+            ),
         ]
 
     def __str__(self) -> str:
