@@ -1,4 +1,4 @@
-"""What the shape for million-row cycles (no per-row FK checks) must not cost: integrity, queries."""
+"""The shape for million-row cycles (no per-row FK checks) keeps integrity and few queries."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
