@@ -80,7 +80,8 @@ WSGI_APPLICATION = "icr.wsgi.application"
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'icr.sqlite3'}"),
+        # An empty DATABASE_URL counts as unset (compose files and CI often export it blank).
+        env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'icr.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
     )
 }

@@ -151,8 +151,20 @@ def create_cycle(
     with transaction.atomic():
         cycle.full_clean(exclude=["criteria"])
         cycle.save()
+        if criteria is None and not Criterion.objects.exists():
+            # A cycle needs something to rate: with no criteria at all (a fresh table, or
+            # every one deleted), the four defaults of migration 0002 come back.
+            ensure_default_criteria()
         cycle.criteria.set(criteria if criteria is not None else Criterion.objects.active())
     return cycle
+
+
+def ensure_default_criteria() -> None:
+    from django.apps import apps as global_apps
+
+    from .migrations_defaults import add_default_criteria
+
+    add_default_criteria(global_apps)
 
 
 def _request_insert_sql(cycle: Cycle, now: dt.datetime, *, first: bool) -> tuple[str, list]:

@@ -80,12 +80,10 @@ def test_a_workflow_process_pair_its_steps_do_not_make(company):
 
 def test_deleted_edges(company):
     count = assert_graph_invariants()
-    pair = RelationPair.objects.filter(type=EdgeType.RANK).first()
-    services.retire_pairs([pair.pk])
-    Edge.objects.filter(pair=pair).delete()
-    pair.delete()
+    # Fewer edges than before is caught whoever removed them; on PostgreSQL the database
+    # refuses the delete itself (tests/relations/test_db_constraints.py), so pretend here.
     with broken("edges were deleted"):
-        assert_graph_invariants(previous_edge_count=count)
+        assert_graph_invariants(previous_edge_count=count + 2)
 
 
 def test_a_pair_retired_without_its_edges(company):

@@ -163,3 +163,21 @@ def test_a_closed_cycle_cannot_be_opened_again(open_cycle):
     services.close_cycle(open_cycle)
     with pytest.raises(services.ReviewError):
         services.open_cycle(open_cycle)
+
+
+def test_a_cycle_created_with_no_criteria_left_gets_the_four_defaults(db):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from reviews import services
+    from reviews.models import Criterion
+
+    Criterion.objects.all().delete()
+    cycle = services.create_cycle(name="Q", deadline=timezone.now() + dt.timedelta(days=7))
+    assert sorted(cycle.criteria.values_list("code", flat=True)) == [
+        "communication",
+        "quality",
+        "responsiveness",
+        "timeliness",
+    ]
