@@ -1,4 +1,5 @@
-"""The default criteria, as migration 0002 creates them (copied: migrations stay frozen)."""
+"""The default criteria: created by migration 0002, and again by services.create_cycle when
+no criterion is left. Kept free of model imports so the migration can use it."""
 
 DEFAULT_CRITERIA = [
     (
