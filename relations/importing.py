@@ -472,25 +472,18 @@ def _check_departments(table: Table, errors) -> dict[str, _DeptRow]:
             )
     if table.failed:
         return depts
-    for row in depts.values():
-        if row.parent_code and row.parent_code not in depts:
-            errors.append(
-                table.issue(
-                    row.line,
-                    "parent_code",
-                    _("Unknown parent department “%(code)s”.") % {"code": row.parent_code},
-                )
-            )
-    parents = {code: row.parent_code or None for code, row in depts.items()}
-    for cycle in _cycles(parents):
-        first = min(cycle, key=lambda code: depts[code].line)
-        if len(cycle) == 1:
-            message = _("Department “%(code)s” cannot be its own parent.") % {"code": first}
-        else:
-            message = _("These departments form a cycle in the department tree: %(cycle)s") % {
-                "cycle": " → ".join([*cycle, cycle[0]])
-            }
-        errors.append(table.issue(depts[first].line, "parent_code", message))
+    _check_tree(
+        table,
+        depts,
+        {code: row.parent_code or None for code, row in depts.items()},
+        "parent_code",
+        errors,
+        unknown=lambda code: _("Unknown parent department “%(code)s”.") % {"code": code},
+        own=lambda code: _("Department “%(code)s” cannot be its own parent.") % {"code": code},
+        cycle=lambda path: (
+            _("These departments form a cycle in the department tree: %(cycle)s") % {"cycle": path}
+        ),
+    )
     return depts
 
 
@@ -558,26 +551,32 @@ def _check_employees(table: Table, depts: dict[str, _DeptRow] | None, errors) ->
             )
     if table.failed:
         return emps
-    for row in emps.values():
-        if row.manager and row.manager not in emps:
-            errors.append(
-                table.issue(
-                    row.line,
-                    "manager_employee_id",
-                    _("Unknown manager “%(id)s”.") % {"id": row.manager},
-                )
-            )
-    managers = {eid: row.manager or None for eid, row in emps.items()}
-    for cycle in _cycles(managers):
-        first = min(cycle, key=lambda eid: emps[eid].line)
-        if len(cycle) == 1:
-            message = _("Employee “%(id)s” cannot be their own manager.") % {"id": first}
-        else:
-            message = _("These employees form a cycle in the reporting line: %(cycle)s") % {
-                "cycle": " → ".join([*cycle, cycle[0]])
-            }
-        errors.append(table.issue(emps[first].line, "manager_employee_id", message))
+    _check_tree(
+        table,
+        emps,
+        {eid: row.manager or None for eid, row in emps.items()},
+        "manager_employee_id",
+        errors,
+        unknown=lambda eid: _("Unknown manager “%(id)s”.") % {"id": eid},
+        own=lambda eid: _("Employee “%(id)s” cannot be their own manager.") % {"id": eid},
+        cycle=lambda path: (
+            _("These employees form a cycle in the reporting line: %(cycle)s") % {"cycle": path}
+        ),
+    )
     return emps
+
+
+def _check_tree(
+    table: Table, rows: dict, parent: dict[str, str | None], column, errors, *, unknown, own, cycle
+) -> None:
+    """Department tree and reporting line alike: every parent known, and no cycle."""
+    for key, up in parent.items():
+        if up and up not in rows:
+            errors.append(table.issue(rows[key].line, column, unknown(up)))
+    for path in _cycles(parent):
+        first = min(path, key=lambda k: rows[k].line)
+        message = own(first) if len(path) == 1 else cycle(" → ".join([*path, path[0]]))
+        errors.append(table.issue(rows[first].line, column, message))
 
 
 def _cycles(parent: dict[str, str | None]) -> list[list[str]]:
