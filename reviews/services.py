@@ -188,9 +188,34 @@ def _request_insert_sql(cycle: Cycle, now: dt.datetime, *, first: bool) -> tuple
     evaluator_t = q(DepartmentEvaluator._meta.db_table)
     types = [t for t in cycle.edge_types if t in EdgeType.values] or ["-"]
     type_marks = ", ".join(["%s"] * len(types))
-    limit_filter = "WHERE ranked.rn <= %s" if cycle.member_limit else ""
     ts = connection.ops.adapt_datetimefield_value(now)
-    # Only table names and placeholders are formatted in; every value is a parameter.
+    if cycle.member_limit:
+        # Head first, then by id, at most member_limit per department.
+        members_sql = f"""
+            SELECT ranked.department_id, ranked.employee_id FROM (
+                SELECT d.id AS department_id, m.id AS employee_id,
+                       ROW_NUMBER() OVER (
+                           PARTITION BY d.id
+                           ORDER BY CASE WHEN m.id = d.head_id THEN 0 ELSE 1 END, m.id
+                       ) AS rn
+                FROM {dept_t} d
+                JOIN {emp_t} m ON m.active AND (m.department_id = d.id OR m.id = d.head_id)
+                WHERE d.id IN (SELECT department_id FROM customer_departments)
+                AND NOT EXISTS (SELECT 1 FROM evaluators x WHERE x.department_id = d.id)
+            ) ranked
+            WHERE ranked.rn <= %s
+        """  # noqa: S608
+    else:
+        members_sql = f"""
+            SELECT d.id AS department_id, m.id AS employee_id
+            FROM {dept_t} d
+            JOIN {emp_t} m ON m.active AND (m.department_id = d.id OR m.id = d.head_id)
+            WHERE d.id IN (SELECT department_id FROM customer_departments)
+            AND NOT EXISTS (SELECT 1 FROM evaluators x WHERE x.department_id = d.id)
+        """  # noqa: S608
+    # Only table names and placeholders are formatted in; every value is a parameter. The
+    # names of both ends are looked up once per edge, the rater's once per person (OFFSET 0
+    # keeps each subquery apart), then joined to the requests: two lookups per request, not 7.
     sql = f"""
         -- The CTE sits inside the INSERT so the driver reports the inserted row count.
         INSERT INTO {request_t} (
@@ -205,23 +230,11 @@ def _request_insert_sql(cycle: Cycle, now: dt.datetime, *, first: bool) -> tuple
             FROM {evaluator_t} de
             JOIN {emp_t} ev ON ev.id = de.employee_id AND ev.active
         ),
-        members AS (
-            SELECT ranked.department_id, ranked.employee_id FROM (
-                SELECT d.id AS department_id, m.id AS employee_id,
-                       ROW_NUMBER() OVER (
-                           PARTITION BY d.id
-                           ORDER BY CASE WHEN m.id = d.head_id THEN 0 ELSE 1 END, m.id
-                       ) AS rn
-                FROM {dept_t} d
-                JOIN {emp_t} m ON m.active AND (m.department_id = d.id OR m.id = d.head_id)
-                WHERE d.id IN (
-                    SELECT ce.customer_department_id FROM {edge_t} ce
-                    WHERE ce.valid_to IS NULL AND ce.type IN ({type_marks})
-                )
-                AND NOT EXISTS (SELECT 1 FROM evaluators x WHERE x.department_id = d.id)
-            ) ranked
-            {limit_filter}
+        customer_departments AS (
+            SELECT ce.customer_department_id AS department_id FROM {edge_t} ce
+            WHERE ce.valid_to IS NULL AND ce.type IN ({type_marks})
         ),
+        members AS ({members_sql}),
         targets AS (
             SELECT e.id AS edge_id, e.customer_employee_id AS rater_id
             FROM {edge_t} e
@@ -234,46 +247,75 @@ def _request_insert_sql(cycle: Cycle, now: dt.datetime, *, first: bool) -> tuple
               ON r.department_id = e.customer_department_id
             WHERE e.valid_to IS NULL AND e.type IN ({type_marks})
         )
-        SELECT %s, e.id, rater.id, rater.name, rd.id, rd.name,
+        SELECT %s, e.id, rater.id, rater.name, rater.department_id, rater.department_name,
                e.type, e.rank_kind, e.service,
-               e.provider_employee_id,
-               CASE WHEN e.provider_employee_id IS NULL THEN pd.name ELSE pe.name END,
-               pd.id, pd.name,
-               CASE WHEN e.customer_employee_id IS NULL THEN cd.name ELSE ce.name END,
-               cd.id, cd.name,
+               e.provider_employee_id, e.provider_name, e.provider_department_id,
+               e.provider_department_name,
+               e.customer_name, e.customer_department_id, e.customer_department_name,
                %s, %s
         FROM targets t
-        JOIN {edge_t} e ON e.id = t.edge_id
-        JOIN {emp_t} rater ON rater.id = t.rater_id AND rater.active
-        JOIN {dept_t} rd ON rd.id = rater.department_id
-        LEFT JOIN {emp_t} pe ON pe.id = e.provider_employee_id
-        LEFT JOIN {dept_t} pd ON pd.id = COALESCE(e.provider_department_id, pe.department_id)
-        LEFT JOIN {emp_t} ce ON ce.id = e.customer_employee_id
-        LEFT JOIN {dept_t} cd ON cd.id = COALESCE(e.customer_department_id, ce.department_id)
+        JOIN (
+            SELECT e.id, e.type, e.rank_kind, e.service,
+                   e.provider_employee_id, e.provider_department_id AS provider_department_end,
+                   CASE WHEN e.provider_employee_id IS NULL THEN pd.name ELSE pe.name END
+                       AS provider_name,
+                   pd.id AS provider_department_id, pd.name AS provider_department_name,
+                   CASE WHEN e.customer_employee_id IS NULL THEN cd.name ELSE ce.name END
+                       AS customer_name,
+                   cd.id AS customer_department_id, cd.name AS customer_department_name
+            FROM {edge_t} e
+            LEFT JOIN {emp_t} pe ON pe.id = e.provider_employee_id
+            LEFT JOIN {dept_t} pd ON pd.id = COALESCE(e.provider_department_id, pe.department_id)
+            LEFT JOIN {emp_t} ce ON ce.id = e.customer_employee_id
+            LEFT JOIN {dept_t} cd ON cd.id = COALESCE(e.customer_department_id, ce.department_id)
+            WHERE e.valid_to IS NULL AND e.type IN ({type_marks})
+            OFFSET 0
+        ) e ON e.id = t.edge_id
+        JOIN (
+            SELECT m.id, m.name, m.department_id, rd.name AS department_name
+            FROM {emp_t} m JOIN {dept_t} rd ON rd.id = m.department_id
+            WHERE m.active
+            OFFSET 0
+        ) rater ON rater.id = t.rater_id
         WHERE (e.provider_employee_id IS NULL OR e.provider_employee_id <> rater.id)
-          AND (e.provider_department_id IS NULL OR e.provider_department_id <> rater.department_id)
+          AND (e.provider_department_end IS NULL
+               OR e.provider_department_end <> rater.department_id)
         {"" if first else "ON CONFLICT (cycle_id, edge_id, rater_id) DO NOTHING"}
     """  # noqa: S608
     params: list = [*types]
     if cycle.member_limit:
         params.append(cycle.member_limit)
-    params += [*types, *types, cycle.pk, RequestStatus.PENDING, ts]
+    params += [*types, *types, cycle.pk, RequestStatus.PENDING, ts, *types]
     return sql, params
 
 
 def _insert_notifications_sql(
-    cycle: Cycle, kind: str, offset: int, now: dt.datetime, *, pending_only: bool
+    cycle: Cycle,
+    kind: str,
+    offset: int,
+    now: dt.datetime,
+    *,
+    pending_only: bool,
+    requests_from: str | None = None,
 ) -> tuple[str, list]:
-    """One log row per rater of the cycle (only raters with pending requests if asked)."""
+    """One log row per rater of the cycle (only raters with pending requests if asked).
+
+    `requests_from`: read the raters from this relation (the requests just inserted, named in
+    a WITH) instead of the cycle's rows of the requests table.
+    """
     q = connection.ops.quote_name
     log_t = q(NotificationLog._meta.db_table)
-    request_t = q(ReviewRequest._meta.db_table)
-    pending = "AND r.status = %s" if pending_only else ""
+    if requests_from:
+        source, where, where_params = requests_from, "", []
+    else:
+        source = q(ReviewRequest._meta.db_table)
+        where = "WHERE r.cycle_id = %s" + (" AND r.status = %s" if pending_only else "")
+        where_params = [cycle.pk] + ([RequestStatus.PENDING] if pending_only else [])
     sql = f"""
         INSERT INTO {log_t} (cycle_id, rater_id, kind, {q("offset")}, status, created_at, attempts)
         SELECT DISTINCT r.cycle_id, r.rater_id, %s, %s, %s, %s, 0
-        FROM {request_t} r
-        WHERE r.cycle_id = %s {pending}
+        FROM {source} r
+        {where}
         ON CONFLICT (cycle_id, rater_id, kind, {q("offset")}) DO NOTHING
     """  # noqa: S608
     params = [
@@ -281,11 +323,39 @@ def _insert_notifications_sql(
         offset,
         NotificationStatus.PENDING,
         connection.ops.adapt_datetimefield_value(now),
-        cycle.pk,
+        *where_params,
     ]
-    if pending_only:
-        params.append(RequestStatus.PENDING)
     return sql, params
+
+
+def _open_first_time_postgresql(cycle: Cycle, now: dt.datetime) -> tuple[dict[str, int], int]:
+    """A first opening on PostgreSQL in one statement: requests, invitation log, counts.
+
+    The invitation log rows and the per-type counts are taken from the inserted rows
+    (RETURNING), so the million new requests are not read back twice. Returns the requests
+    created by type and the raters invited.
+    """
+    insert_sql, insert_params = _request_insert_sql(cycle, now, first=True)
+    log_sql, log_params = _insert_notifications_sql(
+        cycle, NotificationKind.INVITATION, 0, now, pending_only=False, requests_from="created"
+    )
+    sql = f"""
+        WITH created AS ({insert_sql} RETURNING cycle_id, rater_id, edge_type),
+        invited AS ({log_sql} RETURNING 1)
+        SELECT c.edge_type, COUNT(*), (SELECT COUNT(*) FROM invited) FROM created c
+        GROUP BY c.edge_type
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        # One statement joins and de-duplicates about a million rows: hash tables that fit in
+        # memory instead of batches spilled to disk (this transaction only).
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(sql, [*insert_params, *log_params])
+        rows = cursor.fetchall()
+    by_type = {edge_type: count for edge_type, count, _invited in rows}
+    invited = rows[0][2] if rows else 0
+    if invited:
+        _after_commit_dispatch(cycle.pk, NotificationKind.INVITATION, 0)
+    return by_type, invited
 
 
 def queue_notifications(
@@ -328,14 +398,17 @@ def open_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> C
             raise ReviewError(_("The deadline of this cycle has passed."))
         # Under the cycle's row lock nobody else adds requests to it meanwhile.
         first = not ReviewRequest.objects.filter(cycle=cycle).exists()
-        sql, params = _request_insert_sql(cycle, now, first=first)
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # One statement joins and de-duplicates about a million rows: hash tables that
-                # fit in memory instead of batches spilled to disk (this transaction only).
-                cursor.execute("SET LOCAL work_mem = '64MB'")
-            cursor.execute(sql, params)
-            created = max(cursor.rowcount, 0)
+        in_one_statement = first and connection.vendor == "postgresql"
+        if in_one_statement:
+            by_type, invited = _open_first_time_postgresql(cycle, now)
+            created = sum(by_type.values())
+        else:
+            sql, params = _request_insert_sql(cycle, now, first=first)
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    cursor.execute("SET LOCAL work_mem = '64MB'")
+                cursor.execute(sql, params)
+                created = max(cursor.rowcount, 0)
         if cycle.status == CycleStatus.DRAFT:
             cycle.status = CycleStatus.OPEN
             cycle.opened_at = now
@@ -346,6 +419,11 @@ def open_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> C
                 at=now,
                 actor=actor,
                 data={"requests": created},
+            )
+        if in_one_statement:
+            requests = {t: 0 for t in EdgeType.values} | by_type
+            return CycleSummary(
+                cycle=cycle, requests=requests, raters=invited, answered=0, created=created
             )
         invited = queue_notifications(cycle, NotificationKind.INVITATION, now=now)
         # On a first opening there is one invitation per distinct rater: no count to run again.
