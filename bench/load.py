@@ -9,8 +9,9 @@
   second thread of the same worker can run meanwhile. DEBUG off, ICR_DEV=1 (development
   SECRET_KEY, no HTTPS redirect), CONN_MAX_AGE=600 so connections are kept.
 - Raters: a cycle "bench load" over the rank relationships of the benchmark company is opened;
-  for N pending requests of distinct raters a session row is written directly (as a login
-  would) with its own CSRF secret, so logging in is not what is measured.
+  for N pending requests of distinct raters a session is stored directly as a login would
+  store it (the row, and with Redis configured the cached copy too), with its own CSRF secret,
+  so logging in is not what is measured.
 - Client: wrk with a generated Lua script that POSTs a full rating (a score per criterion)
   for each request with that rater's session cookie and CSRF token; about one in ten
   submissions is sent again later (a replayed POST). Bounded by --load-seconds, traffic to
@@ -172,6 +173,21 @@ def child_load_setup(raters: str, data_path: str) -> dict:
         scores = "&".join(f"score_{c}={rng.randint(1, 5)}" for c in criteria)
         lines.append(f"{first_request[rater_id]} {key} {csrf} {scores}")
     Session.objects.bulk_create(sessions, batch_size=2000)
+    if settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db":
+        # What a login stores with this engine: the row above and the same data in the cache.
+        from django.contrib.sessions.backends.cached_db import KEY_PREFIX
+        from django.core.cache import caches
+
+        cache = caches[settings.SESSION_CACHE_ALIAS]
+        timeout = int((expire - now).total_seconds())
+        for start in range(0, len(sessions), 2000):
+            cache.set_many(
+                {
+                    KEY_PREFIX + session.session_key: store.decode(session.session_data)
+                    for session in sessions[start : start + 2000]
+                },
+                timeout,
+            )
     # Every REPLAY_EVERY-th submission is sent again further down the list: a replayed POST.
     replays = lines[::REPLAY_EVERY]
     out = []
@@ -182,6 +198,10 @@ def child_load_setup(raters: str, data_path: str) -> dict:
     Path(data_path).write_text("\n".join(out) + "\n")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE django_session")
+    # The load cycle's invitations are not sent here (the sessions in the cache stay).
+    from icr.celery import app
+
+    app.control.purge()
     return {
         "cycle_id": cycle.pk,
         "cycle_requests": summary.total,
@@ -216,6 +236,19 @@ def child_load_verify(cycle_id: str, accepted_path: str) -> dict:
 
 
 # --- The section ------------------------------------------------------------------------------
+
+
+def _postgres_cpu_seconds() -> float:
+    """CPU time so far of this machine's PostgreSQL processes (the server is local)."""
+    total = 0.0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() != "postgres":
+                continue
+        except OSError:
+            continue
+        total += _cpu_seconds(int(comm.parent.name))
+    return total
 
 
 def _free_port() -> int:
@@ -255,7 +288,6 @@ def section_load(options) -> dict:
     data_path = workdir / "ratings.txt"
     flush_redis()
     setup = run_child(["load-setup", str(options.load_raters), str(data_path)], url)
-    flush_redis()  # the load cycle's invitations: not sent here
     script = workdir / "rate.lua"
     script.write_text(LUA.replace("__DATA__", str(data_path)))
     port = _free_port()
@@ -291,6 +323,7 @@ def section_load(options) -> dict:
         _warm_up(port, data_path)
         load_before = loadavg()
         cpu_before = sum(_cpu_seconds(pid) for pid in _process_tree(server.pid))
+        postgres_before = _postgres_cpu_seconds()
         if options.py_spy:
             pool = _process_tree(server.pid)[1:]
             _profile(pool, options.py_spy, BASE_DIR / "var" / "bench", options.load_seconds // 2)
@@ -313,6 +346,7 @@ def section_load(options) -> dict:
         )
         load_after = loadavg()
         server_cpu = sum(_cpu_seconds(pid) for pid in _process_tree(server.pid)) - cpu_before
+        postgres_cpu = _postgres_cpu_seconds() - postgres_before
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -378,6 +412,7 @@ def section_load(options) -> dict:
         # machine with nothing else to run (PostgreSQL and wrk need their share too).
         "server_cpu_seconds": round(server_cpu, 1),
         "server_cpu_ms_per_response": round(server_cpu * 1000 / max(wrk["requests"], 1), 2),
+        "postgres_cpu_ms_per_response": round(postgres_cpu * 1000 / max(wrk["requests"], 1), 2),
         "load_before": load_before,
         "load": load_after,
         "goals": GOALS,
@@ -410,7 +445,8 @@ def print_load(result: dict) -> None:
         f"{sum(wrk['errors'].values()):>8}{result['load']:>7.2f}"
     )
     print(
-        f"gunicorn workers' CPU: {result['server_cpu_ms_per_response']} ms per submission "
+        f"CPU per submission: gunicorn workers {result['server_cpu_ms_per_response']} ms, "
+        f"PostgreSQL {result.get('postgres_cpu_ms_per_response')} ms "
         f"(load average {result['load_before']} before, {result['load']} after)"
     )
     print(

@@ -186,6 +186,19 @@ else:
         "control_folder": str(CELERY_FS_DIR / "control"),
         "store_processed": False,
     }
+# With Redis, it is also the cache, and sessions are read from it (written to both it and the
+# database, so a restarted Redis logs nobody out): every page view saves a database query.
+# Without Redis, sessions stay in the database alone; a per-process memory cache would let a
+# session deleted at logout live on in the other worker processes.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "icr"),
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -9,13 +9,16 @@ The SQL is plain enough for both PostgreSQL and SQLite (window functions, UPSERT
 from __future__ import annotations
 
 import datetime as dt
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q
-from django.dispatch import Signal
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import Signal, receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -189,6 +192,8 @@ def _request_insert_sql(cycle: Cycle, now: dt.datetime, *, first: bool) -> tuple
     types = [t for t in cycle.edge_types if t in EdgeType.values] or ["-"]
     type_marks = ", ".join(["%s"] * len(types))
     ts = connection.ops.adapt_datetimefield_value(now)
+    # PostgreSQL plans a subquery with OFFSET on its own instead of merging it into the joins.
+    fence = "OFFSET 0" if connection.vendor == "postgresql" else ""
     if cycle.member_limit:
         # Head first, then by id, at most member_limit per department.
         members_sql = f"""
@@ -269,13 +274,13 @@ def _request_insert_sql(cycle: Cycle, now: dt.datetime, *, first: bool) -> tuple
             LEFT JOIN {emp_t} ce ON ce.id = e.customer_employee_id
             LEFT JOIN {dept_t} cd ON cd.id = COALESCE(e.customer_department_id, ce.department_id)
             WHERE e.valid_to IS NULL AND e.type IN ({type_marks})
-            OFFSET 0
+            {fence}
         ) e ON e.id = t.edge_id
         JOIN (
             SELECT m.id, m.name, m.department_id, rd.name AS department_name
             FROM {emp_t} m JOIN {dept_t} rd ON rd.id = m.department_id
             WHERE m.active
-            OFFSET 0
+            {fence}
         ) rater ON rater.id = t.rater_id
         WHERE (e.provider_employee_id IS NULL OR e.provider_employee_id <> rater.id)
           AND (e.provider_department_end IS NULL
@@ -533,8 +538,30 @@ def open_scheduled_cycle(template: CycleTemplate, *, now: dt.datetime | None = N
 # --- Answers --------------------------------------------------------------------------------
 
 
+# An open cycle's criteria are fixed (the admin makes them read-only once it opened), and the
+# rating form asks for them on every view and submission: each process keeps them a short
+# while. Saving a criterion empties this process's copy; other processes see the change
+# within CRITERIA_CACHE_SECONDS.
+CRITERIA_CACHE_SECONDS = 60.0
+_criteria_cache: dict[tuple[int, str], tuple[float, list[Criterion]]] = {}
+
+
 def applicable_criteria(cycle: Cycle, edge_type: str) -> list[Criterion]:
-    return [c for c in cycle.criteria.order_by("order", "id") if c.applies_to(edge_type)]
+    key = (cycle.pk, edge_type)
+    cached = _criteria_cache.get(key)
+    now = time.monotonic()
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    criteria = [c for c in cycle.criteria.order_by("order", "id") if c.applies_to(edge_type)]
+    if cycle.status == CycleStatus.OPEN:
+        _criteria_cache[key] = (now + CRITERIA_CACHE_SECONDS, criteria)
+    return criteria
+
+
+@receiver(post_save, sender=Criterion, dispatch_uid="reviews.services.criterion_saved")
+@receiver(post_delete, sender=Criterion, dispatch_uid="reviews.services.criterion_deleted")
+def forget_cached_criteria(**kwargs) -> None:
+    _criteria_cache.clear()
 
 
 def current_answer(request: ReviewRequest) -> Answer | None:
@@ -544,6 +571,63 @@ def current_answer(request: ReviewRequest) -> Answer | None:
         .prefetch_related("scores")
         .first()
     )
+
+
+def _lock_for_answer(request_id: int) -> ReviewRequest | None:
+    """The request locked for update and its cycle share-locked, in one statement.
+
+    Raw SQL because the ORM has one lock mode per query. The cycle's lock lets answers to other
+    requests go on side by side while closing (FOR UPDATE) waits for them, and they for it;
+    after waiting, PostgreSQL returns the cycle's latest row. (SQLite runs one writing
+    transaction at a time: a plain read.)
+    """
+    q = connection.ops.quote_name
+    request_fields = (
+        "id",
+        "cycle_id",
+        "edge_id",
+        "edge_type",
+        "rank_kind",
+        "provider_employee_id",
+        "provider_department_id",
+        "customer_department_id",
+        "status",
+    )
+    cycle_fields = ("status", "deadline")
+    lock = " FOR NO KEY UPDATE OF r FOR SHARE OF c" if connection.vendor == "postgresql" else ""
+    columns = [f"r.{q(f)}" for f in request_fields] + [f"c.{q(f)}" for f in cycle_fields]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {q(ReviewRequest._meta.db_table)} r "  # noqa: S608
+        f"JOIN {q(Cycle._meta.db_table)} c ON c.id = r.cycle_id WHERE r.id = %s{lock}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [request_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = dict(zip(request_fields, row, strict=False))
+    cycle_status, deadline = row[len(request_fields) :]
+    deadline_col = Cycle._meta.get_field("deadline").get_col("c")
+    for converter in connection.ops.get_db_converters(deadline_col):
+        deadline = converter(deadline, deadline_col, connection)
+    cycle = Cycle(id=values["cycle_id"], status=cycle_status, deadline=deadline)
+    locked = ReviewRequest(**values)
+    locked.cycle = cycle
+    return locked
+
+
+def _answer_id(cycle_id: int, key: str) -> uuid.UUID | None:
+    """The id of the answer with this key, if there is one."""
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {q(Answer._meta.db_table)} WHERE cycle_id = %s AND {q('key')} = %s",  # noqa: S608
+            [cycle_id, key],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Answer._meta.pk.to_python(row[0])
 
 
 def submit_answer(
@@ -561,15 +645,17 @@ def submit_answer(
 
     The request row is locked first, so two tabs, a double click or a replayed POST run one
     after the other and the second updates the answer the first wrote (found by its key).
+    The cycle is only share-locked: answers to other requests go on side by side, while
+    closing the cycle waits for them (and they for it).
     `criteria`: the request's applicable criteria when the caller already has them (the form
     view does), saving a query.
     """
     now = now or timezone.now()
     scores = {int(k): int(v) for k, v in (scores or {}).items() if v not in (None, "")}
     with transaction.atomic():
-        locked = (
-            ReviewRequest.objects.select_for_update().select_related("cycle").get(pk=request.pk)
-        )
+        locked = _lock_for_answer(request.pk)
+        if locked is None:
+            raise ReviewRequest.DoesNotExist
         cycle = locked.cycle
         if not cycle.accepts_answers(now):
             raise ReviewError(_("This cycle is closed; answers can no longer be changed."))
@@ -602,15 +688,14 @@ def submit_answer(
         # Under the request's lock nobody else writes this answer: a plain read, then an
         # insert or an update (no savepoints, no second lookup).
         key = answer_key(locked.pk)
-        answer = Answer.objects.filter(cycle=cycle, key=key).first()
-        if answer is None:
-            answer = Answer(cycle=cycle, key=key, **values)
+        answer_id = _answer_id(cycle.pk, key)
+        answer = Answer(id=answer_id or uuid.uuid4(), cycle_id=cycle.pk, key=key, **values)
+        if answer_id is None:
             answer.save(force_insert=True)
         else:
-            for name, value in values.items():
-                setattr(answer, name, value)
-            answer.save(update_fields=list(values))
-            AnswerScore.objects.filter(answer=answer).delete()
+            Answer.objects.filter(pk=answer_id).update(**values)
+            answer._state.adding = False
+            AnswerScore.objects.filter(answer_id=answer_id).delete()
         if scores:
             AnswerScore.objects.bulk_create(
                 [AnswerScore(answer=answer, criterion_id=cid, score=s) for cid, s in scores.items()]

@@ -17,6 +17,16 @@ def pytest_report_header(config):
     return f"database: {settings.DATABASES['default']['ENGINE']}"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_criteria_cache():
+    """Each test starts without cached criteria: a rolled-back cycle's id comes back."""
+    from reviews.services import forget_cached_criteria
+
+    forget_cached_criteria()
+    yield
+    forget_cached_criteria()
+
+
 @pytest.fixture
 def company(db):
     """A small company: 总部 with 销售部 and 商务部; a head each, staff under them."""
