@@ -22,16 +22,26 @@ def inbox(request):
     return render(request, "reviews/inbox.html", {"groups": groups})
 
 
-def _own_request(user, pk: int) -> ReviewRequest:
+# What a submission needs of the request and its cycle; the page needs everything.
+SUBMISSION_FIELDS = ("id", "cycle_id", "edge_type", "status", "cycle__status", "cycle__deadline")
+
+
+def _own_request(user, pk: int, *, fields: tuple[str, ...] = ()) -> ReviewRequest:
     # Anyone but the rater gets a 404, not a 403: the request's existence is not theirs to know.
-    return get_object_or_404(ReviewRequest.objects.select_related("cycle"), pk=pk, rater__user=user)
+    queryset = ReviewRequest.objects.select_related("cycle")
+    if fields:
+        queryset = queryset.only(*fields)
+    return get_object_or_404(queryset, pk=pk, rater__user=user)
 
 
 @login_required
 def rate(request, pk: int):
-    review_request = _own_request(request.user, pk)
+    posted = request.method == "POST"
+    review_request = _own_request(request.user, pk, fields=SUBMISSION_FIELDS if posted else ())
     cycle = review_request.cycle
     if not cycle.accepts_answers():
+        review_request = _own_request(request.user, pk) if posted else review_request
+        cycle = review_request.cycle
         answer = services.current_answer(review_request)
         return render(
             request,
@@ -40,7 +50,7 @@ def rate(request, pk: int):
         )
     criteria = services.applicable_criteria(cycle, review_request.edge_type)
     draft = request.POST.get("action") == "draft"
-    if request.method == "POST":
+    if posted:
         form = RatingForm(request.POST, criteria=criteria, draft=draft)
         if form.is_valid():
             try:
@@ -62,9 +72,12 @@ def rate(request, pk: int):
                 messages.success(request, _("Thank you, your answer is saved."))
                 return redirect("reviews:inbox")
     # The stored answer fills the form on a GET and is shown beside it; a POST that is
-    # accepted redirects before needing it (the busiest path: one query less).
+    # accepted redirects before needing it or the rest of the request (the busiest path).
+    if posted:
+        review_request = _own_request(request.user, pk)
+        cycle = review_request.cycle
     answer = services.current_answer(review_request)
-    if request.method != "POST":
+    if not posted:
         form = RatingForm(criteria=criteria, answer=answer)
     return render(
         request,

@@ -43,12 +43,12 @@ def test_a_submission_takes_a_fixed_small_number_of_queries(
 ):
     criteria = services.applicable_criteria(request_of_seller.cycle, request_of_seller.edge_type)
     scores = full_scores(request_of_seller)
-    # Lock, find the answer, insert it, insert its scores, mark the request (+ savepoint pair
-    # of the test's own transaction).
-    with django_assert_num_queries(7):
+    # Lock (request and cycle), insert the answer, insert its scores, mark the request
+    # (+ savepoint pair of the test's own transaction).
+    with django_assert_num_queries(6):
         services.submit_answer(request_of_seller, scores=scores, criteria=criteria)
-    # Again (a replay): the answer is updated and its scores replaced, still one of each.
-    with django_assert_num_queries(8):
+    # Again (a replay): the answer is updated and its old scores deleted, then as before.
+    with django_assert_num_queries(7):
         services.submit_answer(request_of_seller, scores=scores, criteria=criteria)
     assert Answer.objects.filter(cycle=request_of_seller.cycle).count() == 1
     assert AnswerScore.objects.count() == len(scores)
