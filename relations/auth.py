@@ -1,7 +1,10 @@
 """Sign in with the employee id (the username) or the e-mail address."""
 
+import functools
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.db import connections, router
 from django.db.models import Q
 
 
@@ -27,3 +30,42 @@ class EmployeeIdOrEmailBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_user(self, user_id):
+        """The signed-in user, loaded on every page view: plain SQL instead of the ORM's
+        query building, which was a sixth of a rating submission's CPU (make bench, load)."""
+        User = get_user_model()
+        db = router.db_for_read(User)
+        sql, attnames, converters = _user_query(db)
+        connection = connections[db]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [User._meta.pk.get_db_prep_value(user_id, connection)])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        values = list(row)
+        for index, field, steps in converters:
+            for convert in steps:
+                values[index] = convert(values[index], field, connection)
+        user = User.from_db(db, attnames, values)
+        return user if self.user_can_authenticate(user) else None
+
+
+@functools.cache
+def _user_query(db: str) -> tuple[str, list[str], list]:
+    """SELECT of a user by primary key, its attribute names and the value converters."""
+    User = get_user_model()
+    connection = connections[db]
+    q = connection.ops.quote_name
+    fields = User._meta.concrete_fields
+    sql = (
+        f"SELECT {', '.join(q(f.column) for f in fields)} "  # noqa: S608
+        f"FROM {q(User._meta.db_table)} WHERE {q(User._meta.pk.column)} = %s"
+    )
+    converters = []
+    for index, field in enumerate(fields):
+        col = field.get_col(User._meta.db_table)
+        steps = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if steps:
+            converters.append((index, col, steps))
+    return sql, [f.attname for f in fields], converters

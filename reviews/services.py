@@ -9,6 +9,7 @@ The SQL is plain enough for both PostgreSQL and SQLite (window functions, UPSERT
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import uuid
 from collections.abc import Mapping
@@ -573,47 +574,73 @@ def current_answer(request: ReviewRequest) -> Answer | None:
     )
 
 
-def _lock_for_answer(request_id: int) -> ReviewRequest | None:
-    """The request locked for update and its cycle share-locked, in one statement.
+def answerable_request(
+    request_id: int, *, rater_user_id: int | None = None, lock: bool = False
+) -> ReviewRequest | None:
+    """What answering a request needs of it and its cycle, in one plain SQL statement.
 
-    Raw SQL because the ORM has one lock mode per query. The cycle's lock lets answers to other
-    requests go on side by side while closing (FOR UPDATE) waits for them, and they for it;
-    after waiting, PostgreSQL returns the cycle's latest row. (SQLite runs one writing
-    transaction at a time: a plain read.)
+    `rater_user_id`: only if this login is the rater (None otherwise: a 404 for the caller).
+    `lock`: the request locked for update and its cycle share-locked, inside a transaction.
+    The cycle's shared lock lets answers to other requests go on side by side while closing
+    (FOR UPDATE) waits for them, and they for it; after waiting, PostgreSQL returns the
+    cycle's latest row. The ORM has one lock mode per query, hence SQL. (SQLite runs one
+    writing transaction at a time: a plain read.)
+
+    Returns a ReviewRequest with only the fields a submission uses, its cycle with id, status
+    and deadline.
     """
     q = connection.ops.quote_name
-    request_fields = (
-        "id",
-        "cycle_id",
-        "edge_id",
-        "edge_type",
-        "rank_kind",
-        "provider_employee_id",
-        "provider_department_id",
-        "customer_department_id",
-        "status",
-    )
-    cycle_fields = ("status", "deadline")
-    lock = " FOR NO KEY UPDATE OF r FOR SHARE OF c" if connection.vendor == "postgresql" else ""
+    # from_db (the ORM's own way to build a partly loaded row, much cheaper than __init__)
+    # takes the values in the model's field order.
+    request_fields = _in_field_order(ReviewRequest, ANSWERABLE_FIELDS)
+    cycle_fields = _in_field_order(Cycle, ("id", "status", "deadline"))
     columns = [f"r.{q(f)}" for f in request_fields] + [f"c.{q(f)}" for f in cycle_fields]
     sql = (
         f"SELECT {', '.join(columns)} FROM {q(ReviewRequest._meta.db_table)} r "  # noqa: S608
-        f"JOIN {q(Cycle._meta.db_table)} c ON c.id = r.cycle_id WHERE r.id = %s{lock}"
+        f"JOIN {q(Cycle._meta.db_table)} c ON c.id = r.cycle_id"
     )
+    params: list = []
+    if rater_user_id is not None:
+        sql += f" JOIN {q(Employee._meta.db_table)} e ON e.id = r.rater_id AND e.user_id = %s"
+        params.append(rater_user_id)
+    sql += " WHERE r.id = %s"
+    params.append(request_id)
+    if lock and connection.vendor == "postgresql":
+        sql += " FOR NO KEY UPDATE OF r FOR SHARE OF c"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [request_id])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    values = dict(zip(request_fields, row, strict=False))
-    cycle_status, deadline = row[len(request_fields) :]
+    count = len(request_fields)
+    cycle_values = list(row[count:])
+    deadline_index = cycle_fields.index("deadline")
     deadline_col = Cycle._meta.get_field("deadline").get_col("c")
     for converter in connection.ops.get_db_converters(deadline_col):
-        deadline = converter(deadline, deadline_col, connection)
-    cycle = Cycle(id=values["cycle_id"], status=cycle_status, deadline=deadline)
-    locked = ReviewRequest(**values)
-    locked.cycle = cycle
-    return locked
+        cycle_values[deadline_index] = converter(
+            cycle_values[deadline_index], deadline_col, connection
+        )
+    request = ReviewRequest.from_db(connection.alias, request_fields, row[:count])
+    request.cycle = Cycle.from_db(connection.alias, cycle_fields, cycle_values)
+    return request
+
+
+@functools.cache
+def _in_field_order(model, names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f.attname for f in model._meta.concrete_fields if f.attname in names)
+
+
+ANSWERABLE_FIELDS = (
+    "id",
+    "cycle_id",
+    "edge_id",
+    "edge_type",
+    "rank_kind",
+    "provider_employee_id",
+    "provider_department_id",
+    "customer_department_id",
+    "status",
+)
 
 
 def _store_answer(cycle_id: int, key: str, values: dict, scores: Mapping[int, int]) -> uuid.UUID:
@@ -673,7 +700,7 @@ def submit_answer(
     now = now or timezone.now()
     scores = {int(k): int(v) for k, v in (scores or {}).items() if v not in (None, "")}
     with transaction.atomic():
-        locked = _lock_for_answer(request.pk)
+        locked = answerable_request(request.pk, lock=True)
         if locked is None:
             raise ReviewRequest.DoesNotExist
         cycle = locked.cycle
