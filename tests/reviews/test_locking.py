@@ -1,0 +1,94 @@
+"""Answers and closing under PostgreSQL's row locks, with two real connections.
+
+A submission locks its request and only share-locks the cycle, so answers to different
+requests go on side by side; closing takes the cycle FOR UPDATE, so it waits for answers being
+written, and an answer that waited for a close sees the cycle closed. Each "other session" runs
+in its own thread (its own connection) with a lock_timeout, so waiting shows as an error
+instead of a hang.
+"""
+
+import threading
+
+import pytest
+from django.db import OperationalError, connection, connections, transaction
+
+from reviews import services
+from reviews.models import Answer, CycleStatus, ReviewRequest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite runs one writing transaction at a time")
+
+
+def scores_for(request):
+    return {c.pk: 4 for c in services.applicable_criteria(request.cycle, request.edge_type)}
+
+
+def in_other_session(work):
+    """Run `work` in another thread and connection, with a short lock_timeout; its outcome."""
+    outcome = {}
+
+    def run():
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '300ms'")
+                outcome["value"] = work()
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test looks at
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    return outcome
+
+
+@pytest.fixture
+def two_requests(open_cycle):
+    requests = list(
+        ReviewRequest.objects.select_related("cycle").filter(cycle=open_cycle).order_by("id")[:2]
+    )
+    assert len(requests) == 2
+    return requests
+
+
+def test_answers_to_two_requests_do_not_wait_for_each_other(two_requests):
+    first, second = two_requests
+    with transaction.atomic():
+        services.submit_answer(first, scores=scores_for(first))
+        # The first answer is not committed yet; the second goes through meanwhile.
+        outcome = in_other_session(
+            lambda: services.submit_answer(second, scores=scores_for(second))
+        )
+    assert "error" not in outcome, outcome.get("error")
+    assert Answer.objects.filter(cycle=first.cycle, submitted=True).count() == 2
+
+
+def test_closing_waits_for_an_answer_being_written(two_requests):
+    first, _second = two_requests
+    with transaction.atomic():
+        services.submit_answer(first, scores=scores_for(first))
+        outcome = in_other_session(lambda: services.close_cycle(first.cycle))
+    assert isinstance(outcome.get("error"), OperationalError)  # lock_timeout: it had to wait
+    first.cycle.refresh_from_db()
+    assert first.cycle.status == CycleStatus.OPEN
+    # Once the answer is in, closing goes through and the answer is part of what it froze.
+    services.close_cycle(first.cycle)
+    assert Answer.objects.filter(cycle=first.cycle, submitted=True).count() == 1
+
+
+def test_an_answer_waits_for_closing_and_then_finds_the_cycle_closed(two_requests):
+    first, _second = two_requests
+    with transaction.atomic():
+        services.close_cycle(first.cycle)
+        waited = in_other_session(lambda: services.submit_answer(first, scores=scores_for(first)))
+    assert isinstance(waited.get("error"), OperationalError)
+    with pytest.raises(services.ReviewError):
+        services.submit_answer(first, scores=scores_for(first))
+    assert not Answer.objects.filter(cycle=first.cycle).exists()
