@@ -101,6 +101,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": str(VAR_DIR / f"test-icr-{os.getpid()}.sqlite3"),
     }
+    # SQLite lacks NULLS NOT DISTINCT (reviews.Rollup's unique figure): reviews migration 0007
+    # creates the same rule there as an expression index instead.
+    SILENCED_SYSTEM_CHECKS = ["models.W047"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -37,7 +36,7 @@ class RollupKind(models.TextChoices):
 PART_KINDS = [k for k in RollupKind.values if k]
 
 
-def _plain_fk(model: str, verbose_name, *, null: bool = True):
+def _plain_fk(model: str, verbose_name, *, null: bool = True, db_index: bool = True):
     # Plain ids (no constraint): rollups are bulk-written history, joinable but never cascading.
     return models.ForeignKey(
         model,
@@ -46,6 +45,7 @@ def _plain_fk(model: str, verbose_name, *, null: bool = True):
         blank=null,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=db_index,
         related_name="+",
     )
 
@@ -60,17 +60,31 @@ class Rollup(models.Model):
     rating (a superior's rating of a direct report), which has one rater by nature.
     """
 
+    # No constraint checked per row at commit (half a million rows per cycle): a cycle that has
+    # rollups has requests, and PostgreSQL refuses deleting those (reviews 0004); Django's
+    # CASCADE still removes the rows if a cycle goes.
     cycle = models.ForeignKey(
-        "reviews.Cycle", verbose_name=_("cycle"), on_delete=models.CASCADE, related_name="+"
+        "reviews.Cycle",
+        verbose_name=_("cycle"),
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
+    # No single-column indexes: the composite indexes below serve every read, and each index
+    # is paid for by every row a closing cycle writes (make bench, section results).
     scope = models.CharField(_("scope"), max_length=8, choices=RollupScope.choices)
-    department = _plain_fk("relations.Department", _("provider department"), null=False)
-    employee = _plain_fk("relations.Employee", _("provider employee"))
+    department = _plain_fk(
+        "relations.Department", _("provider department"), null=False, db_index=False
+    )
+    employee = _plain_fk("relations.Employee", _("provider employee"), db_index=False)
     kind = models.CharField(
         _("type"), max_length=16, choices=RollupKind.choices, blank=True, default=""
     )
-    criterion = _plain_fk("reviews.Criterion", _("criterion"))
-    customer_department = _plain_fk("relations.Department", _("customer department"))
+    criterion = _plain_fk("reviews.Criterion", _("criterion"), db_index=False)
+    customer_department = _plain_fk(
+        "relations.Department", _("customer department"), db_index=False
+    )
     raters = models.PositiveIntegerField(_("raters"), default=0)
     not_received = models.PositiveIntegerField(_("did not receive the service"), default=0)
     n1 = models.PositiveIntegerField(default=0)
@@ -87,15 +101,21 @@ class Rollup(models.Model):
         verbose_name = _("result figure")
         verbose_name_plural = _("result figures")
         constraints = [
-            # NULL dimensions mean "all" and are folded to 0 so each figure exists once.
+            # Each figure once; NULL dimensions mean "all" and count as equal (PostgreSQL's
+            # NULLS NOT DISTINCT; on SQLite migration 0007 adds the same with NULLs folded to
+            # 0). Led by cycle and department, it is also the pages' index, and a closing
+            # cycle writes its rows in its order, at its end.
             models.UniqueConstraint(
-                "cycle",
-                "scope",
-                "department",
-                Coalesce("employee", 0),
-                "kind",
-                Coalesce("criterion", 0),
-                Coalesce("customer_department", 0),
+                fields=[
+                    "cycle",
+                    "department",
+                    "scope",
+                    "kind",
+                    "employee",
+                    "criterion",
+                    "customer_department",
+                ],
+                nulls_distinct=False,
                 name="reviews_rollup_one_per_figure",
             ),
             models.CheckConstraint(
@@ -105,8 +125,11 @@ class Rollup(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["department", "scope", "kind"], name="reviews_rollup_dept"),
-            models.Index(fields=["employee", "kind"], name="reviews_rollup_person"),
+            models.Index(
+                fields=["employee", "kind"],
+                condition=Q(scope=RollupScope.PERSON),
+                name="reviews_rollup_person",
+            ),
             # The dashboard's reciprocity gaps read the cells where the department is the
             # customer: without this, a scan of those cells in every stored cycle.
             models.Index(

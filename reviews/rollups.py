@@ -10,8 +10,9 @@ two visits would tell who answered in between.
 The statements (plain SQL for PostgreSQL and SQLite):
 1. the finest department rows, from the scores: provider department × type × criterion ×
    customer department (the only pass over the scores);
-2. the same without criterion ("all criteria") from the answers: distinct raters and "did not
-   receive" counts, with the distribution summed from step 1;
+2. the same without criterion ("all criteria") from the answers: raters and "did not receive"
+   counts, with the distribution summed from step 1 (answers of a cycle have distinct keys,
+   one per rater of a relationship, so counting answers counts distinct raters);
 3. the "all types" and "all customers" levels, summed from those rows (an answer belongs to
    exactly one provider, type and customer department, so raters add up);
 4. each department with its whole subtree (`scope=tree`), through a recursive closure of the
@@ -159,7 +160,7 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[tu
             FROM (
                 SELECT a.provider_department_id AS pd, {kind} AS kind,
                        a.customer_department_id AS cd,
-                       COUNT(DISTINCT CASE WHEN NOT a.not_received THEN a.key END) AS raters,
+                       SUM(CASE WHEN a.not_received THEN 0 ELSE 1 END) AS raters,
                        SUM(CASE WHEN a.not_received THEN 1 ELSE 0 END) AS nr
                 FROM {t["answer"]} a
                 WHERE {base_filter}
@@ -276,7 +277,7 @@ def _person_statements(
             FROM (
                 SELECT a.provider_department_id AS pd, a.provider_employee_id AS pe,
                        {kind} AS kind,
-                       COUNT(DISTINCT CASE WHEN NOT a.not_received THEN a.key END) AS raters,
+                       SUM(CASE WHEN a.not_received THEN 0 ELSE 1 END) AS raters,
                        SUM(CASE WHEN a.not_received THEN 1 ELSE 0 END) AS nr
                 FROM {t["answer"]} a
                 WHERE {chosen}
@@ -449,8 +450,9 @@ def _work_table_rows(cycle: Cycle, statements: list[tuple[str, list]], min_rater
             INSERT INTO {rollup} ({ROLLUP_COLUMNS})
             SELECT {selected}, shown.id IS NULL
             FROM {WORK_TABLE} w LEFT JOIN unnest(%s::bigint[]) AS shown(id) ON shown.id = w.id
-            ORDER BY w.id
-            """,  # noqa: S608
+            ORDER BY w.department_id, w.scope, w.kind, w.employee_id, w.criterion_id,
+                     w.customer_department_id
+            """,  # noqa: S608 - in the unique index's order: its new entries come in sequence
             [shown_ids],
         )
         cursor.execute(f"DROP TABLE {WORK_TABLE}")

@@ -38,7 +38,7 @@ def in_other_session(work):
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL lock_timeout = '300ms'")
                 outcome["value"] = work()
-        except Exception as exc:  # noqa: BLE001 - the outcome is what the test looks at
+        except Exception as exc:  # the outcome is what the test looks at
             outcome["error"] = exc
         finally:
             connections.close_all()
