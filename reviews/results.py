@@ -37,6 +37,7 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Q
@@ -423,17 +424,6 @@ def _rate_figures(rate: ResponseRate | None) -> dict | None:
     }
 
 
-@dataclass
-class Cell:
-    provider_id: int
-    customer_id: int
-    row: Rollup
-
-    @property
-    def mean(self) -> float | None:
-        return shown_mean(self.row)
-
-
 def _department_tree(root_id: int) -> tuple[list[int], dict[int, str], list[tuple[int, str]]]:
     """One read of the department table: the subtree's ids, every name, the direct children.
 
@@ -456,6 +446,22 @@ def _department_tree(root_id: int) -> tuple[list[int], dict[int, str], list[tupl
         stack.extend(pk for _code, pk, _name in children.get(node, []))
     direct = [(pk, name) for _code, pk, name in sorted(children.get(root_id, []))]
     return out, names, direct
+
+
+class Cell(NamedTuple):
+    """A matrix cell as the department page reads it: enough to place, rank and compare."""
+
+    id: int
+    cycle_id: int
+    department_id: int
+    customer_department_id: int
+    suppressed: bool
+    mean: float | None
+
+
+# How many reciprocity gaps and comment groups the department page lists at most.
+GAPS_SHOWN = 25
+COMMENTS_SHOWN = 40
 
 
 def department_dashboard(
@@ -485,8 +491,12 @@ def department_dashboard(
     cycle_ids = {c.pk for c in cycles} | {cycle.pk} | ({previous.pk} if previous else set())
 
     # The department with its subtree: this cycle, the previous one and the trend, one query.
+    # The trend needs only the all-criteria rows of the older cycles (a sixth of them).
+    both = {cycle.pk} | ({previous.pk} if previous else set())
     tree_rows = list(
-        Rollup.objects.filter(cycle_id__in=cycle_ids, scope=RollupScope.TREE, department=department)
+        Rollup.objects.filter(scope=RollupScope.TREE, department=department).filter(
+            Q(cycle_id__in=both) | Q(cycle_id__in=cycle_ids - both, criterion__isnull=True)
+        )
     )
     context.update(
         _breakdown(
@@ -545,14 +555,18 @@ def department_dashboard(
         if not everything:
             last_cycle &= Q(department_id__in=tree_ids)
         wanted |= last_cycle
-    matrix = list(
-        Rollup.objects.filter(
+    # Thousands of cells for a large tree: plain tuples, the few shown in full fetched below.
+    matrix = [
+        Cell(*row)
+        for row in Rollup.objects.filter(
             scope=RollupScope.SELF,
             kind=kind,
             criterion_id=criterion_id,
             customer_department__isnull=False,
-        ).filter(wanted)
-    )
+        )
+        .filter(wanted)
+        .values_list(*Cell._fields)
+    ]
     cells = [c for c in matrix if c.cycle_id == cycle.pk]
     own = [c for c in cells if c.department_id in tree_set]
     providers = sorted({c.department_id for c in own}, key=lambda d: names.get(d, ""))
@@ -593,7 +607,10 @@ def department_dashboard(
                 "gap": round(abs(a_rates_b - b_rates_a), 2),
             }
         )
-    context["gaps"] = sorted(gaps, key=lambda g: (-g["gap"], g["a"], g["b"]))
+    # A large tree has thousands of pairs: the page lists the largest gaps and says how many
+    # there are (each sub-department's page lists its own).
+    context["gaps_total"] = len(gaps)
+    context["gaps"] = sorted(gaps, key=lambda g: (-g["gap"], g["a"], g["b"]))[:GAPS_SHOWN]
     prev_cells = {
         (r.department_id, r.customer_department_id): r
         for r in matrix
@@ -603,13 +620,17 @@ def department_dashboard(
         (c for c in own if shown_mean(c) is not None),
         key=lambda c: (shown_mean(c), names.get(c.department_id, "")),
     )[:8]
+    before = {c.id: prev_cells.get((c.department_id, c.customer_department_id)) for c in weakest}
+    full = Rollup.objects.in_bulk(
+        [c.id for c in weakest] + [b.id for b in before.values() if b is not None]
+    )
     context["weakest"] = [
         {
             "provider_id": c.department_id,
             "customer_id": c.customer_department_id,
             "provider": names.get(c.department_id, "?"),
             "customer": names.get(c.customer_department_id, "?"),
-            "figure": _figure("", c, prev_cells.get((c.department_id, c.customer_department_id))),
+            "figure": _figure("", full[c.id], before[c.id] and full.get(before[c.id].id)),
         }
         for c in weakest
     ]
@@ -618,7 +639,19 @@ def department_dashboard(
     comments = ResultComment.objects.filter(cycle=cycle, employee__isnull=True)
     if not everything:
         comments = comments.filter(department_id__in=tree_ids)
-    context["comments"] = _grouped_comments(comments.select_related("reply"))
+    # The department's own first, then its sub-departments' (each also on its own page): the
+    # groups are counted in the database and only the rows of those shown are read.
+    groups = sorted(
+        comments.values_list("department_id", "text").distinct(),
+        key=lambda g: (g[0] != department.pk, g[0], g[1]),
+    )
+    context["comments_total"] = len(groups)
+    shown = Q(pk__in=[])
+    for department_id, text in groups[:COMMENTS_SHOWN]:
+        shown |= Q(department_id=department_id, text=text)
+    grouped = _grouped_comments(comments.filter(shown).select_related("reply"))
+    grouped.sort(key=lambda c: c.department_id != department.pk)
+    context["comments"] = grouped
     for comment in context["comments"]:
         comment.department_name = names.get(comment.department_id, "?")
     context["actions"] = actions_with_change(tree_ids, cycle, names)
