@@ -493,6 +493,20 @@ def compute_rollups(cycle: Cycle) -> RollupSummary:
     return RollupSummary(cycle.pk, figures, suppressed, comments, rates)
 
 
+def refresh_planner_statistics() -> None:
+    """ANALYZE the result tables (PostgreSQL) once a cycle's rows are in.
+
+    A closing cycle adds under a tenth of the rows of a table holding a few cycles, too few
+    for autovacuum to analyze it again; until then the planner takes the new cycle for empty
+    and reads its department pages through the wrong index (make bench, section results).
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in (Rollup, ResponseRate, ResultComment):
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
 @receiver(cycle_closed, dispatch_uid="reviews.rollups.on_cycle_closed")
 def on_cycle_closed(sender, cycle: Cycle, **kwargs) -> None:
     """Closing writes the results in the same transaction: closed means results are there."""

@@ -100,5 +100,8 @@ def sweep() -> dict:
 
 @shared_task
 def cycle_closed_followup(cycle_id: int) -> None:
-    """Hook after a cycle closed: the dashboards issue computes its rollups from here."""
-    log.info("Cycle %s closed; rollups are computed by the dashboards app", cycle_id)
+    """After a cycle closed (its rollups were written in the closing transaction)."""
+    from .rollups import refresh_planner_statistics
+
+    refresh_planner_statistics()
+    log.info("Cycle %s closed; planner statistics of the result tables refreshed", cycle_id)
