@@ -51,6 +51,28 @@ def test_dashboard_shows_satisfaction_matrix_gap_weakest_and_comments(corp, cycl
     assert labels["mean"] == "Mean (1–5)"
 
 
+def test_a_large_tree_lists_the_largest_gaps_and_some_comments_with_their_totals(
+    corp, cycles, monkeypatch, settings
+):
+    from reviews import results
+
+    settings.ICR_MIN_RATERS = 1  # every cell shown: a gap for each pair that rates both ways
+    cycle = cycles.run(ops_a_scores, edge_types=["function"], comment=lambda r: r.provider_name)
+    client = login(Client(), corp["heads"]["OPS"])
+    full = client.get(f"/results/departments/{corp['ops'].pk}/", {"cycle": cycle.pk}).context
+    assert len(full["gaps"]) == full["gaps_total"] >= 2
+    assert len(full["comments"]) == full["comments_total"] >= 2
+    monkeypatch.setattr(results, "GAPS_SHOWN", 1)
+    monkeypatch.setattr(results, "COMMENTS_SHOWN", 1)
+    page = client.get(f"/results/departments/{corp['ops'].pk}/", {"cycle": cycle.pk})
+    ctx = page.context
+    assert ctx["gaps"] == full["gaps"][:1]  # the largest
+    assert ctx["gaps_total"] == full["gaps_total"]
+    assert len(ctx["comments"]) == 1 and ctx["comments_total"] == full["comments_total"]
+    html = page.content.decode()
+    assert 'id="gaps-more"' in html and 'id="comments-more"' in html
+
+
 def test_the_type_and_criterion_filters_change_the_matrix(corp, cycles):
     cycle = cycles.run(lambda req, crit: 1 + crit.order % 5)
     crit = cycle.criteria.order_by("order").first()
