@@ -328,6 +328,16 @@ def _process_tree(pid: int) -> list[int]:
     return pids
 
 
+def stop_process(process: subprocess.Popen, *, timeout: float) -> None:
+    """SIGTERM, and SIGKILL if it is still there after `timeout` seconds."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (from /proc/<pid>/stat)."""
     try:
@@ -445,12 +455,7 @@ def send_invitations(
             "sink": round(_cpu_seconds(sink.pid) - sink_cpu_before, 1),
         }
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_process(worker, timeout=60)
         sink.send_signal(signal.SIGTERM)
         sink.wait(timeout=30)
         worker_log.close()

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from bench.cycles import (
     flush_redis,
     loadavg,
     run_child,
+    stop_process,
 )
 
 GOALS = {"submissions_per_s": 300.0, "p99_ms": 300.0}
@@ -349,12 +349,7 @@ def section_load(options) -> dict:
         server_cpu = sum(_cpu_seconds(pid) for pid in _process_tree(server.pid)) - cpu_before
         postgres_cpu = _postgres_cpu_seconds() - postgres_before
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server, timeout=30)
         server_log.close()
     (BASE_DIR / "var" / "bench" / "load-access.log").write_bytes(access_log.read_bytes()[-200_000:])
     match = re.search(r"^WRKJSON (.*)$", result.stdout, re.MULTILINE)

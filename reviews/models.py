@@ -14,7 +14,7 @@ import hmac
 import uuid
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -164,23 +164,6 @@ class CycleTemplate(models.Model):
         return self.name
 
 
-class CycleQuerySet(models.QuerySet):
-    def get_shared(self, pk: int) -> Cycle:
-        """The cycle under a shared row lock (PostgreSQL's FOR SHARE), inside a transaction.
-
-        Answers take it: many at once, side by side. Closing takes FOR UPDATE, so it waits
-        for the answers being written and those that come after see the cycle closed.
-        (SQLite runs one writing transaction at a time: a plain read.)
-        """
-        if connection.vendor != "postgresql":
-            return self.get(pk=pk)
-        table = connection.ops.quote_name(self.model._meta.db_table)
-        found = list(self.raw(f"SELECT * FROM {table} WHERE id = %s FOR SHARE", [pk]))  # noqa: S608
-        if not found:
-            raise self.model.DoesNotExist
-        return found[0]
-
-
 class Cycle(models.Model):
     name = models.CharField(_("name"), max_length=200)
     template = models.ForeignKey(
@@ -218,8 +201,6 @@ class Cycle(models.Model):
     opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-
-    objects = CycleQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("cycle")

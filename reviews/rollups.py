@@ -51,7 +51,7 @@ from .models import (
     RollupKind,
     RollupScope,
 )
-from .services import cycle_closed
+from .services import analyze_tables, cycle_closed
 
 ROLLUP_COLUMNS = (
     "cycle_id, scope, department_id, employee_id, kind, criterion_id, customer_department_id, "
@@ -500,11 +500,7 @@ def refresh_planner_statistics() -> None:
     for autovacuum to analyze it again; until then the planner takes the new cycle for empty
     and reads its department pages through the wrong index (make bench, section results).
     """
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for model in (Rollup, ResponseRate, ResultComment):
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    analyze_tables(Rollup, ResponseRate, ResultComment)
 
 
 @receiver(cycle_closed, dispatch_uid="reviews.rollups.on_cycle_closed")
