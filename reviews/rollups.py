@@ -21,11 +21,13 @@ The statements (plain SQL for PostgreSQL and SQLite):
    rating out of their "all types" row (see `RankTaskVisibility`);
 then the suppression flags (`reviews.results.suppression_flags`) and the comments. On PostgreSQL
 the statements write to a temporary work table and the rows reach the rollup table once, with
-their flags (WORK_TABLE); on SQLite they are flagged in place (`reviews.results.suppress`).
+their flags, as the cycle's own partition (`_partition_rows`); on SQLite they are flagged in
+place (`reviews.results.suppress`).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from dataclasses import dataclass
 
@@ -66,15 +68,18 @@ SUMS = """
     %s
 """
 # Counting scores: one row per (answer, criterion), so COUNT(*) within a criterion is the number
-# of distinct answer keys (unique on answer + criterion).
-SCORE_COUNTS = """
-    COUNT(*), 0,
-    SUM(CASE WHEN s.score = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN s.score = 2 THEN 1 ELSE 0 END),
-    SUM(CASE WHEN s.score = 3 THEN 1 ELSE 0 END), SUM(CASE WHEN s.score = 4 THEN 1 ELSE 0 END),
-    SUM(CASE WHEN s.score = 5 THEN 1 ELSE 0 END), SUM(s.score),
-    1.0 * SUM(s.score) / COUNT(*),
-    1.0 * SUM(CASE WHEN s.score >= 4 THEN 1 ELSE 0 END) / COUNT(*),
-    %s
+# of distinct answer keys (unique on answer + criterion). Grouped by the plain columns (the
+# kind is derived outside, from the groups) so PostgreSQL can aggregate in parallel workers.
+SCORE_SUMS = """
+    COUNT(*) AS n, SUM(CASE WHEN s.score = 1 THEN 1 ELSE 0 END) AS n1,
+    SUM(CASE WHEN s.score = 2 THEN 1 ELSE 0 END) AS n2,
+    SUM(CASE WHEN s.score = 3 THEN 1 ELSE 0 END) AS n3,
+    SUM(CASE WHEN s.score = 4 THEN 1 ELSE 0 END) AS n4,
+    SUM(CASE WHEN s.score = 5 THEN 1 ELSE 0 END) AS n5, SUM(s.score) AS score_sum
+"""
+SCORE_FIGURES = """
+    g.n, 0, g.n1, g.n2, g.n3, g.n4, g.n5, g.score_sum, 1.0 * g.score_sum / g.n,
+    1.0 * (g.n4 + g.n5) / g.n, %s
 """
 
 
@@ -85,6 +90,15 @@ class RollupSummary:
     suppressed: int
     comments: int
     response_rates: int
+
+
+@dataclass
+class _Insert:
+    """`INSERT INTO <table> (ROLLUP_COLUMNS) <select>`; `scores`: the select reads the scores."""
+
+    select: str
+    params: list
+    scores: bool = False
 
 
 def _tables(rollup: str | None = None) -> dict[str, str]:
@@ -121,7 +135,7 @@ def rank_task_named(cycle: Cycle) -> bool:
     return setting is not None and setting.rank_task_visibility == RankTaskVisibility.NAMED
 
 
-def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[tuple[str, list]]:
+def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_Insert]:
     t = _tables(table)
     kind = _kind_sql()
     base_filter = """
@@ -130,27 +144,30 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[tu
     """
     self_ = RollupScope.SELF.value
     detail = "r.scope = %s AND r.kind <> '' AND r.customer_department_id IS NOT NULL"
-    statements: list[tuple[str, list]] = []
+    statements: list[_Insert] = []
     # 1. Department × type × criterion × customer department, from the scores.
     statements.append(
-        (
+        _Insert(
             f"""
-            INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
-            SELECT a.cycle_id, %s, a.provider_department_id, NULL, {kind}, s.criterion_id,
-                   a.customer_department_id, {SCORE_COUNTS}
-            FROM {t["answer"]} a JOIN {t["score"]} s ON s.answer_id = a.id
-            WHERE {base_filter} AND NOT a.not_received
-            GROUP BY a.cycle_id, a.provider_department_id, {kind}, s.criterion_id,
-                     a.customer_department_id
+            SELECT g.cycle_id, %s, g.pd, CAST(NULL AS BIGINT), {_kind_sql("g")},
+                   g.criterion_id, g.cd, {SCORE_FIGURES}
+            FROM (
+                SELECT a.cycle_id, a.provider_department_id AS pd, a.edge_type, a.rank_kind,
+                       s.criterion_id, a.customer_department_id AS cd, {SCORE_SUMS}
+                FROM {t["answer"]} a JOIN {t["score"]} s ON s.answer_id = a.id
+                WHERE {base_filter} AND NOT a.not_received
+                GROUP BY a.cycle_id, a.provider_department_id, a.edge_type, a.rank_kind,
+                         s.criterion_id, a.customer_department_id
+            ) g
             """,  # noqa: S608
-            [self_, *KIND_PARAMS, True, cycle.pk, *KIND_PARAMS],
+            [self_, *KIND_PARAMS, True, cycle.pk],
+            scores=True,
         )
     )
     # 2. The same over all criteria: raters and "did not receive" from the answers.
     statements.append(
-        (
+        _Insert(
             f"""
-            INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
             SELECT %s, %s, g.pd, NULL, g.kind, NULL, g.cd, g.raters, g.nr,
                    COALESCE(d.n1, 0), COALESCE(d.n2, 0), COALESCE(d.n3, 0), COALESCE(d.n4, 0),
                    COALESCE(d.n5, 0), COALESCE(d.score_sum, 0),
@@ -197,9 +214,8 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[tu
             + (["r.customer_department_id"] if keep_customer else [])
         )
         statements.append(
-            (
+            _Insert(
                 f"""
-                INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
                 SELECT %s, %s, r.department_id, NULL, {kind_col}, r.criterion_id,
                        {customer_col}, {SUMS}
                 FROM {t["rollup"]} r
@@ -211,9 +227,8 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[tu
         )
     # 4. Each department with its subtree, from the department-alone rows of all customers.
     statements.append(
-        (
+        _Insert(
             f"""
-            INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
             {CLOSURE_SQL.format(dept=t["dept"])}
             SELECT %s, %s, c.ancestor, NULL, r.kind, r.criterion_id, NULL, {SUMS}
             FROM {t["rollup"]} r JOIN closure c ON c.descendant = r.department_id
@@ -228,7 +243,7 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[tu
 
 def _person_statements(
     cycle: Cycle, *, min_raters: int, named: bool, table: str | None = None
-) -> list[tuple[str, list]]:
+) -> list[_Insert]:
     """People as providers: only those rated by enough people outside the rank task rating.
 
     The rank task rating (a superior about a direct report) gets rows of its own only when HR
@@ -253,21 +268,24 @@ def _person_statements(
     """
     chosen_params = [cycle.pk, *KIND_PARAMS, task, *eligible_params, *KIND_PARAMS, task, named]
     return [
-        (
+        _Insert(
             f"""
-            INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
-            SELECT a.cycle_id, %s, a.provider_department_id, a.provider_employee_id, {kind},
-                   s.criterion_id, NULL, {SCORE_COUNTS}
-            FROM {t["answer"]} a JOIN {t["score"]} s ON s.answer_id = a.id
-            WHERE {chosen} AND NOT a.not_received
-            GROUP BY a.cycle_id, a.provider_department_id, a.provider_employee_id, {kind},
-                     s.criterion_id
+            SELECT g.cycle_id, %s, g.pd, g.pe, {_kind_sql("g")}, g.criterion_id,
+                   CAST(NULL AS BIGINT), {SCORE_FIGURES}
+            FROM (
+                SELECT a.cycle_id, a.provider_department_id AS pd, a.provider_employee_id AS pe,
+                       a.edge_type, a.rank_kind, s.criterion_id, {SCORE_SUMS}
+                FROM {t["answer"]} a JOIN {t["score"]} s ON s.answer_id = a.id
+                WHERE {chosen} AND NOT a.not_received
+                GROUP BY a.cycle_id, a.provider_department_id, a.provider_employee_id,
+                         a.edge_type, a.rank_kind, s.criterion_id
+            ) g
             """,  # noqa: S608
-            [person, *KIND_PARAMS, True, *chosen_params, *KIND_PARAMS],
+            [person, *KIND_PARAMS, True, *chosen_params],
+            scores=True,
         ),
-        (
+        _Insert(
             f"""
-            INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
             SELECT %s, %s, g.pd, g.pe, g.kind, NULL, NULL, g.raters, g.nr,
                    COALESCE(d.n1, 0), COALESCE(d.n2, 0), COALESCE(d.n3, 0), COALESCE(d.n4, 0),
                    COALESCE(d.n5, 0), COALESCE(d.score_sum, 0),
@@ -303,9 +321,8 @@ def _person_statements(
                 person,
             ],
         ),
-        (
+        _Insert(
             f"""
-            INSERT INTO {t["rollup"]} ({ROLLUP_COLUMNS})
             SELECT %s, %s, r.department_id, r.employee_id, '', r.criterion_id, NULL, {SUMS}
             FROM {t["rollup"]} r
             WHERE r.cycle_id = %s AND r.scope = %s AND r.kind <> '' AND r.kind <> %s
@@ -413,50 +430,103 @@ def _sync_comments(cycle: Cycle, *, min_comment_raters: int) -> int:
     return sum(wanted.values())
 
 
-# PostgreSQL: the figures are first written to this temporary table (no indexes, no WAL),
-# flagged there, and copied to the rollup table once with their final flags; updating half a
-# million indexed rows afterwards cost more than computing them (make bench, section results).
+# PostgreSQL: the figures are first written to this temporary table (no indexes, no WAL) and
+# flagged there; they reach the rollup table once, with their final flags, as a new partition
+# (PARTITION_PREFIX<cycle>_<token>) whose indexes are built in one go when it is attached
+# (migration 0008). Inserting half a million rows into the large indexed table took twice as
+# long, and updating them afterwards more than computing them (make bench, section results).
 WORK_TABLE = "icr_rollup_work"
+SCORES_TABLE = "icr_rollup_scores"
+PARTITION_PREFIX = "reviews_rollup_c"
 
 
-def _work_table_rows(cycle: Cycle, statements: list[tuple[str, list]], min_raters: int):
-    """Run the figure statements into WORK_TABLE, flag them, copy them over; (rows, hidden)."""
-    from .results import ROW_FIELDS, suppression_flags
+def _run_in_work_table(cursor, insert: _Insert) -> None:
+    if not insert.scores:
+        cursor.execute(
+            f"INSERT INTO {WORK_TABLE} ({ROLLUP_COLUMNS}) {insert.select}", insert.params
+        )
+        return
+    # A pass over millions of scores: CREATE TABLE AS may use parallel workers (an INSERT
+    # may not), and worker startup is nothing next to the join.
+    cursor.execute("SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {SCORES_TABLE} ({ROLLUP_COLUMNS}) ON COMMIT DROP "
+        f"AS {insert.select}",
+        insert.params,
+    )
+    cursor.execute(
+        "SET LOCAL parallel_setup_cost TO DEFAULT; SET LOCAL parallel_tuple_cost TO DEFAULT"
+    )
+    cursor.execute(
+        f"INSERT INTO {WORK_TABLE} ({ROLLUP_COLUMNS}) SELECT * FROM {SCORES_TABLE}"  # noqa: S608
+    )
+    cursor.execute(f"DROP TABLE {SCORES_TABLE}")
+
+
+def _partition_rows(cycle: Cycle, inserts: list[_Insert], min_raters: int) -> tuple[int, int]:
+    """Figures computed in WORK_TABLE, flagged, swapped in as the cycle's partition.
+
+    Returns (rows, suppressed rows)."""
+    from .results import ROW_FIELDS, cyclic_gc_paused, suppression_flags
 
     rollup = _tables()["rollup"]
     with connection.cursor() as cursor:
-        # Grouping millions of scores: hash tables and sorts in memory rather than spilled to
-        # disk (this transaction only), as when a cycle opens.
-        cursor.execute("SET LOCAL work_mem = '64MB'")
+        # Grouping millions of scores: hash tables in memory rather than spilled to disk, and
+        # no JIT compilation, which costs more than it saves on statements that run once (this
+        # transaction only).
+        cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
         cursor.execute(f"DROP TABLE IF EXISTS {WORK_TABLE}")
         cursor.execute(
             f"CREATE TEMPORARY TABLE {WORK_TABLE} "
             f"(LIKE {rollup} INCLUDING DEFAULTS INCLUDING IDENTITY) ON COMMIT DROP"
         )
-        for number, (sql, params) in enumerate(statements):
-            cursor.execute(sql, params)
+        for number, insert in enumerate(inserts):
+            _run_in_work_table(cursor, insert)
             if number == 0:  # the finest rows: statistics for the statements that read them
                 cursor.execute(f"ANALYZE {WORK_TABLE}")
         cursor.execute(
             f"SELECT {', '.join(ROW_FIELDS)} FROM {WORK_TABLE} ORDER BY id"  # noqa: S608
         )
-        rows = cursor.fetchall()
-        hidden = suppression_flags(rows, min_raters)
-        shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
+        with cyclic_gc_paused():
+            rows = cursor.fetchall()
+            hidden = suppression_flags(rows, min_raters)
+            shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
+            del rows, hidden
+        partition = f"{PARTITION_PREFIX}{int(cycle.pk)}_{secrets.token_hex(3)}"
+        cursor.execute(
+            f"CREATE TABLE {partition} (LIKE {rollup} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        )
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Rollup._meta.db_table])
+        sequence = cursor.fetchone()[0]
         columns = ROLLUP_COLUMNS.replace(", suppressed", "")
         selected = ", ".join(f"w.{c.strip()}" for c in columns.split(","))
         cursor.execute(
             f"""
-            INSERT INTO {rollup} ({ROLLUP_COLUMNS})
-            SELECT {selected}, shown.id IS NULL
+            INSERT INTO {partition} (id, {ROLLUP_COLUMNS})
+            SELECT nextval(%s::regclass), {selected}, shown.id IS NULL
             FROM {WORK_TABLE} w LEFT JOIN unnest(%s::bigint[]) AS shown(id) ON shown.id = w.id
             ORDER BY w.department_id, w.scope, w.kind, w.employee_id, w.criterion_id,
                      w.customer_department_id
-            """,  # noqa: S608 - in the unique index's order: its new entries come in sequence
-            [shown_ids],
+            """,  # noqa: S608 - a department's rows together: its pages read few pages
+            [sequence, shown_ids],
         )
+        figures = cursor.rowcount
         cursor.execute(f"DROP TABLE {WORK_TABLE}")
-    return len(rows), len(rows) - len(shown_ids)
+        # The swap, last: dropping an earlier partition of this cycle (a recomputation) locks
+        # the whole table until commit; attaching (which builds the indexes) only blocks
+        # other attachments.
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass AND pg_get_expr(c.relpartbound, c.oid) = %s",
+            [Rollup._meta.db_table, f"FOR VALUES IN ('{int(cycle.pk)}')"],
+        )
+        for (earlier,) in cursor.fetchall():
+            cursor.execute(f"DROP TABLE {connection.ops.quote_name(earlier)}")
+        cursor.execute(f"DELETE FROM {rollup} WHERE cycle_id = %s", [cycle.pk])  # noqa: S608
+        cursor.execute(
+            f"ALTER TABLE {rollup} ATTACH PARTITION {partition} FOR VALUES IN ({int(cycle.pk)})"
+        )
+    return figures, figures - len(shown_ids)
 
 
 def compute_rollups(cycle: Cycle) -> RollupSummary:
@@ -466,10 +536,11 @@ def compute_rollups(cycle: Cycle) -> RollupSummary:
     min_raters = settings.ICR_MIN_RATERS
     with transaction.atomic():
         cycle = Cycle.objects.select_for_update().get(pk=cycle.pk)
-        Rollup.objects.filter(cycle=cycle).delete()
-        ResponseRate.objects.filter(cycle=cycle).delete()
         closed = cycle.status == CycleStatus.CLOSED
         work = closed and connection.vendor == "postgresql"
+        if not work:  # a partition is swapped whole (_partition_rows)
+            Rollup.objects.filter(cycle=cycle).delete()
+        ResponseRate.objects.filter(cycle=cycle).delete()
         table = WORK_TABLE if work else None
         statements = []
         if closed:
@@ -479,12 +550,16 @@ def compute_rollups(cycle: Cycle) -> RollupSummary:
             )
         figures = suppressed = comments = 0
         if work:
-            figures, suppressed = _work_table_rows(cycle, statements, min_raters)
+            figures, suppressed = _partition_rows(cycle, statements, min_raters)
             statements = []
-        statements = _response_rate_statements(cycle) + statements
         with connection.cursor() as cursor:
-            for sql, params in statements:
+            for sql, params in _response_rate_statements(cycle):
                 cursor.execute(sql, params)
+            rollup = _tables()["rollup"]
+            for insert in statements:
+                cursor.execute(
+                    f"INSERT INTO {rollup} ({ROLLUP_COLUMNS}) {insert.select}", insert.params
+                )
         if closed and not work:
             figures, suppressed = suppress(cycle, min_raters=min_raters)
         if closed:

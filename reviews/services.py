@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal, receiver
 from django.utils import timezone
@@ -335,46 +335,54 @@ def _insert_notifications_sql(
 
 
 def _open_first_time_postgresql(cycle: Cycle, now: dt.datetime) -> tuple[dict[str, int], int]:
-    """A first opening on PostgreSQL in one statement: requests, invitation log, counts.
+    """A first opening on PostgreSQL in one statement: the requests and their counts.
 
-    The invitation log rows and the per-type counts are taken from the inserted rows
-    (RETURNING), so the million new requests are not read back twice. Returns the requests
-    created by type and the raters invited.
+    The per-type and rater counts are taken from the inserted rows (RETURNING), so the million
+    new requests are not read back. Returns the requests created by type and the raters.
     """
     insert_sql, insert_params = _request_insert_sql(cycle, now, first=True)
-    log_sql, log_params = _insert_notifications_sql(
-        cycle, NotificationKind.INVITATION, 0, now, pending_only=False, requests_from="created"
-    )
     sql = f"""
-        WITH created AS ({insert_sql} RETURNING cycle_id, rater_id, edge_type),
-        invited AS ({log_sql} RETURNING 1)
-        SELECT c.edge_type, COUNT(*), (SELECT COUNT(*) FROM invited) FROM created c
-        GROUP BY c.edge_type
+        WITH created AS ({insert_sql} RETURNING rater_id, edge_type)
+        SELECT c.edge_type, COUNT(*), (SELECT COUNT(DISTINCT rater_id) FROM created)
+        FROM created c GROUP BY c.edge_type
     """  # noqa: S608
     with connection.cursor() as cursor:
         # One statement joins and de-duplicates about a million rows: hash tables that fit in
         # memory instead of batches spilled to disk, and no JIT compilation, which costs more
         # than it saves on a statement that runs once (this transaction only).
         cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
-        cursor.execute(sql, [*insert_params, *log_params])
+        cursor.execute(sql, insert_params)
         rows = cursor.fetchall()
-    by_type = {edge_type: count for edge_type, count, _invited in rows}
-    invited = rows[0][2] if rows else 0
-    if invited:
-        _after_commit_dispatch(cycle.pk, NotificationKind.INVITATION, 0)
-    return by_type, invited
+    by_type = {edge_type: count for edge_type, count, _raters in rows}
+    return by_type, (rows[0][2] if rows else 0)
+
+
+# Events whose e-mails go to every rater of the cycle. Their log rows (100,000 for a large
+# company) are written by the dispatch task after the event committed, not in the opening or
+# closing transaction; `sweep` re-queues an event whose rows never appeared.
+EVENTS_FOR_ALL_RATERS = (NotificationKind.INVITATION, NotificationKind.CLOSED)
+
+
+def record_notifications(
+    cycle_id: int, kind: str, *, offset: int = 0, now: dt.datetime | None = None
+) -> int:
+    """Write the log rows an event owes, one per rater, never twice; returns the new ones."""
+    cycle = Cycle(pk=cycle_id)
+    pending_only = kind in (NotificationKind.REMINDER, NotificationKind.MANUAL_REMINDER)
+    sql, params = _insert_notifications_sql(
+        cycle, kind, offset, now or timezone.now(), pending_only=pending_only
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(cursor.rowcount, 0)
 
 
 def queue_notifications(
     cycle: Cycle, kind: str, *, offset: int = 0, now: dt.datetime | None = None
 ) -> int:
     """Record the e-mails an event owes (set-based, never twice) and send them after commit."""
-    now = now or timezone.now()
-    pending_only = kind in (NotificationKind.REMINDER, NotificationKind.MANUAL_REMINDER)
-    sql, params = _insert_notifications_sql(cycle, kind, offset, now, pending_only=pending_only)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        created = max(cursor.rowcount, 0)
+    with transaction.atomic():
+        created = record_notifications(cycle.pk, kind, offset=offset, now=now)
         if created:
             _after_commit_dispatch(cycle.pk, kind, offset)
     return created
@@ -407,7 +415,7 @@ def open_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> C
         first = not ReviewRequest.objects.filter(cycle=cycle).exists()
         in_one_statement = first and connection.vendor == "postgresql"
         if in_one_statement:
-            by_type, invited = _open_first_time_postgresql(cycle, now)
+            by_type, raters = _open_first_time_postgresql(cycle, now)
             created = sum(by_type.values())
         else:
             sql, params = _request_insert_sql(cycle, now, first=first)
@@ -427,14 +435,20 @@ def open_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> C
                 actor=actor,
                 data={"requests": created},
             )
+        if first:
+            # Every rater is new: the dispatch task records their invitations after commit.
+            if created:
+                _after_commit_dispatch(cycle.pk, NotificationKind.INVITATION, 0)
+        else:
+            # Raters added to an open cycle are invited now; `sweep` only notices a cycle
+            # with no invitations at all.
+            queue_notifications(cycle, NotificationKind.INVITATION, now=now)
         if in_one_statement:
             requests = {t: 0 for t in EdgeType.values} | by_type
             return CycleSummary(
-                cycle=cycle, requests=requests, raters=invited, answered=0, created=created
+                cycle=cycle, requests=requests, raters=raters, answered=0, created=created
             )
-        invited = queue_notifications(cycle, NotificationKind.INVITATION, now=now)
-        # On a first opening there is one invitation per distinct rater: no count to run again.
-        summary = cycle_summary(cycle, created=created, raters=invited if first else None)
+        summary = cycle_summary(cycle, created=created)
     return summary
 
 
@@ -464,8 +478,9 @@ def close_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> 
             actor=actor,
             data={"requests": summary.total, "answered": summary.answered},
         )
-        queue_notifications(cycle, NotificationKind.CLOSED, now=now)
         cycle_closed.send(sender=Cycle, cycle=cycle)
+        if summary.total:
+            _after_commit_dispatch(cycle.pk, NotificationKind.CLOSED, 0)
         from . import tasks
 
         cycle_id = cycle.pk
@@ -821,6 +836,9 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
         result["closed"] += 1
     for cycle in Cycle.objects.filter(status=CycleStatus.OPEN, deadline__gt=now):
         result["reminders"] += queue_due_reminders(cycle, now=now)
+    for cycle_id, kind in events_without_notifications(now=now):
+        _dispatch_now(cycle_id, kind, 0)
+        result["requeued"] += 1
     NotificationLog.objects.filter(
         status=NotificationStatus.SENDING, claimed_at__lt=now - STUCK_AFTER
     ).update(status=NotificationStatus.PENDING)
@@ -835,6 +853,41 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
         _dispatch_now(row["cycle_id"], row["kind"], row["offset"])
         result["requeued"] += 1
     return result
+
+
+# A notice of a close that was lost for longer than this is no longer worth sending.
+CLOSED_NOTICE_WINDOW = dt.timedelta(days=3)
+
+
+def events_without_notifications(*, now: dt.datetime | None = None) -> list[tuple[int, str]]:
+    """(cycle, kind) of openings and closes whose dispatch task never recorded their e-mails.
+
+    The dispatch message went to a worker that was killed, or to a broker that lost it. A
+    cycle with requests has raters, so no rows at all means nothing was recorded.
+    """
+    now = now or timezone.now()
+    lost_before = now - LOST_AFTER
+
+    def logged(kind):
+        return Exists(NotificationLog.objects.filter(cycle_id=OuterRef("pk"), kind=kind))
+
+    has_requests = Exists(ReviewRequest.objects.filter(cycle_id=OuterRef("pk")))
+    opened = Cycle.objects.filter(
+        has_requests,
+        ~logged(NotificationKind.INVITATION),
+        status=CycleStatus.OPEN,
+        opened_at__lt=lost_before,
+    )
+    closed = Cycle.objects.filter(
+        has_requests,
+        ~logged(NotificationKind.CLOSED),
+        status=CycleStatus.CLOSED,
+        closed_at__lt=lost_before,
+        closed_at__gte=now - CLOSED_NOTICE_WINDOW,
+    )
+    return [(pk, NotificationKind.INVITATION) for pk in opened.values_list("pk", flat=True)] + [
+        (pk, NotificationKind.CLOSED) for pk in closed.values_list("pk", flat=True)
+    ]
 
 
 def analyze_tables(*models) -> None:

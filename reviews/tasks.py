@@ -64,11 +64,13 @@ def close_cycle(cycle_id: int) -> dict | None:
 
 @shared_task(**DB_RETRY)
 def dispatch_notifications(cycle_id: int, kind: str, offset: int = 0) -> int:
-    """Fan the pending e-mails of one event out into batch tasks."""
+    """Record the e-mails of an opening or a close, then fan the pending ones out in batches."""
     if kind == NotificationKind.INVITATION:
-        # Runs right after an opening committed its requests: the batches' lookups by rater
-        # need the planner to know how many there are now.
+        # Runs right after an opening committed its requests: recording the invitations and
+        # the batches' lookups by rater need the planner to know how many there are now.
         services.refresh_request_statistics()
+    if kind in services.EVENTS_FOR_ALL_RATERS:
+        services.record_notifications(cycle_id, kind, offset=offset)
     ids = list(
         NotificationLog.objects.filter(
             cycle_id=cycle_id, kind=kind, offset=offset, status=NotificationStatus.PENDING
