@@ -41,7 +41,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from django.db import connection
 from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -302,22 +301,16 @@ ROW_FIELDS = (
 
 
 def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
-    """Set the cycle's `Rollup.suppressed` flags (rows are written suppressed, then opened)."""
+    """Set the cycle's `Rollup.suppressed` flags (rows are written suppressed, then opened).
+
+    The in-place way (SQLite); PostgreSQL flags the rows before they are written
+    (`reviews.rollups._partition_rows`).
+    """
     rows = list(Rollup.objects.filter(cycle=cycle).order_by("id").values_list(*ROW_FIELDS))
     hidden = suppression_flags(rows, min_raters)
     shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
-    if connection.vendor == "postgresql":
-        # One statement joining an array instead of hundreds of IN lists (seconds at 500k rows).
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {connection.ops.quote_name(Rollup._meta.db_table)} r "  # noqa: S608
-                "SET suppressed = false FROM unnest(%s::bigint[]) AS shown(id) "
-                "WHERE r.id = shown.id",
-                [shown_ids],
-            )
-    else:
-        for start in range(0, len(shown_ids), 900):
-            Rollup.objects.filter(pk__in=shown_ids[start : start + 900]).update(suppressed=False)
+    for start in range(0, len(shown_ids), 900):
+        Rollup.objects.filter(pk__in=shown_ids[start : start + 900]).update(suppressed=False)
     return len(rows), len(rows) - len(shown_ids)
 
 
