@@ -28,7 +28,9 @@ place (`reviews.results.suppress`).
 from __future__ import annotations
 
 import secrets
+import threading
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from celery import shared_task
@@ -361,8 +363,8 @@ def _response_rate_statements(cycle: Cycle) -> list[tuple[str, list]]:
     ]
 
 
-def _wanted_comments(cycle: Cycle, *, min_comment_raters: int) -> Counter:
-    """(department, employee, text) of the comments to keep, with how often each occurs.
+def _comment_rows_sql(cycle: Cycle, *, min_comment_raters: int) -> tuple[str, list]:
+    """(department, employee, text) of the comments to keep, one row per comment.
 
     A department's comments show when at least M raters answered about the department alone; a
     person's when at least M answered about them. Rank task comments (a superior about a direct
@@ -373,14 +375,15 @@ def _wanted_comments(cycle: Cycle, *, min_comment_raters: int) -> Counter:
     task = RollupKind.RANK_TASK.value
     where = f"a.cycle_id = %s AND a.submitted AND {kind} <> %s"
     params = [cycle.pk, *KIND_PARAMS, task]
-    department_sql = f"""
-        SELECT a.provider_department_id, NULL, a.comment FROM {t["answer"]} a
+    sql = f"""
+        SELECT a.provider_department_id AS department_id, CAST(NULL AS BIGINT) AS employee_id,
+               a.comment AS text
+        FROM {t["answer"]} a
         WHERE {where} AND a.comment <> '' AND a.provider_department_id IN (
             SELECT a.provider_department_id FROM {t["answer"]} a WHERE {where}
             GROUP BY a.provider_department_id HAVING COUNT(*) >= %s
         )
-    """  # noqa: S608
-    person_sql = f"""
+        UNION ALL
         SELECT a.provider_department_id, a.provider_employee_id, a.comment FROM {t["answer"]} a
         WHERE {where} AND a.comment <> '' AND a.provider_department_id IS NOT NULL
           AND a.provider_employee_id IN (
@@ -389,22 +392,40 @@ def _wanted_comments(cycle: Cycle, *, min_comment_raters: int) -> Counter:
             GROUP BY a.provider_employee_id HAVING COUNT(*) >= %s
         )
     """  # noqa: S608
-    wanted: Counter = Counter()
-    with connection.cursor() as cursor:
-        cursor.execute(department_sql, [*params, *params, min_comment_raters])
-        wanted.update((d, None, text) for d, _e, text in cursor.fetchall())
-        cursor.execute(person_sql, [*params, *params, min_comment_raters])
-        wanted.update((d, e, text) for d, e, text in cursor.fetchall())
-    return wanted
+    return sql, [*params, *params, min_comment_raters, *params, *params, min_comment_raters]
+
+
+def _first_comments_sql(cycle: Cycle, *, min_comment_raters: int) -> tuple[str, list]:
+    """The comments of a cycle that has none kept yet, in one INSERT … SELECT."""
+    sql, params = _comment_rows_sql(cycle, min_comment_raters=min_comment_raters)
+    comment_t = connection.ops.quote_name(ResultComment._meta.db_table)
+    return (
+        f"""
+        INSERT INTO {comment_t} (cycle_id, department_id, employee_id, text)
+        SELECT %s, c.department_id, c.employee_id, c.text FROM ({sql}) c
+        ORDER BY c.department_id, COALESCE(c.employee_id, 0), c.text
+        """,  # noqa: S608
+        [cycle.pk, *params],
+    )
 
 
 def _sync_comments(cycle: Cycle, *, min_comment_raters: int) -> int:
     """Make the kept comments match the answers without touching those that stay.
 
     Departments' replies hang on comment rows, so a recomputation keeps every row it would
-    write again and only adds or removes the difference.
+    write again and only adds or removes the difference. A first computation (the close)
+    writes them in one INSERT … SELECT. Either way rows go in text order: neither id nor order
+    tells which answer a comment came from.
     """
-    wanted = _wanted_comments(cycle, min_comment_raters=min_comment_raters)
+    if not ResultComment.objects.filter(cycle=cycle).exists():
+        sql, params = _first_comments_sql(cycle, min_comment_raters=min_comment_raters)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return max(cursor.rowcount, 0)
+    sql, params = _comment_rows_sql(cycle, min_comment_raters=min_comment_raters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        wanted = Counter(map(tuple, cursor.fetchall()))
     existing: dict[tuple, list[int]] = {}
     for pk, d, e, text in ResultComment.objects.filter(cycle=cycle).values_list(
         "id", "department_id", "employee_id", "text"
@@ -463,15 +484,47 @@ def _run_in_work_table(cursor, insert: _Insert) -> None:
     cursor.execute(f"DROP TABLE {SCORES_TABLE}")
 
 
+@contextmanager
+def _beside(statements: list[tuple[str, list]]):
+    """Run these statements in this transaction while the block computes in Python.
+
+    Suppression is seconds of pure Python on one core while PostgreSQL waits; the database
+    connection (psycopg2's, thread-safe, used by nobody else meanwhile) can work on the
+    other. A failure in the statements is raised here after the block.
+    """
+    raw = connection.connection
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with raw.cursor() as cursor:
+                for sql, params in statements:
+                    cursor.execute(sql, params)
+        except BaseException as exc:  # re-raised in the calling thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, name="icr-rollups-beside", daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.join()
+    if errors:
+        raise errors[0]
+
+
 def _bigint_array(ids: list[int]) -> str:
     """A bigint[] parameter as one text literal: a list would be sent as ARRAY[…] of as
     many constants, which PostgreSQL parses one by one (seconds for 300,000 ids)."""
     return "{" + ",".join(map(str, ids)) + "}"
 
 
-def _partition_rows(cycle: Cycle, inserts: list[_Insert], min_raters: int) -> tuple[int, int]:
+def _partition_rows(
+    cycle: Cycle, inserts: list[_Insert], min_raters: int, beside: list[tuple[str, list]]
+) -> tuple[int, int]:
     """Figures computed in WORK_TABLE, flagged, swapped in as the cycle's partition.
 
+    `beside`: statements that do not need the flags; they run while Python computes them.
     Returns (rows, suppressed rows)."""
     from .results import ROW_FIELDS, cyclic_gc_paused, suppression_flags
 
@@ -495,7 +548,8 @@ def _partition_rows(cycle: Cycle, inserts: list[_Insert], min_raters: int) -> tu
         )
         with cyclic_gc_paused():
             rows = cursor.fetchall()
-            hidden = suppression_flags(rows, min_raters)
+            with _beside(beside):
+                hidden = suppression_flags(rows, min_raters)
             shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
             del rows, hidden
         partition = f"{PARTITION_PREFIX}{int(cycle.pk)}_{secrets.token_hex(3)}"
@@ -538,36 +592,45 @@ def compute_rollups(cycle: Cycle) -> RollupSummary:
     from .results import suppress
 
     min_raters = settings.ICR_MIN_RATERS
+    min_comment_raters = settings.ICR_MIN_COMMENT_RATERS
     with transaction.atomic():
         cycle = Cycle.objects.select_for_update().get(pk=cycle.pk)
         closed = cycle.status == CycleStatus.CLOSED
-        work = closed and connection.vendor == "postgresql"
-        if not work:  # a partition is swapped whole (_partition_rows)
+        partitioned = closed and connection.vendor == "postgresql"
+        if not partitioned:  # a partition is swapped whole (_partition_rows)
             Rollup.objects.filter(cycle=cycle).delete()
         ResponseRate.objects.filter(cycle=cycle).delete()
-        table = WORK_TABLE if work else None
-        statements = []
+        rate_statements = _response_rate_statements(cycle)
+        table = WORK_TABLE if partitioned else None
+        inserts = []
         if closed:
-            statements += _department_statements(cycle, table=table)
-            statements += _person_statements(
+            inserts += _department_statements(cycle, table=table)
+            inserts += _person_statements(
                 cycle, min_raters=min_raters, named=rank_task_named(cycle), table=table
             )
         figures = suppressed = comments = 0
-        if work:
-            figures, suppressed = _partition_rows(cycle, statements, min_raters)
-            statements = []
-        with connection.cursor() as cursor:
-            for sql, params in _response_rate_statements(cycle):
-                cursor.execute(sql, params)
+        if partitioned:
+            beside = list(rate_statements)
+            first_comments = not ResultComment.objects.filter(cycle=cycle).exists()
+            if first_comments:
+                beside.append(_first_comments_sql(cycle, min_comment_raters=min_comment_raters))
+            figures, suppressed = _partition_rows(cycle, inserts, min_raters, beside=beside)
+            if first_comments:
+                comments = ResultComment.objects.filter(cycle=cycle).count()
+            else:
+                comments = _sync_comments(cycle, min_comment_raters=min_comment_raters)
+        else:
             rollup = _tables()["rollup"]
-            for insert in statements:
-                cursor.execute(
-                    f"INSERT INTO {rollup} ({ROLLUP_COLUMNS}) {insert.select}", insert.params
-                )
-        if closed and not work:
-            figures, suppressed = suppress(cycle, min_raters=min_raters)
-        if closed:
-            comments = _sync_comments(cycle, min_comment_raters=settings.ICR_MIN_COMMENT_RATERS)
+            with connection.cursor() as cursor:
+                for sql, params in rate_statements:
+                    cursor.execute(sql, params)
+                for insert in inserts:
+                    cursor.execute(
+                        f"INSERT INTO {rollup} ({ROLLUP_COLUMNS}) {insert.select}", insert.params
+                    )
+            if closed:
+                figures, suppressed = suppress(cycle, min_raters=min_raters)
+                comments = _sync_comments(cycle, min_comment_raters=min_comment_raters)
         rates = ResponseRate.objects.filter(cycle=cycle).count()
     return RollupSummary(cycle.pk, figures, suppressed, comments, rates)
 

@@ -153,6 +153,35 @@ def test_recomputing_gives_the_same_rows_and_doubles_nothing(corp, cycles):
     )
 
 
+def cycle_partitions(cycle) -> list[str]:
+    """PostgreSQL: the partitions of the rollup table that hold this cycle (reviews 0008)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'reviews_rollup'::regclass "
+            "AND pg_get_expr(c.relpartbound, c.oid) = %s",
+            [f"FOR VALUES IN ('{cycle.pk}')"],
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+def test_recomputing_one_cycle_leaves_the_others_alone(corp, cycles):
+    first = cycles.run(varied_score)
+    second = cycles.run()
+    first_rows = stored(first)
+    assert first_rows and stored(second)
+    compute_rollups(second)
+    compute_rollups(second)
+    assert stored(first) == first_rows
+    if connection.vendor == "postgresql":
+        # Each closed cycle's figures are one partition of their own, swapped whole.
+        assert len(cycle_partitions(first)) == 1
+        assert len(cycle_partitions(second)) == 1
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM reviews_rollup_default")
+            assert cursor.fetchone()[0] == 0
+
+
 def test_closing_again_changes_no_figure(corp, cycles):
     cycle = cycles.run(varied_score)
     before = stored(cycle)

@@ -111,3 +111,35 @@ def test_the_sweep_resends_what_a_lost_worker_left_pending(smtp, org):
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=10)):
         services.sweep()
     assert len(smtp.messages) == 2
+
+
+def test_the_sweep_sends_the_closing_notice_a_lost_dispatch_never_recorded(smtp, org):
+    cycle = open_new_cycle_quietly()
+    services.close_cycle(cycle)  # committed callbacks never run: the dispatch message is "lost"
+    assert not NotificationLog.objects.filter(cycle=cycle, kind="closed").exists()
+    services.sweep()  # too early: the dispatch may still be on its way
+    assert not smtp.messages
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=10)):
+        services.sweep()
+        services.sweep()  # once recorded, never again
+    assert sorted(m["To"] for m in smtp.messages) == ["li@example.com", "zhang@example.com"]
+    assert NotificationLog.objects.filter(cycle=cycle, kind="closed", status="sent").count() == 2
+
+
+def test_a_close_lost_for_days_sends_no_late_notice(smtp, org):
+    cycle = open_new_cycle_quietly()
+    services.close_cycle(cycle)
+    with time_machine.travel(
+        timezone.now() + services.CLOSED_NOTICE_WINDOW + dt.timedelta(hours=1)
+    ):
+        services.sweep()
+    assert not smtp.messages
+
+
+def open_new_cycle_quietly():
+    """Open a cycle as if its invitations had gone out (their log rows are there)."""
+    cycle = services.create_cycle(name="Q", deadline=timezone.now() + dt.timedelta(days=7))
+    services.open_cycle(cycle)
+    services.record_notifications(cycle.pk, "invitation")
+    NotificationLog.objects.filter(cycle=cycle).update(status=NotificationStatus.SENT)
+    return cycle
