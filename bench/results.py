@@ -214,7 +214,7 @@ def child_results_store(cycle_id: str, stored: str) -> dict:
     from django.db import connection
 
     from reviews.models import Cycle, CycleStatus, ResponseRate, Rollup
-    from reviews.rollups import ROLLUP_COLUMNS
+    from reviews.rollups import ROLLUP_COLUMNS, attach_partition, new_partition
 
     big = Cycle.objects.get(pk=int(cycle_id))
     q = connection.ops.quote_name
@@ -236,11 +236,14 @@ def child_results_store(cycle_id: str, stored: str) -> dict:
         copy.criteria.set(big.criteria.all())
         columns = ROLLUP_COLUMNS.replace("cycle_id, ", "")
         with connection.cursor() as cursor:
+            # Each cycle its own partition, as a close makes it.
+            partition, sequence = new_partition(cursor, copy.pk)
             cursor.execute(
-                f"INSERT INTO {rollup} (cycle_id, {columns}) "
-                f"SELECT %s, {columns} FROM {rollup} WHERE cycle_id = %s",
-                [copy.pk, big.pk],
+                f"INSERT INTO {partition} (id, cycle_id, {columns}) "
+                f"SELECT nextval(%s::regclass), %s, {columns} FROM {rollup} WHERE cycle_id = %s",
+                [sequence, copy.pk, big.pk],
             )
+            attach_partition(cursor, copy.pk, partition)
             cursor.execute(
                 f"INSERT INTO {rate} (cycle_id, scope, department_id, requests, answered) "
                 f"SELECT %s, scope, department_id, requests, answered FROM {rate} "

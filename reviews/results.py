@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -73,7 +73,15 @@ class _Equation(NamedTuple):
     disjoint: bool  # parts are disjoint groups of raters (raters add up) or overlap
 
 
-def _equations(rows: list[tuple]) -> list[_Equation]:
+def department_children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = defaultdict(list)
+    for dept_id, parent_id in Department.objects.values_list("id", "parent_id"):
+        if parent_id is not None:
+            children[parent_id].append(dept_id)
+    return children
+
+
+def _equations(rows: list[tuple], children: dict[int, list[int]] | None = None) -> list[_Equation]:
     """The total = parts relations among one cycle's rows (indexes into `rows`).
 
     Half a million rows per large cycle: plain dicts and local names, no per-row objects.
@@ -129,10 +137,8 @@ def _equations(rows: list[tuple]) -> list[_Equation]:
         if None in group and len(group) > 1:
             total = group[None]
             append(_Equation(total, [i for c, i in group.items() if c is not None], True))
-    children: dict[int, list[int]] = defaultdict(list)
-    for dept_id, parent_id in Department.objects.values_list("id", "parent_id"):
-        if parent_id is not None:
-            children[parent_id].append(dept_id)
+    if children is None:
+        children = department_children()
     no_children: list[int] = []
     for (dept, kind, crit), total in tree.items():
         parts = []
@@ -221,7 +227,9 @@ def cyclic_gc_paused():
             gc.enable()
 
 
-def suppression_flags(rows: list[tuple], min_raters: int) -> list[bool]:
+def suppression_flags(
+    rows: list[tuple], min_raters: int, children: dict[int, list[int]] | None = None
+) -> list[bool]:
     """For rows (id, scope, dept, emp, kind, criterion, customer, raters): hidden or not.
 
     The equations are applied in order, again and again until nothing changes. Applying an
@@ -230,14 +238,16 @@ def suppression_flags(rows: list[tuple], min_raters: int) -> list[bool]:
     the same flags as full rounds, without going over a million equations several times.
     """
     with cyclic_gc_paused():
-        return _suppression_flags(rows, min_raters)
+        return _suppression_flags(rows, min_raters, children)
 
 
-def _suppression_flags(rows: list[tuple], min_raters: int) -> list[bool]:
+def _suppression_flags(
+    rows: list[tuple], min_raters: int, children: dict[int, list[int]] | None
+) -> list[bool]:
     person, task = RollupScope.PERSON.value, RollupKind.RANK_TASK.value
     raters = [row[7] for row in rows]
     hidden = [row[7] < min_raters and not (row[1] == person and row[4] == task) for row in rows]
-    equations = _equations(rows)
+    equations = _equations(rows, children)
     count = len(equations)
     # Which equations each row is in, each equation's rest, and the equations that can do
     # anything now: one with its total shown, every part shown and no rest changes nothing
@@ -300,13 +310,33 @@ ROW_FIELDS = (
 )
 
 
+# The order rows go through suppression, the same on both databases: a department's rows
+# together, like the unique index. It decides which of two equal figures is hidden as the
+# complement; and half a million rows in this order are suppressed a quarter faster than in
+# the order they were computed (the dictionaries are probed near what was probed last).
+SUPPRESSION_ORDER = (
+    F("department").asc(),
+    F("scope").asc(),
+    F("kind").asc(),
+    F("employee").asc(nulls_first=True),
+    F("criterion").asc(nulls_first=True),
+    F("customer_department").asc(nulls_first=True),
+)
+SUPPRESSION_ORDER_SQL = (
+    "department_id, scope, kind, employee_id NULLS FIRST, criterion_id NULLS FIRST, "
+    "customer_department_id NULLS FIRST"
+)
+
+
 def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
     """Set the cycle's `Rollup.suppressed` flags (rows are written suppressed, then opened).
 
     The in-place way (SQLite); PostgreSQL flags the rows before they are written
     (`reviews.rollups._partition_rows`).
     """
-    rows = list(Rollup.objects.filter(cycle=cycle).order_by("id").values_list(*ROW_FIELDS))
+    rows = list(
+        Rollup.objects.filter(cycle=cycle).order_by(*SUPPRESSION_ORDER).values_list(*ROW_FIELDS)
+    )
     hidden = suppression_flags(rows, min_raters)
     shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
     for start in range(0, len(shown_ids), 900):

@@ -519,6 +519,41 @@ def _bigint_array(ids: list[int]) -> str:
     return "{" + ",".join(map(str, ids)) + "}"
 
 
+def new_partition(cursor, cycle_id: int) -> tuple[str, str]:
+    """A new, empty table shaped like the rollup table, to fill and then `attach_partition`.
+
+    Returns its name and the rollup id sequence (the table has no id default of its own).
+    """
+    rollup = _tables()["rollup"]
+    partition = f"{PARTITION_PREFIX}{int(cycle_id)}_{secrets.token_hex(3)}"
+    cursor.execute(
+        f"CREATE TABLE {partition} (LIKE {rollup} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+    )
+    cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Rollup._meta.db_table])
+    return partition, cursor.fetchone()[0]
+
+
+def attach_partition(cursor, cycle_id: int, partition: str) -> None:
+    """Make this filled table the cycle's partition, in place of any earlier one.
+
+    Last in the transaction: dropping an earlier partition (a recomputation) locks the whole
+    rollup table until commit; attaching, which builds the indexes, blocks only other
+    attachments (and scans the DEFAULT partition, which ICR leaves empty).
+    """
+    rollup = _tables()["rollup"]
+    cursor.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = %s::regclass AND pg_get_expr(c.relpartbound, c.oid) = %s",
+        [Rollup._meta.db_table, f"FOR VALUES IN ('{int(cycle_id)}')"],
+    )
+    for (earlier,) in cursor.fetchall():
+        cursor.execute(f"DROP TABLE {connection.ops.quote_name(earlier)}")
+    cursor.execute(f"DELETE FROM {rollup} WHERE cycle_id = %s", [cycle_id])  # noqa: S608
+    cursor.execute(
+        f"ALTER TABLE {rollup} ATTACH PARTITION {partition} FOR VALUES IN ({int(cycle_id)})"
+    )
+
+
 def _partition_rows(
     cycle: Cycle, inserts: list[_Insert], min_raters: int, beside: list[tuple[str, list]]
 ) -> tuple[int, int]:
@@ -526,7 +561,13 @@ def _partition_rows(
 
     `beside`: statements that do not need the flags; they run while Python computes them.
     Returns (rows, suppressed rows)."""
-    from .results import ROW_FIELDS, cyclic_gc_paused, suppression_flags
+    from .results import (
+        ROW_FIELDS,
+        SUPPRESSION_ORDER_SQL,
+        cyclic_gc_paused,
+        department_children,
+        suppression_flags,
+    )
 
     rollup = _tables()["rollup"]
     with connection.cursor() as cursor:
@@ -544,46 +585,30 @@ def _partition_rows(
             if number == 0:  # the finest rows: statistics for the statements that read them
                 cursor.execute(f"ANALYZE {WORK_TABLE}")
         cursor.execute(
-            f"SELECT {', '.join(ROW_FIELDS)} FROM {WORK_TABLE} ORDER BY id"  # noqa: S608
+            f"SELECT {', '.join(ROW_FIELDS)} FROM {WORK_TABLE} "  # noqa: S608
+            f"ORDER BY {SUPPRESSION_ORDER_SQL}"
         )
         with cyclic_gc_paused():
             rows = cursor.fetchall()
+            children = department_children()  # before the connection is busy beside
             with _beside(beside):
-                hidden = suppression_flags(rows, min_raters)
+                hidden = suppression_flags(rows, min_raters, children)
             shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
             del rows, hidden
-        partition = f"{PARTITION_PREFIX}{int(cycle.pk)}_{secrets.token_hex(3)}"
-        cursor.execute(
-            f"CREATE TABLE {partition} (LIKE {rollup} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-        )
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Rollup._meta.db_table])
-        sequence = cursor.fetchone()[0]
+        partition, sequence = new_partition(cursor, cycle.pk)
         columns = ROLLUP_COLUMNS.replace(", suppressed", "")
         selected = ", ".join(f"w.{c.strip()}" for c in columns.split(","))
         cursor.execute(
             f"""
             INSERT INTO {partition} (id, {ROLLUP_COLUMNS})
-            SELECT nextval(%s::regclass), {selected}, shown.id IS NULL
-            FROM {WORK_TABLE} w LEFT JOIN unnest(%s::bigint[]) AS shown(id) ON shown.id = w.id
-            """,  # noqa: S608
+            SELECT nextval(%s::regclass), {selected}, NOT (w.id = ANY(%s::bigint[]))
+            FROM {WORK_TABLE} w
+            """,  # noqa: S608 - a constant array: PostgreSQL probes it as a hash table
             [sequence, _bigint_array(shown_ids)],
         )
         figures = cursor.rowcount
         cursor.execute(f"DROP TABLE {WORK_TABLE}")
-        # The swap, last: dropping an earlier partition of this cycle (a recomputation) locks
-        # the whole table until commit; attaching (which builds the indexes) only blocks
-        # other attachments.
-        cursor.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = %s::regclass AND pg_get_expr(c.relpartbound, c.oid) = %s",
-            [Rollup._meta.db_table, f"FOR VALUES IN ('{int(cycle.pk)}')"],
-        )
-        for (earlier,) in cursor.fetchall():
-            cursor.execute(f"DROP TABLE {connection.ops.quote_name(earlier)}")
-        cursor.execute(f"DELETE FROM {rollup} WHERE cycle_id = %s", [cycle.pk])  # noqa: S608
-        cursor.execute(
-            f"ALTER TABLE {rollup} ATTACH PARTITION {partition} FOR VALUES IN ({int(cycle.pk)})"
-        )
+        attach_partition(cursor, cycle.pk, partition)
     return figures, figures - len(shown_ids)
 
 
