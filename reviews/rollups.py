@@ -55,7 +55,7 @@ from .models import (
     RollupKind,
     RollupScope,
 )
-from .services import analyze_tables, cycle_closed
+from .services import SideQueries, analyze_tables, cycle_closed
 
 ROLLUP_COLUMNS = (
     "cycle_id, scope, department_id, employee_id, kind, criterion_id, customer_department_id, "
@@ -485,7 +485,7 @@ def _run_in_work_table(cursor, insert: _Insert) -> None:
 
 
 @contextmanager
-def _beside(statements: list[tuple[str, list]]):
+def _beside(statements: list[tuple[str, list]], side: SideQueries | None = None):
     """Run these statements in this transaction while the block computes in Python.
 
     Suppression is seconds of pure Python on one core while PostgreSQL waits; the database
@@ -500,6 +500,8 @@ def _beside(statements: list[tuple[str, list]]):
             with raw.cursor() as cursor:
                 for sql, params in statements:
                     cursor.execute(sql, params)
+                if side is not None:
+                    side.run(cursor)
         except BaseException as exc:  # re-raised in the calling thread
             errors.append(exc)
 
@@ -555,7 +557,11 @@ def attach_partition(cursor, cycle_id: int, partition: str) -> None:
 
 
 def _partition_rows(
-    cycle: Cycle, inserts: list[_Insert], min_raters: int, beside: list[tuple[str, list]]
+    cycle: Cycle,
+    inserts: list[_Insert],
+    min_raters: int,
+    beside: list[tuple[str, list]],
+    side: SideQueries | None = None,
 ) -> tuple[int, int]:
     """Figures computed in WORK_TABLE, flagged, swapped in as the cycle's partition.
 
@@ -591,7 +597,7 @@ def _partition_rows(
         with cyclic_gc_paused():
             rows = cursor.fetchall()
             children = department_children()  # before the connection is busy beside
-            with _beside(beside):
+            with _beside(beside, side):
                 hidden = suppression_flags(rows, min_raters, children)
             shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
             del rows, hidden
@@ -612,8 +618,11 @@ def _partition_rows(
     return figures, figures - len(shown_ids)
 
 
-def compute_rollups(cycle: Cycle) -> RollupSummary:
-    """Write the cycle's results again from its answers (figures only once it is closed)."""
+def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupSummary:
+    """Write the cycle's results again from its answers (figures only once it is closed).
+
+    `side`: queries of the caller's to run while suppression is computed, if it is.
+    """
     from .results import suppress
 
     min_raters = settings.ICR_MIN_RATERS
@@ -639,7 +648,9 @@ def compute_rollups(cycle: Cycle) -> RollupSummary:
             first_comments = not ResultComment.objects.filter(cycle=cycle).exists()
             if first_comments:
                 beside.append(_first_comments_sql(cycle, min_comment_raters=min_comment_raters))
-            figures, suppressed = _partition_rows(cycle, inserts, min_raters, beside=beside)
+            figures, suppressed = _partition_rows(
+                cycle, inserts, min_raters, beside=beside, side=side
+            )
             if first_comments:
                 comments = ResultComment.objects.filter(cycle=cycle).count()
             else:
@@ -671,9 +682,9 @@ def refresh_planner_statistics() -> None:
 
 
 @receiver(cycle_closed, dispatch_uid="reviews.rollups.on_cycle_closed")
-def on_cycle_closed(sender, cycle: Cycle, **kwargs) -> None:
+def on_cycle_closed(sender, cycle: Cycle, side: SideQueries | None = None, **kwargs) -> None:
     """Closing writes the results in the same transaction: closed means results are there."""
-    compute_rollups(cycle)
+    compute_rollups(cycle, side=side)
 
 
 def refresh_open_cycles() -> int:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal, receiver
 from django.utils import timezone
@@ -44,6 +44,7 @@ from .models import (
 )
 
 # Sent inside the closing transaction, so a receiver's writes (rollups) commit with the close.
+# Arguments: cycle, and side (SideQueries the close needs, to run at an idle moment).
 cycle_closed = Signal()
 
 
@@ -94,23 +95,71 @@ class CycleSummary:
         }
 
 
-def cycle_summary(cycle: Cycle, *, created: int = 0, raters: int | None = None) -> CycleSummary:
-    """Requests by relationship type, distinct raters (unless known) and answers (two queries)."""
+class SideQueries:
+    """Read-only queries an operation needs anyway, run by whoever has an idle moment.
+
+    Closing passes the summary's queries to the `cycle_closed` receivers: the rollups run them
+    on the same connection while Python computes suppression (`reviews.rollups._beside`). If
+    no receiver did, the operation runs them itself.
+    """
+
+    def __init__(self, queries: list[tuple[str, list]]):
+        self.queries = queries
+        self.results: list[list[tuple]] | None = None
+
+    def run(self, cursor) -> None:
+        results = []
+        for sql, params in self.queries:
+            cursor.execute(sql, params)
+            results.append(cursor.fetchall())
+        self.results = results
+
+    def ensure_run(self) -> list[list[tuple]]:
+        if self.results is None:
+            with connection.cursor() as cursor:
+                self.run(cursor)
+        return self.results
+
+
+def _summary_queries(cycle: Cycle, *, raters: bool = True) -> list[tuple[str, list]]:
+    """Requests and answered ones by type, and (unless known) distinct raters: plain SQL."""
+    request_t = connection.ops.quote_name(ReviewRequest._meta.db_table)
+    queries = [
+        (
+            "SELECT edge_type, COUNT(*), SUM(CASE WHEN status <> %s THEN 1 ELSE 0 END) "  # noqa: S608
+            f"FROM {request_t} WHERE cycle_id = %s GROUP BY edge_type",
+            [RequestStatus.PENDING.value, cycle.pk],
+        )
+    ]
+    if raters:
+        queries.append(
+            (
+                f"SELECT COUNT(DISTINCT rater_id) FROM {request_t} WHERE cycle_id = %s",  # noqa: S608
+                [cycle.pk],
+            )
+        )
+    return queries
+
+
+def _summary_from(
+    cycle: Cycle, results: list[list[tuple]], *, created: int = 0, raters: int | None = None
+) -> CycleSummary:
     by_type = {t: 0 for t in EdgeType.values}
     answered = 0
-    rows = (
-        ReviewRequest.objects.filter(cycle=cycle)
-        .values("edge_type")
-        .annotate(n=Count("id"), done=Count("id", filter=~Q(status=RequestStatus.PENDING)))
-    )
-    for row in rows:
-        by_type[row["edge_type"]] = row["n"]
-        answered += row["done"]
+    for edge_type, count, done in results[0]:
+        by_type[edge_type] = count
+        answered += done or 0
     if raters is None:
-        raters = ReviewRequest.objects.filter(cycle=cycle).values("rater_id").distinct().count()
+        raters = results[1][0][0]
     return CycleSummary(
         cycle=cycle, requests=by_type, raters=raters, answered=answered, created=created
     )
+
+
+def cycle_summary(cycle: Cycle, *, created: int = 0, raters: int | None = None) -> CycleSummary:
+    """Requests by relationship type, distinct raters (unless known) and answers (two queries)."""
+    side = SideQueries(_summary_queries(cycle, raters=raters is None))
+    return _summary_from(cycle, side.ensure_run(), created=created, raters=raters)
 
 
 # --- Creating cycles ------------------------------------------------------------------------
@@ -470,7 +519,9 @@ def close_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> 
         cycle.status = CycleStatus.CLOSED
         cycle.closed_at = now
         cycle.save(update_fields=["status", "closed_at"])
-        summary = cycle_summary(cycle)
+        side = SideQueries(_summary_queries(cycle))
+        cycle_closed.send(sender=Cycle, cycle=cycle, side=side)
+        summary = _summary_from(cycle, side.ensure_run())
         CycleEvent.objects.create(
             cycle=cycle,
             kind=CycleEventKind.CLOSED,
@@ -478,7 +529,6 @@ def close_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> 
             actor=actor,
             data={"requests": summary.total, "answered": summary.answered},
         )
-        cycle_closed.send(sender=Cycle, cycle=cycle)
         if summary.total:
             _after_commit_dispatch(cycle.pk, NotificationKind.CLOSED, 0)
         from . import tasks
