@@ -9,7 +9,7 @@ two visits would tell who answered in between.
 
 The statements (plain SQL for PostgreSQL and SQLite):
 1. the finest department rows, from the scores: provider department × type × criterion ×
-   customer department (the only pass over the scores);
+   customer department (one of the two passes over the scores);
 2. the same without criterion ("all criteria") from the answers: raters and "did not receive"
    counts, with the distribution summed from step 1 (answers of a cycle have distinct keys,
    one per rater of a relationship, so counting answers counts distinct raters);
@@ -21,7 +21,9 @@ The statements (plain SQL for PostgreSQL and SQLite):
    rating out of their "all types" row (see `RankTaskVisibility`);
 then the suppression flags (`reviews.results.suppression_flags`) and the comments. On PostgreSQL
 the statements write to a temporary work table and the rows reach the rollup table once, with
-their flags, as the cycle's own partition (`_partition_rows`); on SQLite they are flagged in
+their flags, as the cycle's own partition (`_partition_rows`): the passes over the scores use
+parallel workers, and while Python computes the flags the connection writes response rates
+and comments and runs the close's summary (`_beside`). On SQLite the rows are flagged in
 place (`reviews.results.suppress`).
 """
 
@@ -256,19 +258,22 @@ def _person_statements(
     kind = _kind_sql()
     person = RollupScope.PERSON.value
     task = RollupKind.RANK_TASK.value
+    # The eligible people joined, not tested with IN (subquery): a join lets PostgreSQL
+    # fetch just their scores through the index, and in parallel workers.
     eligible = f"""
-        SELECT a.provider_employee_id FROM {t["answer"]} a
+        SELECT a.provider_employee_id AS pe FROM {t["answer"]} a
         WHERE a.cycle_id = %s AND a.submitted AND a.provider_employee_id IS NOT NULL
           AND {kind} <> %s
         GROUP BY a.provider_employee_id HAVING COUNT(*) >= %s
     """  # noqa: S608
-    eligible_params = [cycle.pk, *KIND_PARAMS, task, min_raters]
+    answers = f"{t['answer']} a LEFT JOIN ({eligible}) e ON e.pe = a.provider_employee_id"
+    answers_params = [cycle.pk, *KIND_PARAMS, task, min_raters]
     chosen = f"""
         a.cycle_id = %s AND a.submitted AND a.provider_employee_id IS NOT NULL
         AND a.provider_department_id IS NOT NULL
-        AND (({kind} <> %s AND a.provider_employee_id IN ({eligible})) OR ({kind} = %s AND %s))
+        AND (({kind} <> %s AND e.pe IS NOT NULL) OR ({kind} = %s AND %s))
     """
-    chosen_params = [cycle.pk, *KIND_PARAMS, task, *eligible_params, *KIND_PARAMS, task, named]
+    chosen_params = [cycle.pk, *KIND_PARAMS, task, *KIND_PARAMS, task, named]
     return [
         _Insert(
             f"""
@@ -277,13 +282,13 @@ def _person_statements(
             FROM (
                 SELECT a.cycle_id, a.provider_department_id AS pd, a.provider_employee_id AS pe,
                        a.edge_type, a.rank_kind, s.criterion_id, {SCORE_SUMS}
-                FROM {t["answer"]} a JOIN {t["score"]} s ON s.answer_id = a.id
+                FROM {answers} JOIN {t["score"]} s ON s.answer_id = a.id
                 WHERE {chosen} AND NOT a.not_received
                 GROUP BY a.cycle_id, a.provider_department_id, a.provider_employee_id,
                          a.edge_type, a.rank_kind, s.criterion_id
             ) g
             """,  # noqa: S608
-            [person, *KIND_PARAMS, True, *chosen_params],
+            [person, *KIND_PARAMS, True, *answers_params, *chosen_params],
             scores=True,
         ),
         _Insert(
@@ -299,7 +304,7 @@ def _person_statements(
                        {kind} AS kind,
                        SUM(CASE WHEN a.not_received THEN 0 ELSE 1 END) AS raters,
                        SUM(CASE WHEN a.not_received THEN 1 ELSE 0 END) AS nr
-                FROM {t["answer"]} a
+                FROM {answers}
                 WHERE {chosen}
                 GROUP BY a.provider_department_id, a.provider_employee_id, {kind}
             ) g
@@ -317,6 +322,7 @@ def _person_statements(
                 person,
                 True,
                 *KIND_PARAMS,
+                *answers_params,
                 *chosen_params,
                 *KIND_PARAMS,
                 cycle.pk,
