@@ -208,8 +208,30 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
             ],
         )
     )
-    # 3. All types per customer, all customers per type, and all of both (criterion kept).
-    for keep_kind, keep_customer in ((False, True), (True, False), (False, False)):
+    # 3. All types per customer, all customers per type, and all of both (criterion kept):
+    # on PostgreSQL in one pass (GROUPING SETS; a dimension left out comes back NULL), on
+    # SQLite one statement each.
+    if connection.vendor == "postgresql":
+        statements.append(
+            _Insert(
+                f"""
+                SELECT %s, %s, r.department_id, NULL, COALESCE(r.kind, ''), r.criterion_id,
+                       r.customer_department_id, {SUMS}
+                FROM {t["rollup"]} r
+                WHERE r.cycle_id = %s AND {detail}
+                GROUP BY GROUPING SETS (
+                    (r.department_id, r.criterion_id, r.customer_department_id),
+                    (r.department_id, r.criterion_id, r.kind),
+                    (r.department_id, r.criterion_id)
+                )
+                """,  # noqa: S608
+                [cycle.pk, self_, True, cycle.pk, self_],
+            )
+        )
+    levels = (
+        [] if connection.vendor == "postgresql" else [(False, True), (True, False), (False, False)]
+    )
+    for keep_kind, keep_customer in levels:
         kind_col = "r.kind" if keep_kind else "''"
         customer_col = "r.customer_department_id" if keep_customer else "NULL"
         group = ", ".join(
