@@ -719,7 +719,9 @@ def department_dashboard(
         key=lambda c: (shown_mean(c), names.get(c.department_id, "")),
     )[:8]
     before = {c.id: prev_cells.get((c.department_id, c.customer_department_id)) for c in weakest}
-    full = Rollup.objects.in_bulk(
+    # By id within their cycles: the rollup table is partitioned by cycle (PostgreSQL), and
+    # ids alone would be looked up in every cycle's partition.
+    full = Rollup.objects.filter(cycle_id__in={c.cycle_id for c in matrix}).in_bulk(
         [c.id for c in weakest] + [b.id for b in before.values() if b is not None]
     )
     context["weakest"] = [
