@@ -133,8 +133,12 @@ def child_results_cycle() -> dict:
         cursor.execute("CHECKPOINT")
     setup_seconds = time.perf_counter() - setup_start
 
-    # The follow-up task only logs; the benchmark has no broker to send it to.
-    tasks.cycle_closed_followup.delay = lambda *args, **kwargs: None
+    # The benchmark has no broker: the follow-up task (planner statistics of the result tables)
+    # runs below, after the timed close, as a worker would run it right after the commit; the
+    # closing notices are not sent.
+    followups: list[int] = []
+    tasks.cycle_closed_followup.delay = lambda cycle_id: followups.append(cycle_id)
+    tasks.dispatch_notifications.delay = lambda *args, **kwargs: None
     queries: list[tuple[float, str]] = []
 
     def timed(execute, sql, params, many, context):
@@ -161,6 +165,8 @@ def child_results_cycle() -> dict:
         start = time.perf_counter()
         services.close_cycle(Cycle.objects.get(pk=cycle.pk))
         close_seconds = time.perf_counter() - start
+    for cycle_id in followups:
+        tasks.cycle_closed_followup(cycle_id)
     close_load = loadavg()
     rollups = Rollup.objects.filter(cycle=cycle).count()
     shown = Rollup.objects.filter(cycle=cycle, suppressed=False).count()
