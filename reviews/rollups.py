@@ -209,36 +209,26 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
         )
     )
     # 3. All types per customer, all customers per type, and all of both (criterion kept):
-    # on PostgreSQL in one pass (GROUPING SETS; a dimension left out comes back NULL), on
-    # SQLite one statement each.
+    # on PostgreSQL in one pass (GROUPING SETS; a dimension left out comes back NULL, and
+    # NULL kind means all types), on SQLite one statement each.
+    kept = [("r.customer_department_id",), ("r.kind",), ()]  # besides department, criterion
+
+    def grouping(keep: tuple[str, ...]) -> str:
+        return ", ".join(["r.department_id", "r.criterion_id", *keep])
+
     if connection.vendor == "postgresql":
-        statements.append(
-            _Insert(
-                f"""
-                SELECT %s, %s, r.department_id, NULL, COALESCE(r.kind, ''), r.criterion_id,
-                       r.customer_department_id, {SUMS}
-                FROM {t["rollup"]} r
-                WHERE r.cycle_id = %s AND {detail}
-                GROUP BY GROUPING SETS (
-                    (r.department_id, r.criterion_id, r.customer_department_id),
-                    (r.department_id, r.criterion_id, r.kind),
-                    (r.department_id, r.criterion_id)
-                )
-                """,  # noqa: S608
-                [cycle.pk, self_, True, cycle.pk, self_],
+        sets = ", ".join(f"({grouping(keep)})" for keep in kept)
+        levels = [("COALESCE(r.kind, '')", "r.customer_department_id", f"GROUPING SETS ({sets})")]
+    else:
+        levels = [
+            (
+                "r.kind" if "r.kind" in keep else "''",
+                "r.customer_department_id" if "r.customer_department_id" in keep else "NULL",
+                grouping(keep),
             )
-        )
-    levels = (
-        [] if connection.vendor == "postgresql" else [(False, True), (True, False), (False, False)]
-    )
-    for keep_kind, keep_customer in levels:
-        kind_col = "r.kind" if keep_kind else "''"
-        customer_col = "r.customer_department_id" if keep_customer else "NULL"
-        group = ", ".join(
-            ["r.department_id", "r.criterion_id"]
-            + (["r.kind"] if keep_kind else [])
-            + (["r.customer_department_id"] if keep_customer else [])
-        )
+            for keep in kept
+        ]
+    for kind_col, customer_col, group_by in levels:
         statements.append(
             _Insert(
                 f"""
@@ -246,7 +236,7 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
                        {customer_col}, {SUMS}
                 FROM {t["rollup"]} r
                 WHERE r.cycle_id = %s AND {detail}
-                GROUP BY {group}
+                GROUP BY {group_by}
                 """,  # noqa: S608
                 [cycle.pk, self_, True, cycle.pk, self_],
             )
@@ -441,15 +431,10 @@ def _sync_comments(cycle: Cycle, *, min_comment_raters: int) -> int:
     """Make the kept comments match the answers without touching those that stay.
 
     Departments' replies hang on comment rows, so a recomputation keeps every row it would
-    write again and only adds or removes the difference. A first computation (the close)
-    writes them in one INSERT … SELECT. Either way rows go in text order: neither id nor order
-    tells which answer a comment came from.
+    write again and only adds or removes the difference (a first computation writes them with
+    `_first_comments_sql`). Either way rows go in text order: neither id nor order tells which
+    answer a comment came from.
     """
-    if not ResultComment.objects.filter(cycle=cycle).exists():
-        sql, params = _first_comments_sql(cycle, min_comment_raters=min_comment_raters)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return max(cursor.rowcount, 0)
     sql, params = _comment_rows_sql(cycle, min_comment_raters=min_comment_raters)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -662,7 +647,8 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
         if not partitioned:  # a partition is swapped whole (_partition_rows)
             Rollup.objects.filter(cycle=cycle).delete()
         ResponseRate.objects.filter(cycle=cycle).delete()
-        rate_statements = _response_rate_statements(cycle)
+        # Statements that do not read the figures: on PostgreSQL they run beside suppression.
+        independent = _response_rate_statements(cycle)
         table = WORK_TABLE if partitioned else None
         inserts = []
         if closed:
@@ -671,22 +657,18 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
                 cycle, min_raters=min_raters, named=rank_task_named(cycle), table=table
             )
         figures = suppressed = comments = 0
+        # A first computation (the close) writes the comments in one INSERT … SELECT.
+        first_comments = closed and not ResultComment.objects.filter(cycle=cycle).exists()
+        if first_comments:
+            independent.append(_first_comments_sql(cycle, min_comment_raters=min_comment_raters))
         if partitioned:
-            beside = list(rate_statements)
-            first_comments = not ResultComment.objects.filter(cycle=cycle).exists()
-            if first_comments:
-                beside.append(_first_comments_sql(cycle, min_comment_raters=min_comment_raters))
             figures, suppressed = _partition_rows(
-                cycle, inserts, min_raters, beside=beside, side=side
+                cycle, inserts, min_raters, beside=independent, side=side
             )
-            if first_comments:
-                comments = ResultComment.objects.filter(cycle=cycle).count()
-            else:
-                comments = _sync_comments(cycle, min_comment_raters=min_comment_raters)
         else:
             rollup = _tables()["rollup"]
             with connection.cursor() as cursor:
-                for sql, params in rate_statements:
+                for sql, params in independent:
                     cursor.execute(sql, params)
                 for insert in inserts:
                     cursor.execute(
@@ -694,7 +676,10 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
                     )
             if closed:
                 figures, suppressed = suppress(cycle, min_raters=min_raters)
-                comments = _sync_comments(cycle, min_comment_raters=min_comment_raters)
+        if first_comments:
+            comments = ResultComment.objects.filter(cycle=cycle).count()
+        elif closed:
+            comments = _sync_comments(cycle, min_comment_raters=min_comment_raters)
         rates = ResponseRate.objects.filter(cycle=cycle).count()
     return RollupSummary(cycle.pk, figures, suppressed, comments, rates)
 

@@ -344,45 +344,6 @@ def _request_insert_sql(cycle: Cycle, now: dt.datetime, *, first: bool) -> tuple
     return sql, params
 
 
-def _insert_notifications_sql(
-    cycle: Cycle,
-    kind: str,
-    offset: int,
-    now: dt.datetime,
-    *,
-    pending_only: bool,
-    requests_from: str | None = None,
-) -> tuple[str, list]:
-    """One log row per rater of the cycle (only raters with pending requests if asked).
-
-    `requests_from`: read the raters from this relation (the requests just inserted, named in
-    a WITH) instead of the cycle's rows of the requests table.
-    """
-    q = connection.ops.quote_name
-    log_t = q(NotificationLog._meta.db_table)
-    if requests_from:
-        source, where, where_params = requests_from, "", []
-    else:
-        source = q(ReviewRequest._meta.db_table)
-        where = "WHERE r.cycle_id = %s" + (" AND r.status = %s" if pending_only else "")
-        where_params = [cycle.pk] + ([RequestStatus.PENDING] if pending_only else [])
-    sql = f"""
-        INSERT INTO {log_t} (cycle_id, rater_id, kind, {q("offset")}, status, created_at, attempts)
-        SELECT DISTINCT r.cycle_id, r.rater_id, %s, %s, %s, %s, 0
-        FROM {source} r
-        {where}
-        ON CONFLICT (cycle_id, rater_id, kind, {q("offset")}) DO NOTHING
-    """  # noqa: S608
-    params = [
-        kind,
-        offset,
-        NotificationStatus.PENDING,
-        connection.ops.adapt_datetimefield_value(now),
-        *where_params,
-    ]
-    return sql, params
-
-
 def _open_first_time_postgresql(cycle: Cycle, now: dt.datetime) -> tuple[dict[str, int], int]:
     """A first opening on PostgreSQL in one statement: the requests and their counts.
 
@@ -415,12 +376,29 @@ EVENTS_FOR_ALL_RATERS = (NotificationKind.INVITATION, NotificationKind.CLOSED)
 def record_notifications(
     cycle_id: int, kind: str, *, offset: int = 0, now: dt.datetime | None = None
 ) -> int:
-    """Write the log rows an event owes, one per rater, never twice; returns the new ones."""
-    cycle = Cycle(pk=cycle_id)
+    """Write the log rows an event owes, one per rater, never twice; returns the new ones.
+
+    Reminders go only to raters with pending requests; the other events to every rater.
+    """
+    q = connection.ops.quote_name
     pending_only = kind in (NotificationKind.REMINDER, NotificationKind.MANUAL_REMINDER)
-    sql, params = _insert_notifications_sql(
-        cycle, kind, offset, now or timezone.now(), pending_only=pending_only
-    )
+    where = "r.cycle_id = %s" + (" AND r.status = %s" if pending_only else "")
+    where_params = [cycle_id] + ([RequestStatus.PENDING] if pending_only else [])
+    sql = f"""
+        INSERT INTO {q(NotificationLog._meta.db_table)}
+            (cycle_id, rater_id, kind, {q("offset")}, status, created_at, attempts)
+        SELECT DISTINCT r.cycle_id, r.rater_id, %s, %s, %s, %s, 0
+        FROM {q(ReviewRequest._meta.db_table)} r
+        WHERE {where}
+        ON CONFLICT (cycle_id, rater_id, kind, {q("offset")}) DO NOTHING
+    """  # noqa: S608
+    params = [
+        kind,
+        offset,
+        NotificationStatus.PENDING,
+        connection.ops.adapt_datetimefield_value(now or timezone.now()),
+        *where_params,
+    ]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return max(cursor.rowcount, 0)

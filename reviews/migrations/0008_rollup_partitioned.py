@@ -43,30 +43,8 @@ def _finish(cursor) -> None:
     )
 
 
-def partition(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    with schema_editor.connection.cursor() as cursor:
-        _rename_old(cursor)
-        cursor.execute(
-            "CREATE TABLE reviews_rollup (LIKE reviews_rollup_previous INCLUDING DEFAULTS "
-            "INCLUDING CONSTRAINTS INCLUDING IDENTITY) PARTITION BY LIST (cycle_id)"
-        )
-        cursor.execute("ALTER TABLE reviews_rollup ADD PRIMARY KEY (id, cycle_id)")
-        cursor.execute(UNIQUE.format(t="reviews_rollup"))
-        for sql in INDEXES:
-            cursor.execute(sql.format(t="reviews_rollup"))
-        cursor.execute("CREATE TABLE reviews_rollup_default PARTITION OF reviews_rollup DEFAULT")
-        cursor.execute("SELECT DISTINCT cycle_id FROM reviews_rollup_previous ORDER BY 1")
-        for (cycle_id,) in cursor.fetchall():
-            cursor.execute(
-                f"CREATE TABLE reviews_rollup_c{int(cycle_id)}_0 PARTITION OF reviews_rollup "
-                f"FOR VALUES IN ({int(cycle_id)})"
-            )
-        _finish(cursor)
-
-
-def unpartition(apps, schema_editor):
+def _rebuild(schema_editor, *, partitioned: bool) -> None:
+    """Recreate reviews_rollup (partitioned by cycle or not) with its rows, names and rules."""
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:
@@ -74,12 +52,32 @@ def unpartition(apps, schema_editor):
         cursor.execute(
             "CREATE TABLE reviews_rollup (LIKE reviews_rollup_previous INCLUDING DEFAULTS "
             "INCLUDING CONSTRAINTS INCLUDING IDENTITY)"
+            + (" PARTITION BY LIST (cycle_id)" if partitioned else "")
         )
-        cursor.execute("ALTER TABLE reviews_rollup ADD PRIMARY KEY (id)")
+        key = "id, cycle_id" if partitioned else "id"
+        cursor.execute(f"ALTER TABLE reviews_rollup ADD PRIMARY KEY ({key})")
         cursor.execute(UNIQUE.format(t="reviews_rollup"))
         for sql in INDEXES:
             cursor.execute(sql.format(t="reviews_rollup"))
+        if partitioned:
+            cursor.execute(
+                "CREATE TABLE reviews_rollup_default PARTITION OF reviews_rollup DEFAULT"
+            )
+            cursor.execute("SELECT DISTINCT cycle_id FROM reviews_rollup_previous ORDER BY 1")
+            for (cycle_id,) in cursor.fetchall():
+                cursor.execute(
+                    f"CREATE TABLE reviews_rollup_c{int(cycle_id)}_0 PARTITION OF "
+                    f"reviews_rollup FOR VALUES IN ({int(cycle_id)})"
+                )
         _finish(cursor)
+
+
+def partition(apps, schema_editor):
+    _rebuild(schema_editor, partitioned=True)
+
+
+def unpartition(apps, schema_editor):
+    _rebuild(schema_editor, partitioned=False)
 
 
 class Migration(migrations.Migration):
