@@ -34,5 +34,5 @@ USER icr
 
 EXPOSE 8000
 CMD ["gunicorn", "icr.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--worker-class", "gthread", "--threads", "2", \
+     "--worker-class", "gthread", "--threads", "2", "--reuse-port", \
      "--access-logfile", "-"]

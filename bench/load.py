@@ -7,8 +7,12 @@
   the connection after every response (no keep-alive), and each request's waits on the
   database (a round trip per query, the WAL flush at commit) leave the core idle, while a
   second thread of the same worker can run meanwhile. Two threads per worker measured best
-  on 2 cores (448 submissions/s against 411 with 4). DEBUG off, ICR_DEV=1 (development
-  SECRET_KEY, no HTTPS redirect), CONN_MAX_AGE=600 so connections are kept.
+  on 2 cores (448 submissions/s against 411 with 4). `--reuse-port` (as in the image and
+  compose): one listening socket per worker, so the kernel spreads wrk's connections over both;
+  with one shared socket the first worker to wake often accepts all 16 keep-alive connections
+  and the other stays idle (measured: CPU by worker [23.5 s, 0.0 s], 151 submissions/s).
+  DEBUG off, ICR_DEV=1 (development SECRET_KEY, no HTTPS redirect), CONN_MAX_AGE=600 so
+  connections are kept.
 - Raters: a cycle "bench load" over the rank relationships of the benchmark company is opened;
   for N pending requests of distinct raters a session is stored directly as a login would
   store it (the row, and with Redis configured the cached copy too), with its own CSRF secret,
@@ -24,6 +28,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shutil
@@ -313,6 +318,7 @@ def section_load(options) -> dict:
             "%(m)s %(s)s %(U)s",
             "--log-level",
             "warning",
+            *(["--reuse-port"] if options.load_reuse_port else []),
         ],
         cwd=BASE_DIR,
         env=env,
@@ -323,6 +329,8 @@ def section_load(options) -> dict:
         _wait_until_serving(port)
         _warm_up(port, data_path)
         load_before = loadavg()
+        workers = _process_tree(server.pid)[1:]
+        worker_cpu_before = {pid: _cpu_seconds(pid) for pid in workers}
         cpu_before = sum(_cpu_seconds(pid) for pid in _process_tree(server.pid))
         postgres_before = _postgres_cpu_seconds()
         if options.py_spy:
@@ -347,6 +355,7 @@ def section_load(options) -> dict:
         )
         load_after = loadavg()
         server_cpu = sum(_cpu_seconds(pid) for pid in _process_tree(server.pid)) - cpu_before
+        worker_cpu = [round(_cpu_seconds(pid) - worker_cpu_before[pid], 1) for pid in workers]
         postgres_cpu = _postgres_cpu_seconds() - postgres_before
     finally:
         stop_process(server, timeout=30)
@@ -389,6 +398,7 @@ def section_load(options) -> dict:
             "worker_class": "gthread",
             "threads": options.load_threads,
             "conn_max_age": 600,
+            "reuse_port": options.load_reuse_port,
         },
         "client": {
             "tool": "wrk",
@@ -407,6 +417,8 @@ def section_load(options) -> dict:
         # What one submission costs the two gunicorn workers: 2 cores / this = the ceiling on a
         # machine with nothing else to run (PostgreSQL and wrk need their share too).
         "server_cpu_seconds": round(server_cpu, 1),
+        # How evenly the kernel spread wrk's connections over the workers.
+        "worker_cpu_seconds": worker_cpu,
         "server_cpu_ms_per_response": round(server_cpu * 1000 / max(wrk["requests"], 1), 2),
         "postgres_cpu_ms_per_response": round(postgres_cpu * 1000 / max(wrk["requests"], 1), 2),
         "load_before": load_before,
@@ -442,7 +454,8 @@ def print_load(result: dict) -> None:
     )
     print(
         f"CPU per submission: gunicorn workers {result['server_cpu_ms_per_response']} ms, "
-        f"PostgreSQL {result.get('postgres_cpu_ms_per_response')} ms "
+        f"PostgreSQL {result.get('postgres_cpu_ms_per_response')} ms, "
+        f"CPU s by worker {result.get('worker_cpu_seconds')} "
         f"(load average {result['load_before']} before, {result['load']} after)"
     )
     print(
@@ -468,6 +481,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--load-connections", type=int, default=16)
     parser.add_argument("--load-threads", type=int, default=2)
     parser.add_argument("--load-raters", type=int, default=20_000)
+    parser.add_argument("--load-reuse-port", action=argparse.BooleanOptionalAction, default=True)
 
 
 CHILD_STEPS = {"load-setup": child_load_setup, "load-verify": child_load_verify}

