@@ -547,14 +547,20 @@ def _department_tree(root_id: int) -> tuple[list[int], dict[int, str], list[tupl
 
 
 class Cell(NamedTuple):
-    """A matrix cell as the department page reads it: enough to place, rank and compare."""
+    """A matrix cell as the department page reads it: enough to place, rank and compare.
+
+    `shown` is the mean as the page shows it (`shown_mean`): None when suppressed. Worked out
+    once per cell: a large tree's page reads thousands and uses each several times.
+    """
 
     id: int
     cycle_id: int
     department_id: int
     customer_department_id: int
-    suppressed: bool
-    mean: float | None
+    shown: float | None
+
+
+_CELL_COLUMNS = ("id", "cycle_id", "department_id", "customer_department_id", "suppressed", "mean")
 
 
 # How many reciprocity gaps and comment groups the department page lists at most.
@@ -631,8 +637,9 @@ def department_dashboard(
         part.link_id = int(part.key)
 
     # Trend of the department with its subtree.
+    trend_ids = {c.pk for c in cycles}
     context["trend"] = _trend(
-        (r for r in tree_rows if r.criterion_id is None and r.cycle_id in {c.pk for c in cycles}),
+        (r for r in tree_rows if r.criterion_id is None and r.cycle_id in trend_ids),
         cycles,
         PART_KINDS,
     )
@@ -655,17 +662,18 @@ def department_dashboard(
         wanted |= last_cycle
     # Thousands of cells for a large tree: plain tuples, the few shown in full fetched below.
     matrix = [
-        Cell(*row)
-        for row in Rollup.objects.filter(
+        Cell(pk, cycle_id, provider, customer, None if hidden or mean is None else round(mean, 2))
+        for pk, cycle_id, provider, customer, hidden, mean in Rollup.objects.filter(
             scope=RollupScope.SELF,
             kind=kind,
             criterion_id=criterion_id,
             customer_department__isnull=False,
         )
         .filter(wanted)
-        .values_list(*Cell._fields)
+        .values_list(*_CELL_COLUMNS)
     ]
-    cells = [c for c in matrix if c.cycle_id == cycle.pk]
+    this_id, previous_id = cycle.pk, previous.pk if previous is not None else None
+    cells = [c for c in matrix if c.cycle_id == this_id]
     own = [c for c in cells if c.department_id in tree_set]
     providers = sorted({c.department_id for c in own}, key=lambda d: names.get(d, ""))
     customers = sorted({c.customer_department_id for c in own}, key=lambda d: names.get(d, ""))
@@ -678,7 +686,7 @@ def department_dashboard(
             [
                 customer_index[c.customer_department_id],
                 provider_index[c.department_id],
-                shown_mean(c),
+                c.shown,
             ]
             for c in own
         ],
@@ -693,30 +701,26 @@ def department_dashboard(
         if b_serves_a is None:
             continue
         seen.add(frozenset((a, b)))
-        b_rates_a, a_rates_b = shown_mean(a_serves_b), shown_mean(b_serves_a)
+        b_rates_a, a_rates_b = a_serves_b.shown, b_serves_a.shown
         if b_rates_a is None or a_rates_b is None:
             continue
-        gaps.append(
-            {
-                "a": names.get(a, "?"),
-                "b": names.get(b, "?"),
-                "a_rates_b": a_rates_b,
-                "b_rates_a": b_rates_a,
-                "gap": round(abs(a_rates_b - b_rates_a), 2),
-            }
-        )
+        gap = round(abs(a_rates_b - b_rates_a), 2)
+        gaps.append((-gap, names.get(a, "?"), names.get(b, "?"), a_rates_b, b_rates_a))
     # A large tree has thousands of pairs: the page lists the largest gaps and says how many
     # there are (each sub-department's page lists its own).
     context["gaps_total"] = len(gaps)
-    context["gaps"] = sorted(gaps, key=lambda g: (-g["gap"], g["a"], g["b"]))[:GAPS_SHOWN]
+    context["gaps"] = [
+        {"a": a, "b": b, "a_rates_b": a_rates_b, "b_rates_a": b_rates_a, "gap": -gap}
+        for gap, a, b, a_rates_b, b_rates_a in heapq.nsmallest(GAPS_SHOWN, gaps)
+    ]
     prev_cells = {
         (r.department_id, r.customer_department_id): r
         for r in matrix
-        if previous is not None and r.cycle_id == previous.pk and r.department_id in tree_set
+        if r.cycle_id == previous_id and r.department_id in tree_set
     }
     weakest = sorted(
-        (c for c in own if shown_mean(c) is not None),
-        key=lambda c: (shown_mean(c), names.get(c.department_id, "")),
+        (c for c in own if c.shown is not None),
+        key=lambda c: (c.shown, names.get(c.department_id, "")),
     )[:8]
     before = {c.id: prev_cells.get((c.department_id, c.customer_department_id)) for c in weakest}
     # By id within their cycles: the rollup table is partitioned by cycle (PostgreSQL), and
