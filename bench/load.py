@@ -329,9 +329,10 @@ def section_load(options) -> dict:
         _wait_until_serving(port)
         _warm_up(port, data_path)
         load_before = loadavg()
-        workers = _process_tree(server.pid)[1:]
+        server_pids = _process_tree(server.pid)
+        workers = server_pids[1:]
         worker_cpu_before = {pid: _cpu_seconds(pid) for pid in workers}
-        cpu_before = sum(_cpu_seconds(pid) for pid in _process_tree(server.pid))
+        cpu_before = sum(_cpu_seconds(pid) for pid in server_pids)
         postgres_before = _postgres_cpu_seconds()
         if options.py_spy:
             pool = _process_tree(server.pid)[1:]

@@ -422,9 +422,14 @@ def _figure(
 
 
 def shown_mean(row: Rollup | None) -> float | None:
-    if row is None or row.suppressed or row.mean is None:
+    return None if row is None else shown_value(row.suppressed, row.mean)
+
+
+def shown_value(suppressed: bool, mean: float | None) -> float | None:
+    """A mean as pages show it: None when suppressed (or empty), else to two decimals."""
+    if suppressed or mean is None:
         return None
-    return round(row.mean, 2)
+    return round(mean, 2)
 
 
 def result_cycles():
@@ -549,7 +554,7 @@ def _department_tree(root_id: int) -> tuple[list[int], dict[int, str], list[tupl
 class Cell(NamedTuple):
     """A matrix cell as the department page reads it: enough to place, rank and compare.
 
-    `shown` is the mean as the page shows it (`shown_mean`): None when suppressed. Worked out
+    `shown` is the mean as the page shows it (`shown_value`): None when suppressed. Worked out
     once per cell: a large tree's page reads thousands and uses each several times.
     """
 
@@ -662,8 +667,8 @@ def department_dashboard(
         wanted |= last_cycle
     # Thousands of cells for a large tree: plain tuples, the few shown in full fetched below.
     matrix = [
-        Cell(pk, cycle_id, provider, customer, None if hidden or mean is None else round(mean, 2))
-        for pk, cycle_id, provider, customer, hidden, mean in Rollup.objects.filter(
+        Cell(pk, cycle_id, provider, customer, shown_value(suppressed, mean))
+        for pk, cycle_id, provider, customer, suppressed, mean in Rollup.objects.filter(
             scope=RollupScope.SELF,
             kind=kind,
             criterion_id=criterion_id,
