@@ -85,6 +85,9 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
     )
 }
+# The busiest statements are prepared once per PostgreSQL connection (icr.db.execute_prepared).
+# Off behind a pooler in transaction mode (PgBouncer), which would lose them between clients.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite under a web server and a Celery worker at once: wait for the lock instead of failing.
     # WAL lets readers (pages, the test that polls) go on while the worker writes.

@@ -445,12 +445,24 @@ class Answer(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Every read of answers is by cycle, served by the indexes that start with it (one per key,
+    # rollup), so the foreign keys and snapshot ids get no index of their own: each would be
+    # one more index written by every submission and every bulk answer (issue 4's load test).
+    # Edges are never deleted (relations 0006), so PROTECT never has to look answers up by one.
     cycle = models.ForeignKey(
-        Cycle, verbose_name=_("cycle"), on_delete=models.PROTECT, related_name="answers"
+        Cycle,
+        verbose_name=_("cycle"),
+        on_delete=models.PROTECT,
+        related_name="answers",
+        db_index=False,
     )
     key = models.CharField(_("key"), max_length=64)
     edge = models.ForeignKey(
-        Edge, verbose_name=_("relationship"), on_delete=models.PROTECT, related_name="+"
+        Edge,
+        verbose_name=_("relationship"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     edge_type = models.CharField(_("type"), max_length=16, choices=EdgeType.choices)
     rank_kind = models.CharField(_("rank kind"), max_length=16, choices=RankKind.choices)
@@ -461,10 +473,11 @@ class Answer(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
-    provider_department = _snapshot_department(_("provider department id"))
-    customer_department = _snapshot_department(_("customer department id"))
+    provider_department = _snapshot_department(_("provider department id"), db_index=False)
+    customer_department = _snapshot_department(_("customer department id"), db_index=False)
     submitted = models.BooleanField(_("submitted"), default=False)
     not_received = models.BooleanField(_("did not receive the service"), default=False)
     reason = models.TextField(_("reason"), blank=True)
@@ -487,8 +500,13 @@ class Answer(models.Model):
 
 
 class AnswerScore(models.Model):
+    # Found by answer through the unique (answer, criterion) index: no second index on answer.
     answer = models.ForeignKey(
-        Answer, verbose_name=_("answer"), on_delete=models.CASCADE, related_name="scores"
+        Answer,
+        verbose_name=_("answer"),
+        on_delete=models.CASCADE,
+        related_name="scores",
+        db_index=False,
     )
     criterion = models.ForeignKey(
         Criterion, verbose_name=_("criterion"), on_delete=models.PROTECT, related_name="+"

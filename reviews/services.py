@@ -23,6 +23,7 @@ from django.dispatch import Signal, receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from icr.db import execute_prepared
 from relations.models import Department, Edge, EdgeType, Employee
 
 from .models import (
@@ -652,7 +653,7 @@ def answerable_request(
     if lock and connection.vendor == "postgresql":
         sql += " FOR NO KEY UPDATE OF r FOR SHARE OF c"
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        execute_prepared(cursor, sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -687,12 +688,25 @@ ANSWERABLE_FIELDS = (
 )
 
 
-def _store_answer(cycle_id: int, key: str, values: dict, scores: Mapping[int, int]) -> uuid.UUID:
-    """Insert the answer with this key, or update it; its scores replaced. Returns its id.
+def _store_answer(
+    request_id: int,
+    cycle_id: int,
+    key: str,
+    values: dict,
+    scores: Mapping[int, int],
+    *,
+    status: str | None,
+    now: dt.datetime,
+) -> uuid.UUID:
+    """Insert the answer with this key or update it, replace its scores, and (unless `status`
+    is None, a draft) mark the request. Returns the answer's id. Runs under the request's lock.
 
-    The busiest write of ICR, so plain SQL: one upsert (which also tells whether the answer
-    was new: it then carries the id offered here), the old scores deleted only if it was not,
-    and the new scores in one INSERT.
+    The busiest write of ICR, so plain SQL. On PostgreSQL it is one statement: the answer's
+    upsert, the removal of scores no longer given, the upsert of those given and the request's
+    status, chained by data-modifying CTEs. A statement sees one snapshot, so this relies on
+    the request's lock having been taken by an earlier statement: then the snapshot already
+    holds whatever an answer to the same request committed before it. Elsewhere (SQLite) the
+    same steps are three or four statements.
     """
     q = connection.ops.quote_name
     offered = uuid.uuid4()
@@ -700,16 +714,42 @@ def _store_answer(cycle_id: int, key: str, values: dict, scores: Mapping[int, in
     columns = ["id", "cycle_id", "key", *values]
     params = [pk_field.get_db_prep_value(offered, connection), cycle_id, key, *values.values()]
     updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in values)
+    upsert = (
+        f"INSERT INTO {q(Answer._meta.db_table)} ({', '.join(q(c) for c in columns)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT (cycle_id, {q('key')}) DO UPDATE SET {updates} RETURNING id"
+    )
+    score_table = q(AnswerScore._meta.db_table)
+    request_table = q(ReviewRequest._meta.db_table)
+    marked = [status, connection.ops.adapt_datetimefield_value(now), request_id]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {q(Answer._meta.db_table)} ({', '.join(q(c) for c in columns)}) "  # noqa: S608
-            f"VALUES ({', '.join(['%s'] * len(columns))}) "
-            f"ON CONFLICT (cycle_id, {q('key')}) DO UPDATE SET {updates} RETURNING id",
-            params,
-        )
+        if connection.vendor == "postgresql":
+            sql = (
+                f"WITH answer AS ({upsert}), "  # noqa: S608
+                f"dropped AS (DELETE FROM {score_table} s USING answer "
+                "WHERE s.answer_id = answer.id AND s.criterion_id <> ALL(%s::bigint[]))"
+            )
+            params.append(list(scores))
+            if scores:
+                sql += (
+                    f", given AS (INSERT INTO {score_table} (answer_id, criterion_id, score) "  # noqa: S608
+                    "SELECT answer.id, v.criterion_id, v.score FROM answer, (VALUES "
+                    + ", ".join(["(%s::bigint, %s::smallint)"] * len(scores))
+                    + ") v (criterion_id, score) ON CONFLICT (answer_id, criterion_id) "
+                    "DO UPDATE SET score = excluded.score)"
+                )
+                params += [v for item in scores.items() for v in item]
+            if status is not None:
+                sql += (
+                    f", marked AS (UPDATE {request_table} SET status = %s, answered_at = %s "  # noqa: S608
+                    "WHERE id = %s)"
+                )
+                params += marked
+            execute_prepared(cursor, sql + " SELECT id FROM answer", params)  # noqa: S608
+            return pk_field.to_python(cursor.fetchone()[0])
+        cursor.execute(upsert, params)
         answer_id = pk_field.to_python(cursor.fetchone()[0])
         prepared_id = pk_field.get_db_prep_value(answer_id, connection)
-        score_table = q(AnswerScore._meta.db_table)
         if answer_id != offered:
             cursor.execute(f"DELETE FROM {score_table} WHERE answer_id = %s", [prepared_id])  # noqa: S608
         if scores:
@@ -717,6 +757,11 @@ def _store_answer(cycle_id: int, key: str, values: dict, scores: Mapping[int, in
                 f"INSERT INTO {score_table} (answer_id, criterion_id, score) VALUES "  # noqa: S608
                 + ", ".join(["(%s, %s, %s)"] * len(scores)),
                 [v for cid, score in scores.items() for v in (prepared_id, cid, score)],
+            )
+        if status is not None:
+            cursor.execute(
+                f"UPDATE {request_table} SET status = %s, answered_at = %s WHERE id = %s",  # noqa: S608
+                marked,
             )
     return answer_id
 
@@ -778,17 +823,13 @@ def submit_answer(
         }
         # Under the request's lock nobody else writes this answer.
         key = answer_key(locked.pk)
-        answer_id = _store_answer(cycle.pk, key, values, scores)
-        answer = Answer(id=answer_id, cycle_id=cycle.pk, key=key, **values)
-        answer._state.adding = False
+        status = None
         if not draft:
             status = RequestStatus.DECLINED if not_received else RequestStatus.ANSWERED
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {connection.ops.quote_name(ReviewRequest._meta.db_table)} "  # noqa: S608
-                    "SET status = %s, answered_at = %s WHERE id = %s",
-                    [status, connection.ops.adapt_datetimefield_value(now), locked.pk],
-                )
+        answer_id = _store_answer(locked.pk, cycle.pk, key, values, scores, status=status, now=now)
+        answer = Answer(id=answer_id, cycle_id=cycle.pk, key=key, **values)
+        answer._state.adding = False
+        if status is not None:
             request.status, request.answered_at = status, now
     return answer
 

@@ -96,6 +96,24 @@ def test_not_received_declines_with_a_reason_and_no_scores(request_of_seller):
     assert not answer.scores.exists()
 
 
+def test_changing_an_answer_replaces_its_scores_whatever_was_given_before(request_of_seller):
+    scores = full_scores(request_of_seller)
+    first, *rest = scores
+    services.submit_answer(request_of_seller, scores={first: 2, rest[0]: 3}, draft=True)
+    services.submit_answer(request_of_seller, scores={k: 5 for k in scores})
+    assert dict(AnswerScore.objects.values_list("criterion_id", "score")) == {k: 5 for k in scores}
+    # Declining afterwards leaves no score behind, and scoring again brings them all back.
+    services.submit_answer(request_of_seller, not_received=True)
+    assert not AnswerScore.objects.exists()
+    request_of_seller.refresh_from_db()
+    assert request_of_seller.status == RequestStatus.DECLINED
+    services.submit_answer(request_of_seller, scores={k: 1 for k in scores})
+    assert dict(AnswerScore.objects.values_list("criterion_id", "score")) == {k: 1 for k in scores}
+    request_of_seller.refresh_from_db()
+    assert request_of_seller.status == RequestStatus.ANSWERED
+    assert Answer.objects.get().not_received is False
+
+
 def test_an_answer_can_be_changed_until_the_deadline_but_not_after(request_of_seller):
     services.submit_answer(request_of_seller, scores=full_scores(request_of_seller))
     deadline = request_of_seller.cycle.deadline

@@ -96,3 +96,15 @@ def test_an_answer_waits_for_closing_and_then_finds_the_cycle_closed(two_request
     with pytest.raises(services.ReviewError):
         services.submit_answer(first, scores=scores_for(first))
     assert not Answer.objects.filter(cycle=first.cycle).exists()
+
+
+def test_a_second_answer_to_the_same_request_waits_and_then_replaces_the_first(two_requests):
+    first, _second = two_requests
+    with transaction.atomic():
+        services.submit_answer(first, scores=scores_for(first))
+        # Another tab declines the same request meanwhile: it waits for the first answer.
+        waited = in_other_session(lambda: services.submit_answer(first, not_received=True))
+    assert isinstance(waited.get("error"), OperationalError)
+    services.submit_answer(first, not_received=True)
+    answer = Answer.objects.get(cycle=first.cycle)
+    assert answer.not_received and not answer.scores.exists()

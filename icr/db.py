@@ -1,0 +1,45 @@
+"""Database helpers shared by the apps."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from django.conf import settings
+from django.db import connection
+
+_PLACEHOLDER = re.compile(r"%s")
+
+
+def execute_prepared(cursor, sql: str, params: list) -> None:
+    """Run `sql` (with %s placeholders) as a prepared statement of this PostgreSQL connection.
+
+    For the statements of the busiest path (answering a request): PostgreSQL spends several
+    times longer planning such a statement than running it (0.35 ms against 0.07 ms for the
+    request's read, measured with EXPLAIN ANALYZE on the benchmark database), and a prepared
+    statement is planned only for its first executions. Each text is prepared once per
+    connection, under a name derived from it; PREPARE and EXECUTE go in one round trip, so
+    the first call costs no extra query. Elsewhere (SQLite), or with
+    DATABASE_PREPARED_STATEMENTS off (a pooler in transaction mode, such as PgBouncer, moves
+    a client between server connections and loses them), a plain execute.
+    """
+    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+        cursor.execute(sql, params)
+        return
+    if "%%" in sql:
+        raise ValueError("execute_prepared takes no literal % in its SQL")
+    name = "icr_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    raw = connection.connection
+    known = getattr(connection, "_icr_prepared", None)
+    if known is None or known[0] is not raw:
+        known = connection._icr_prepared = (raw, set())
+    execute = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
+    if name in known[1]:
+        cursor.execute(execute, params)
+        return
+    numbers = iter(range(1, len(params) + 1))
+    prepared = _PLACEHOLDER.sub(lambda _m: f"${next(numbers)}", sql)
+    # A prepared statement outlives a rolled-back transaction; in an aborted one PREPARE
+    # fails, raises, and is not recorded.
+    cursor.execute(f"PREPARE {name} AS {prepared}; {execute}", params)
+    known[1].add(name)
