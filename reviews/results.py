@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -748,18 +748,28 @@ def department_dashboard(
     comments = ResultComment.objects.filter(cycle=cycle, employee__isnull=True)
     if not everything:
         comments = comments.filter(department_id__in=tree_ids)
-    # The department's own first, then its sub-departments' (each also on its own page): the
-    # groups are counted in the database and only the rows of those shown are read.
+    # The department's own first, then its sub-departments' (each also on its own page). The
+    # groups are counted in the database (no ORDER BY: the model's default, by cycle, would
+    # join the cycle table), each with the row that stands for it, the answered one if any,
+    # else the first (as `_grouped_comments`); only the rows of those shown are read.
     groups = sorted(
-        comments.values_list("department_id", "text").distinct(),
+        comments.order_by()
+        .values_list("department_id", "text")
+        .annotate(
+            times=Count("id"), first=Min("id"), answered=Min("id", filter=Q(reply__isnull=False))
+        ),
         key=lambda g: (g[0] != department.pk, g[0], g[1]),
     )
     context["comments_total"] = len(groups)
-    shown = Q(pk__in=[])
-    for department_id, text in groups[:COMMENTS_SHOWN]:
-        shown |= Q(department_id=department_id, text=text)
-    grouped = _grouped_comments(comments.filter(shown).select_related("reply"))
-    grouped.sort(key=lambda c: c.department_id != department.pk)
+    shown = groups[:COMMENTS_SHOWN]
+    rows = ResultComment.objects.select_related("reply").in_bulk(
+        [answered or first for _d, _t, _n, first, answered in shown]
+    )
+    grouped = []
+    for _d, _t, times, first, answered in shown:
+        comment = rows[answered or first]
+        comment.times = times
+        grouped.append(comment)
     context["comments"] = grouped
     for comment in context["comments"]:
         comment.department_name = names.get(comment.department_id, "?")

@@ -615,6 +615,9 @@ def _partition_rows(
             shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
             del rows, hidden
         partition, sequence = new_partition(cursor, cycle.pk)
+        # A department's rows written together: its page reads them from a few heap pages
+        # instead of one page each (the department page's reads took half the time; the
+        # sort adds about 0.3 s to a close of half a million rows, make bench).
         columns = ROLLUP_COLUMNS.replace(", suppressed", "")
         selected = ", ".join(f"w.{c.strip()}" for c in columns.split(","))
         cursor.execute(
@@ -622,6 +625,7 @@ def _partition_rows(
             INSERT INTO {partition} (id, {ROLLUP_COLUMNS})
             SELECT nextval(%s::regclass), {selected}, NOT (w.id = ANY(%s::bigint[]))
             FROM {WORK_TABLE} w
+            ORDER BY w.department_id
             """,  # noqa: S608 - a constant array: PostgreSQL probes it as a hash table
             [sequence, _bigint_array(shown_ids)],
         )

@@ -139,6 +139,22 @@ def test_a_departments_answer_to_a_comment_reaches_its_raters_only(corp, cycles)
     assert "已建立通知群" not in page.content.decode()
 
 
+def test_a_comment_written_by_several_shows_once_with_its_count_and_the_answer(corp, cycles):
+    cycle = cycles.run(edge_types=["function"], comment=lambda r: "请提前通知")
+    group = ResultComment.objects.filter(
+        cycle=cycle, department=corp["ops_a"], employee__isnull=True, text="请提前通知"
+    ).order_by("id")
+    assert group.count() >= 2
+    head = login(Client(), corp["heads"]["OPS_A"])
+    answered = group.last()  # not the first of its group: it must stand for the group
+    head.post(f"/results/comments/{answered.pk}/reply/", {"text": "已建立通知群"})
+    page = head.get(f"/results/departments/{corp['ops_a'].pk}/", {"cycle": cycle.pk})
+    shown = [c for c in page.context["comments"] if c.department_id == corp["ops_a"].pk]
+    assert [(c.pk, c.text, c.times) for c in shown] == [(answered.pk, "请提前通知", group.count())]
+    assert shown[0].reply.text == "已建立通知群"
+    assert f"×{group.count()}" in page.content.decode()
+
+
 def test_my_service_shows_my_figures_relationships_and_requests(corp, cycles):
     cycles.run(lambda req, crit: 3, edge_types=["rank"])
     current = cycles.run(lambda req, crit: 4, close=False)
