@@ -93,17 +93,34 @@ class Department(models.Model):
         return subtree_ids([self.pk])[self.pk]
 
 
-def subtree_ids(root_ids: list[int]) -> dict[int, list[int]]:
-    """For each root id, the ids of that department and all its descendants.
+class DepartmentTree:
+    """Every department's parent, name and code, read in one query and walked in Python.
 
-    The department tree is small (thousands of rows at most) so it is read once and walked in
-    Python; this keeps the rule "a department's members are its subtree's members" in one place.
+    The department tree is small (thousands of rows at most); a page that needs both who may
+    see what and the names of a subtree reads it once (`load`) and passes it on.
     """
-    children: dict[int | None, list[int]] = {}
-    for dept_id, parent_id in Department.objects.values_list("id", "parent_id"):
-        children.setdefault(parent_id, []).append(dept_id)
-    result: dict[int, list[int]] = {}
-    for root in root_ids:
+
+    def __init__(self, rows: list[tuple[int, int | None, str, str]]):
+        self.names: dict[int, str] = {}
+        self._children: dict[int | None, list[tuple[str, int]]] = {}
+        for pk, parent_id, name, code in rows:
+            self.names[pk] = name
+            self._children.setdefault(parent_id, []).append((code, pk))
+
+    @classmethod
+    def load(cls, *, names: bool = True) -> DepartmentTree:
+        """`names=False`: the shape only (names and codes left empty), a lighter read."""
+        if names:
+            return cls(list(Department.objects.values_list("id", "parent_id", "name", "code")))
+        return cls(
+            [
+                (pk, parent, "", "")
+                for pk, parent in Department.objects.values_list("id", "parent_id")
+            ]
+        )
+
+    def subtree(self, root: int) -> list[int]:
+        """The department and all its descendants (a loop in the tree is walked once)."""
         out, stack, seen = [], [root], set()
         while stack:
             node = stack.pop()
@@ -111,9 +128,22 @@ def subtree_ids(root_ids: list[int]) -> dict[int, list[int]]:
                 continue
             seen.add(node)
             out.append(node)
-            stack.extend(children.get(node, []))
-        result[root] = out
-    return result
+            stack.extend(pk for _code, pk in self._children.get(node, []))
+        return out
+
+    def children(self, root: int) -> list[tuple[int, str]]:
+        """The direct sub-departments as (id, name), by code."""
+        return [(pk, self.names[pk]) for _code, pk in sorted(self._children.get(root, []))]
+
+
+def subtree_ids(root_ids: list[int], tree: DepartmentTree | None = None) -> dict[int, list[int]]:
+    """For each root id, the ids of that department and all its descendants.
+
+    One read of the department table unless the caller has the tree already (`tree`); this
+    keeps the rule "a department's members are its subtree's members" in one place.
+    """
+    tree = tree or DepartmentTree.load(names=False)
+    return {root: tree.subtree(root) for root in root_ids}
 
 
 class EmployeeQuerySet(models.QuerySet):

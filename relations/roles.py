@@ -37,12 +37,15 @@ def roles_of(user) -> Roles:
     return roles
 
 
-def visible_department_ids(user) -> list[int] | None:
-    """Departments whose figures this user may see: None means all (HR)."""
+def visible_department_ids(user, tree=None) -> list[int] | None:
+    """Departments whose figures this user may see: None means all (HR).
+
+    `tree`: a `DepartmentTree` the caller has read already.
+    """
     from .models import subtree_ids
 
     roles = roles_of(user)
     if roles.is_hr:
         return None
-    trees = subtree_ids(roles.headed_department_ids)
+    trees = subtree_ids(roles.headed_department_ids, tree)
     return sorted({d for ids in trees.values() for d in ids})

@@ -45,7 +45,7 @@ from django.db.models import Count, F, Min, Q
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from relations.models import Department, Edge, Employee
+from relations.models import Department, DepartmentTree, Edge, Employee
 from relations.roles import roles_of, visible_department_ids
 
 from .models import (
@@ -527,30 +527,6 @@ def _rate_figures(rate: ResponseRate | None) -> dict | None:
     }
 
 
-def _department_tree(root_id: int) -> tuple[list[int], dict[int, str], list[tuple[int, str]]]:
-    """One read of the department table: the subtree's ids, every name, the direct children.
-
-    Same walk as `relations.models.subtree_ids`, done here on the rows the page needs anyway.
-    """
-    children: dict[int | None, list[tuple[str, int, str]]] = {}
-    names: dict[int, str] = {}
-    for pk, parent_id, name, code in Department.objects.values_list(
-        "id", "parent_id", "name", "code"
-    ):
-        names[pk] = name
-        children.setdefault(parent_id, []).append((code, pk, name))
-    out, stack, seen = [], [root_id], set()
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        out.append(node)
-        stack.extend(pk for _code, pk, _name in children.get(node, []))
-    direct = [(pk, name) for _code, pk, name in sorted(children.get(root_id, []))]
-    return out, names, direct
-
-
 class Cell(NamedTuple):
     """A matrix cell as the department page reads it: enough to place, rank and compare.
 
@@ -574,17 +550,28 @@ COMMENTS_SHOWN = 40
 
 
 def department_dashboard(
-    department: Department, cycle: Cycle | None, *, kind: str = "", criterion_id: int | None = None
+    department: Department,
+    cycle: Cycle | None,
+    *,
+    kind: str = "",
+    criterion_id: int | None = None,
+    tree: DepartmentTree | None = None,
 ) -> dict:
     """Everything the department page shows, read from the stored rows only.
 
     A fixed, small number of queries whatever the size of the company or the tree: the page is
-    read far more often than cycles close (make bench, section results).
+    read far more often than cycles close (make bench, section results). `tree`: the
+    department tree when the caller has read it already.
     """
     context: dict = {"department": department, "cycle": cycle, "kind": kind}
     if cycle is None:
         return context
-    tree_ids, names, children = _department_tree(department.pk)
+    tree = tree or DepartmentTree.load()
+    tree_ids, names, children = (
+        tree.subtree(department.pk),
+        tree.names,
+        tree.children(department.pk),
+    )
     tree_set = set(tree_ids)
     criteria = _criteria(cycle)
     context["criteria"] = criteria

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from relations.models import Department, subtree_ids
+from relations.models import Department, DepartmentTree, subtree_ids
 from relations.roles import roles_of, visible_department_ids
 
 from . import results, results_export
@@ -78,11 +78,14 @@ def _filters(request, cycle: Cycle | None) -> tuple[str, int | None]:
 
 @login_required
 def department(request, pk: int):
-    visible = visible_department_ids(request.user)
+    tree = DepartmentTree.load()  # one read for who may see what and for the page
+    visible = visible_department_ids(request.user, tree)
     dept = results.department_for(request.user, pk, visible=visible)
     cycle = results.pick_cycle(request.GET.get("cycle"))
     kind, criterion_id = _filters(request, cycle)
-    context = results.department_dashboard(dept, cycle, kind=kind, criterion_id=criterion_id)
+    context = results.department_dashboard(
+        dept, cycle, kind=kind, criterion_id=criterion_id, tree=tree
+    )
     context.update(
         {
             "cycles": results.result_cycles(),
