@@ -73,6 +73,35 @@ def test_a_large_tree_lists_the_largest_gaps_and_some_comments_with_their_totals
     assert 'id="gaps-more"' in html and 'id="comments-more"' in html
 
 
+def test_a_department_page_reads_the_department_table_once_and_a_fixed_number_of_queries(
+    corp, cycles, hr_user
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    cycles.run(ops_a_scores, edge_types=["function"], comment=lambda r: "交付慢")
+    cycle = cycles.run(ops_a_scores, edge_types=["function"], comment=lambda r: "交付慢")
+
+    def page_queries(user, department) -> list[str]:
+        client = Client()
+        client.force_login(user)
+        with CaptureQueriesContext(connection) as ctx:
+            page = client.get(f"/results/departments/{department.pk}/", {"cycle": cycle.pk})
+        assert page.status_code == 200
+        return [q["sql"] for q in ctx.captured_queries]
+
+    def whole_tree_reads(sql: list[str]) -> int:
+        return sum(1 for q in sql if 'FROM "relations_department"' in q and "WHERE" not in q)
+
+    head = corp["heads"]["OPS"].user
+    tree, leaf = page_queries(head, corp["ops"]), page_queries(head, corp["ops_a"])
+    assert whole_tree_reads(tree) == whole_tree_reads(leaf) == 1
+    assert len(tree) == len(leaf)
+    company = page_queries(hr_user, corp["hq"])
+    assert whole_tree_reads(company) == 1
+    assert len(company) <= len(tree)  # HR is not a head: no headed departments to walk
+
+
 def test_the_type_and_criterion_filters_change_the_matrix(corp, cycles):
     cycle = cycles.run(lambda req, crit: 1 + crit.order % 5)
     crit = cycle.criteria.order_by("order").first()
