@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import DepartmentTree
 
 HR_GROUP = "HR"
 
@@ -37,10 +41,10 @@ def roles_of(user) -> Roles:
     return roles
 
 
-def visible_department_ids(user, tree=None) -> list[int] | None:
+def visible_department_ids(user, tree: DepartmentTree | None = None) -> list[int] | None:
     """Departments whose figures this user may see: None means all (HR).
 
-    `tree`: a `DepartmentTree` the caller has read already.
+    `tree`: the department tree when the caller has read it already.
     """
     from .models import subtree_ids
 

@@ -735,50 +735,47 @@ def department_dashboard(
     comments = ResultComment.objects.filter(cycle=cycle, employee__isnull=True)
     if not everything:
         comments = comments.filter(department_id__in=tree_ids)
-    # The department's own first, then its sub-departments' (each also on its own page). The
-    # groups are counted in the database (no ORDER BY: the model's default, by cycle, would
-    # join the cycle table), each with the row that stands for it, the answered one if any,
-    # else the first (as `_grouped_comments`); only the rows of those shown are read.
-    groups = sorted(
-        comments.order_by()
-        .values_list("department_id", "text")
-        .annotate(
-            times=Count("id"), first=Min("id"), answered=Min("id", filter=Q(reply__isnull=False))
-        ),
-        key=lambda g: (g[0] != department.pk, g[0], g[1]),
-    )
+    # The department's own first, then its sub-departments' (each also on its own page); only
+    # the rows of the groups shown are read.
+    groups = comment_groups(comments, first_department_id=department.pk)
     context["comments_total"] = len(groups)
-    shown = groups[:COMMENTS_SHOWN]
-    rows = ResultComment.objects.select_related("reply").in_bulk(
-        [answered or first for _d, _t, _n, first, answered in shown]
-    )
-    grouped = []
-    for _d, _t, times, first, answered in shown:
-        comment = rows[answered or first]
-        comment.times = times
-        grouped.append(comment)
-    context["comments"] = grouped
+    context["comments"] = standing_comments(groups[:COMMENTS_SHOWN])
     for comment in context["comments"]:
         comment.department_name = names.get(comment.department_id, "?")
     context["actions"] = actions_with_change(tree_ids, cycle, names)
     return context
 
 
-def _grouped_comments(comments) -> list[ResultComment]:
-    """The same text from several raters shows once, with how many wrote it.
+def comment_groups(comments, *, first_department_id: int | None = None) -> list[tuple]:
+    """The same text from several raters is one group, counted in the database.
 
-    A department answers the group; the answered row (if any) stands for it.
+    Each group is (department id, text, how many wrote it, the id of the row that stands for
+    it): the answered row if any (a department answers the group), else the first. Ordered by
+    department and text, `first_department_id`'s groups first. No ORDER BY in the query: the
+    model's default, by cycle, would join the cycle table.
     """
-    groups: dict[tuple, ResultComment] = {}
-    counts: dict[tuple, int] = {}
-    for comment in comments.order_by("department_id", "text", "id"):
-        key = (comment.department_id, comment.employee_id, comment.text)
-        counts[key] = counts.get(key, 0) + 1
-        if key not in groups or (not hasattr(groups[key], "reply") and hasattr(comment, "reply")):
-            groups[key] = comment
-    for key, comment in groups.items():
-        comment.times = counts[key]
-    return list(groups.values())
+    rows = (
+        comments.order_by()
+        .values_list("department_id", "text")
+        .annotate(
+            times=Count("id"), first=Min("id"), answered=Min("id", filter=Q(reply__isnull=False))
+        )
+    )
+    return sorted(
+        ((d, text, times, answered or first) for d, text, times, first, answered in rows),
+        key=lambda g: (g[0] != first_department_id, g[0], g[1]),
+    )
+
+
+def standing_comments(groups: list[tuple]) -> list[ResultComment]:
+    """The rows standing for these `comment_groups`, with their answers and `times`."""
+    rows = ResultComment.objects.select_related("reply").in_bulk([g[3] for g in groups])
+    out = []
+    for _department, _text, times, pk in groups:
+        comment = rows[pk]
+        comment.times = times
+        out.append(comment)
+    return out
 
 
 def _cell_mean(cycle_id: int, provider_id: int, customer_id: int, kind: str) -> float | None:
@@ -903,8 +900,8 @@ def employee_page(employee: Employee, cycle: Cycle | None, *, own: bool) -> dict
         cycle__in=cycles, scope=RollupScope.PERSON, employee=employee, criterion__isnull=True
     ).exclude(kind=RollupKind.RANK_TASK)
     context["trend"] = _trend(trend_rows, cycles, kinds)
-    context["comments"] = _grouped_comments(
-        ResultComment.objects.filter(cycle=cycle, employee=employee)
+    context["comments"] = standing_comments(
+        comment_groups(ResultComment.objects.filter(cycle=cycle, employee=employee))
     )
     return context
 
