@@ -1,8 +1,8 @@
-from .roles import roles_of
+from .roles import request_roles
 
 
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"icr_roles": roles_of(user)}
+    return {"icr_roles": request_roles(request)}

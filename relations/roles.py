@@ -41,14 +41,24 @@ def roles_of(user) -> Roles:
     return roles
 
 
-def visible_department_ids(user, tree: DepartmentTree | None = None) -> list[int] | None:
+def request_roles(request) -> Roles:
+    """The signed-in user's roles, read once per request: the view and the navigation ask."""
+    roles = getattr(request, "_icr_roles", None)
+    if roles is None:
+        roles = request._icr_roles = roles_of(request.user)
+    return roles
+
+
+def visible_department_ids(
+    user, tree: DepartmentTree | None = None, *, roles: Roles | None = None
+) -> list[int] | None:
     """Departments whose figures this user may see: None means all (HR).
 
-    `tree`: the department tree when the caller has read it already.
+    `tree` and `roles`: the department tree and the user's roles when the caller has them.
     """
     from .models import subtree_ids
 
-    roles = roles_of(user)
+    roles = roles or roles_of(user)
     if roles.is_hr:
         return None
     trees = subtree_ids(roles.headed_department_ids, tree)

@@ -46,7 +46,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from relations.models import Department, DepartmentTree, Edge, Employee
-from relations.roles import roles_of, visible_department_ids
+from relations.roles import Roles, roles_of, visible_department_ids
 
 from .models import (
     PART_KINDS,
@@ -365,9 +365,11 @@ def department_for(user, pk: int, *, visible=_UNSET) -> Department:
         raise Http404 from exc
 
 
-def employee_for(user, pk: int) -> Employee:
-    """HR sees every person's page, everyone else only their own; anything else is a 404."""
-    roles = roles_of(user)
+def employee_for(user, pk: int, *, roles: Roles | None = None) -> Employee:
+    """HR sees every person's page, everyone else only their own; anything else is a 404.
+
+    `roles`: the user's roles when the caller has them."""
+    roles = roles or roles_of(user)
     if not roles.is_hr and roles.employee_id != pk:
         raise Http404
     try:

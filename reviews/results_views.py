@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from relations.models import Department, DepartmentTree, subtree_ids
-from relations.roles import roles_of, visible_department_ids
+from relations.roles import request_roles, visible_department_ids
 
 from . import results, results_export
 from .models import (
@@ -46,7 +46,7 @@ def _chart_labels() -> dict:
 @login_required
 def home(request):
     """Where "Results" leads: HR to the departments, a head to theirs, anyone to their page."""
-    roles = roles_of(request.user)
+    roles = request_roles(request)
     if roles.is_hr:
         departments = Department.objects.filter(parent__isnull=True).order_by("code")
         return render(
@@ -79,7 +79,7 @@ def _filters(request, cycle: Cycle | None) -> tuple[str, int | None]:
 @login_required
 def department(request, pk: int):
     tree = DepartmentTree.load()  # one read for who may see what and for the page
-    visible = visible_department_ids(request.user, tree)
+    visible = visible_department_ids(request.user, tree, roles=request_roles(request))
     dept = results.department_for(request.user, pk, visible=visible)
     cycle = results.pick_cycle(request.GET.get("cycle"))
     kind, criterion_id = _filters(request, cycle)
@@ -100,7 +100,7 @@ def department(request, pk: int):
 
 @login_required
 def me(request):
-    roles = roles_of(request.user)
+    roles = request_roles(request)
     if roles.employee_id is None:
         raise Http404
     return redirect("results:employee", pk=roles.employee_id)
@@ -108,9 +108,10 @@ def me(request):
 
 @login_required
 def employee(request, pk: int):
-    person = results.employee_for(request.user, pk)
+    roles = request_roles(request)
+    person = results.employee_for(request.user, pk, roles=roles)
     cycle = results.pick_cycle(request.GET.get("cycle"))
-    own = roles_of(request.user).employee_id == person.pk
+    own = roles.employee_id == person.pk
     context = results.employee_page(person, cycle, own=own)
     context.update({"cycles": results.result_cycles(), "chart_labels": _chart_labels()})
     return render(request, "results/employee.html", context)
@@ -181,7 +182,7 @@ def comment_reply(request, pk: int):
 
 
 def _hr_cycle(request, pk: int) -> Cycle:
-    if not roles_of(request.user).is_hr:
+    if not request_roles(request).is_hr:
         raise Http404
     return get_object_or_404(Cycle, pk=pk)
 

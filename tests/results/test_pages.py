@@ -93,9 +93,13 @@ def test_a_department_page_reads_the_department_table_once_and_a_fixed_number_of
     def whole_tree_reads(sql: list[str]) -> int:
         return sum(1 for q in sql if 'FROM "relations_department"' in q and "WHERE" not in q)
 
+    def role_reads(sql: list[str]) -> int:  # who the user is: the view and the navigation
+        return sum(1 for q in sql if 'FROM "relations_employee"' in q and '"user_id" =' in q)
+
     head = corp["heads"]["OPS"].user
     tree, leaf = page_queries(head, corp["ops"]), page_queries(head, corp["ops_a"])
     assert whole_tree_reads(tree) == whole_tree_reads(leaf) == 1
+    assert role_reads(tree) == role_reads(leaf) == 1
     assert len(tree) == len(leaf)
     company = page_queries(hr_user, corp["hq"])
     assert whole_tree_reads(company) == 1
