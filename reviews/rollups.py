@@ -548,7 +548,7 @@ def new_partition(cursor, cycle_id: int) -> tuple[str, str]:
     return partition, cursor.fetchone()[0]
 
 
-# Any constant shared by the writers of rollup ids (a closing cycle and the bench's copies).
+# Any constant, the same in every close: only closes take blocks of rollup ids.
 ROLLUP_IDS_LOCK = 0x1C2_0001
 
 
