@@ -81,10 +81,19 @@ def department_children() -> dict[int, list[int]]:
     return children
 
 
-def _equations(rows: list[tuple], children: dict[int, list[int]] | None = None) -> list[_Equation]:
-    """The total = parts relations among one cycle's rows (indexes into `rows`).
+def _equations(
+    rows: list[tuple],
+    children: dict[int, list[int]] | None = None,
+    *,
+    first: int = 0,
+    by_customer: dict[tuple, dict] | None = None,
+) -> list[_Equation]:
+    """The total = parts relations among one cycle's rows (indexes into `rows`, plus `first`).
 
-    Half a million rows per large cycle: plain dicts and local names, no per-row objects.
+    `by_customer`: the department-alone rows seen before these (`Suppression` adds people
+    after their departments), by (department, kind, criterion), then customer; these rows'
+    own are added to it. Half a million rows per large cycle: plain dicts and local names,
+    no per-row objects.
     """
     person, self_, tree_scope = (
         s.value for s in (RollupScope.PERSON, RollupScope.SELF, RollupScope.TREE)
@@ -92,10 +101,10 @@ def _equations(rows: list[tuple], children: dict[int, list[int]] | None = None) 
     task = RollupKind.RANK_TASK.value
     by_kind: dict[tuple, dict] = {}
     by_criterion: dict[tuple, dict] = {}
-    by_customer: dict[tuple, dict] = {}
+    customers: dict[tuple, dict] = {}  # these rows' own, merged into by_customer below
     tree: dict[tuple, int] = {}
     people: dict[tuple, list[int]] = {}
-    for i, (_id, scope, dept, emp, kind, crit, cust, _raters) in enumerate(rows):
+    for i, (_id, scope, dept, emp, kind, crit, cust, _raters) in enumerate(rows, first):
         if scope == person and kind == task:
             continue  # shown named to the report only, outside every sum
         key = (scope, dept, emp, crit, cust)
@@ -110,9 +119,9 @@ def _equations(rows: list[tuple], children: dict[int, list[int]] | None = None) 
         group[crit] = i
         if scope == self_:
             key = (dept, kind, crit)
-            group = by_customer.get(key)
+            group = customers.get(key)
             if group is None:
-                group = by_customer[key] = {}
+                group = customers[key] = {}
             group[cust] = i
         elif scope == tree_scope:
             tree[(dept, kind, crit)] = i
@@ -133,10 +142,14 @@ def _equations(rows: list[tuple], children: dict[int, list[int]] | None = None) 
         if None in group and len(group) > 1:
             total = group.pop(None)
             append(_Equation(total, list(group.values()), False))
-    for group in by_customer.values():
+    for group in customers.values():
         if None in group and len(group) > 1:
             total = group[None]
             append(_Equation(total, [i for c, i in group.items() if c is not None], True))
+    if by_customer is None:
+        by_customer = customers
+    else:
+        by_customer.update(customers)
     if children is None:
         children = department_children()
     no_children: list[int] = []
@@ -227,73 +240,120 @@ def cyclic_gc_paused():
             gc.enable()
 
 
+class Suppression:
+    """The suppression flags of one cycle's rows (id, scope, dept, emp, kind, criterion,
+    customer, raters), added in two steps: the departments' rows, then the people's.
+
+    The equations are applied in order, again and again until nothing changes (`settle`).
+    Applying an equation twice in a row changes nothing, so each round only reruns the
+    equations one of whose figures was suppressed since they last ran (in the same order as
+    full rounds would): the same flags as full rounds, without going over a million equations
+    several times. The departments' equations are settled first, while PostgreSQL computes
+    the people's rows (`reviews.rollups._partition_rows`); the people's equations come after
+    them and may suppress department figures, which reruns those equations in turn.
+    `suppression_flags` takes the rows in the same two steps, so both databases agree.
+    """
+
+    def __init__(self, min_raters: int, children: dict[int, list[int]] | None = None):
+        self.min_raters = min_raters
+        self.children = department_children() if children is None else children
+        self.raters: list[int] = []
+        self.hidden: list[bool] = []
+        self.equations: list[_Equation] = []
+        # Which equations each row is in, each equation's rest, the equations to run.
+        self._touching: list[list[int] | None] = []
+        self._rests: list[int] = []
+        self._queued: list[bool] = []
+        self._pending: list[int] = []
+        self._by_customer: dict[tuple, dict] = {}
+        self._people_added = False
+
+    def add(self, rows: list[tuple]) -> None:
+        """Add rows of one step: all the departments' rows, then (once) all the people's."""
+        person, task = RollupScope.PERSON.value, RollupKind.RANK_TASK.value
+        people = any(row[1] == person for row in rows)
+        if self._people_added or (people and any(row[1] != person for row in rows)):
+            raise ValueError("add the departments' rows, then the people's")
+        self._people_added = people
+        n = self.min_raters
+        first, first_equation = len(self.raters), len(self.equations)
+        raters, hidden, touching, rests = self.raters, self.hidden, self._touching, self._rests
+        raters.extend([row[7] for row in rows])
+        hidden.extend([row[7] < n and not (row[1] == person and row[4] == task) for row in rows])
+        touching.extend([None] * len(rows))
+        equations = _equations(rows, self.children, first=first, by_customer=self._by_customer)
+        self.equations.extend(equations)
+        rests.extend([0] * len(equations))
+        self._queued.extend([False] * len(equations))
+        # One with its total shown, every part shown and no rest changes nothing until one
+        # of its figures is suppressed, and then `touching` queues it.
+        active = self._pending
+        for k, (total, parts, disjoint) in enumerate(equations, first_equation):
+            moving = hidden[total]
+            for row in (total, *parts):
+                rows_equations = touching[row]
+                if rows_equations is None:
+                    touching[row] = [k]
+                else:
+                    rows_equations.append(k)
+            if not moving:
+                for p in parts:
+                    if hidden[p]:
+                        moving = True
+                        break
+            if disjoint:
+                rest = raters[total] - sum([raters[p] for p in parts])
+                if 0 < rest < n:
+                    rests[k] = rest
+                    moving = True
+            if moving:
+                heapq.heappush(active, k)
+                self._queued[k] = True
+
+    def settle(self) -> list[bool]:
+        """Run the equations until nothing changes; returns the flags of the rows so far."""
+        raters, hidden, touching, queued = self.raters, self.hidden, self._touching, self._queued
+        equations, rests, n = self.equations, self._rests, self.min_raters
+        pending = self._pending
+        while pending:
+            later: set[int] = set()
+            while pending:
+                k = heapq.heappop(pending)
+                queued[k] = False
+                for row in _enforce(equations[k], raters, hidden, n, rests[k]):
+                    for j in touching[row]:
+                        if j > k and not queued[j]:  # still to come in this round
+                            queued[j] = True
+                            heapq.heappush(pending, j)
+                        elif j < k:  # already passed: the next round
+                            later.add(j)
+            pending[:] = sorted(j for j in later if not queued[j])
+            for j in pending:
+                queued[j] = True
+        return hidden
+
+
 def suppression_flags(
     rows: list[tuple], min_raters: int, children: dict[int, list[int]] | None = None
 ) -> list[bool]:
     """For rows (id, scope, dept, emp, kind, criterion, customer, raters): hidden or not.
 
-    The equations are applied in order, again and again until nothing changes. Applying an
-    equation twice in a row changes nothing, so each round only reruns the equations one of
-    whose figures was suppressed since they last ran (in the same order as full rounds would):
-    the same flags as full rounds, without going over a million equations several times.
+    The departments' rows go first and the people's after them, each in the order given
+    (`Suppression`).
     """
+    person = RollupScope.PERSON.value
+    order = [i for i, row in enumerate(rows) if row[1] != person]
+    departments = len(order)
+    order += [i for i, row in enumerate(rows) if row[1] == person]
     with cyclic_gc_paused():
-        return _suppression_flags(rows, min_raters, children)
-
-
-def _suppression_flags(
-    rows: list[tuple], min_raters: int, children: dict[int, list[int]] | None
-) -> list[bool]:
-    person, task = RollupScope.PERSON.value, RollupKind.RANK_TASK.value
-    raters = [row[7] for row in rows]
-    hidden = [row[7] < min_raters and not (row[1] == person and row[4] == task) for row in rows]
-    equations = _equations(rows, children)
-    count = len(equations)
-    # Which equations each row is in, each equation's rest, and the equations that can do
-    # anything now: one with its total shown, every part shown and no rest changes nothing
-    # until one of its figures is suppressed, and then `touching` queues it.
-    touching: list[list[int] | None] = [None] * len(rows)
-    rests = [0] * count
-    active: list[int] = []
-    for k, (total, parts, disjoint) in enumerate(equations):
-        moving = hidden[total]
-        for row in (total, *parts):
-            rows_equations = touching[row]
-            if rows_equations is None:
-                touching[row] = [k]
-            else:
-                rows_equations.append(k)
-        if not moving:
-            for p in parts:
-                if hidden[p]:
-                    moving = True
-                    break
-        if disjoint:
-            rest = raters[total] - sum([raters[p] for p in parts])
-            if 0 < rest < min_raters:
-                rests[k] = rest
-                moving = True
-        if moving:
-            active.append(k)
-    queued = [False] * count
-    for k in active:
-        queued[k] = True
-    pending = active  # a sorted list is a heap
-    while pending:
-        later: set[int] = set()
-        while pending:
-            k = heapq.heappop(pending)
-            queued[k] = False
-            for row in _enforce(equations[k], raters, hidden, min_raters, rests[k]):
-                for j in touching[row]:
-                    if j > k and not queued[j]:  # still to come in this round
-                        queued[j] = True
-                        heapq.heappush(pending, j)
-                    elif j < k:  # already passed: the next round
-                        later.add(j)
-        pending = sorted(j for j in later if not queued[j])
-        for j in pending:
-            queued[j] = True
+        suppression = Suppression(min_raters, children)
+        suppression.add([rows[i] for i in order[:departments]])
+        suppression.settle()
+        suppression.add([rows[i] for i in order[departments:]])
+        settled = suppression.settle()
+    hidden = [False] * len(rows)
+    for position, i in enumerate(order):
+        hidden[i] = settled[position]
     return hidden
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -498,12 +499,12 @@ def _run_in_work_table(cursor, insert: _Insert) -> None:
 
 
 @contextmanager
-def _beside(statements: list[tuple[str, list]], side: SideQueries | None = None):
-    """Run these statements in this transaction while the block computes in Python.
+def _beside(work: Callable[[object], None]):
+    """Run `work(cursor)` in this transaction while the block computes in Python.
 
     Suppression is seconds of pure Python on one core while PostgreSQL waits; the database
     connection (psycopg2's, thread-safe, used by nobody else meanwhile) can work on the
-    other. A failure in the statements is raised here after the block.
+    other. A failure in the work is raised here after the block.
     """
     raw = connection.connection
     errors: list[BaseException] = []
@@ -511,10 +512,7 @@ def _beside(statements: list[tuple[str, list]], side: SideQueries | None = None)
     def run() -> None:
         try:
             with raw.cursor() as cursor:
-                for sql, params in statements:
-                    cursor.execute(sql, params)
-                if side is not None:
-                    side.run(cursor)
+                work(cursor)
         except BaseException as exc:  # re-raised in the calling thread
             errors.append(exc)
 
@@ -590,24 +588,31 @@ def attach_partition(cursor, cycle_id: int, partition: str) -> None:
 
 def _partition_rows(
     cycle: Cycle,
-    inserts: list[_Insert],
+    department_inserts: list[_Insert],
+    person_inserts: list[_Insert],
     min_raters: int,
     beside: list[tuple[str, list]],
     side: SideQueries | None = None,
 ) -> tuple[int, int]:
     """Figures computed in WORK_TABLE, flagged, swapped in as the cycle's partition.
 
-    `beside`: statements that do not need the flags; they run while Python computes them.
+    The departments' rows are flagged while PostgreSQL computes the people's, and the
+    people's while it runs `beside` (statements that do not need the flags) and `side`.
     Returns (rows, suppressed rows)."""
     from .results import (
         ROW_FIELDS,
         SUPPRESSION_ORDER_SQL,
+        Suppression,
         cyclic_gc_paused,
         department_children,
-        suppression_flags,
     )
 
     rollup = _tables()["rollup"]
+    read_rows = (
+        f"SELECT {', '.join(ROW_FIELDS)} FROM {WORK_TABLE} "  # noqa: S608
+        f"WHERE scope {{}} %s ORDER BY {SUPPRESSION_ORDER_SQL}"
+    )
+    person = RollupScope.PERSON.value
     with connection.cursor() as cursor:
         # Grouping millions of scores: hash tables in memory rather than spilled to disk, and
         # no JIT compilation, which costs more than it saves on statements that run once (this
@@ -618,22 +623,50 @@ def _partition_rows(
             f"CREATE TEMPORARY TABLE {WORK_TABLE} "
             f"(LIKE {rollup} INCLUDING DEFAULTS INCLUDING IDENTITY) ON COMMIT DROP"
         )
-        for number, insert in enumerate(inserts):
+        for number, insert in enumerate(department_inserts):
             _run_in_work_table(cursor, insert)
             if number == 0:  # the finest rows: statistics for the statements that read them
                 cursor.execute(f"ANALYZE {WORK_TABLE}")
-        cursor.execute(
-            f"SELECT {', '.join(ROW_FIELDS)} FROM {WORK_TABLE} "  # noqa: S608
-            f"ORDER BY {SUPPRESSION_ORDER_SQL}"
-        )
+        cursor.execute(read_rows.format("<>"), [person])
         with cyclic_gc_paused():
             rows = cursor.fetchall()
-            children = department_children()  # before the connection is busy beside
-            with _beside(beside, side):
-                hidden = suppression_flags(rows, min_raters, children)
-            shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
-            last_work_id = max((row[0] for row in rows), default=0)
-            del rows, hidden
+            suppression = Suppression(min_raters, department_children())
+            # Meanwhile the people's rows are computed and read into the driver (turning them
+            # into Python rows needs the GIL: that is done here once they are there), then
+            # the statements that do not need the flags run.
+            people = connection.connection.cursor()
+            people_read = threading.Event()
+            people_ok: list[bool] = []
+
+            def work(raw_cursor) -> None:
+                try:
+                    for insert in person_inserts:
+                        _run_in_work_table(raw_cursor, insert)
+                    people.execute(read_rows.format("="), [person])
+                    people_ok.append(True)
+                finally:
+                    people_read.set()  # also on failure, which _beside raises
+                for sql, params in beside:
+                    raw_cursor.execute(sql, params)
+                if side is not None:
+                    side.run(raw_cursor)
+
+            with _beside(work):
+                suppression.add(rows)
+                suppression.settle()
+                ids = [row[0] for row in rows]
+                del rows
+                people_read.wait()
+                if people_ok:
+                    rows = people.fetchall()
+                    suppression.add(rows)
+                    hidden = suppression.settle()
+                    ids += [row[0] for row in rows]
+                    del rows
+            people.close()
+            shown_ids = [i for i, h in zip(ids, hidden, strict=True) if not h]
+            last_work_id = max(ids, default=0)
+            del ids, hidden, suppression
         partition, sequence = new_partition(cursor, cycle.pk)
         first_id = reserve_ids(cursor, sequence, last_work_id)
         # A department's rows written together: its page reads them from a few heap pages
@@ -675,10 +708,11 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
         # Statements that do not read the figures: on PostgreSQL they run beside suppression.
         independent = _response_rate_statements(cycle)
         table = WORK_TABLE if partitioned else None
-        inserts = []
+        department_inserts: list[_Insert] = []
+        person_inserts: list[_Insert] = []
         if closed:
-            inserts += _department_statements(cycle, table=table)
-            inserts += _person_statements(
+            department_inserts = _department_statements(cycle, table=table)
+            person_inserts = _person_statements(
                 cycle, min_raters=min_raters, named=rank_task_named(cycle), table=table
             )
         figures = suppressed = comments = 0
@@ -688,14 +722,19 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
             independent.append(_first_comments_sql(cycle, min_comment_raters=min_comment_raters))
         if partitioned:
             figures, suppressed = _partition_rows(
-                cycle, inserts, min_raters, beside=independent, side=side
+                cycle,
+                department_inserts,
+                person_inserts,
+                min_raters,
+                beside=independent,
+                side=side,
             )
         else:
             rollup = _tables()["rollup"]
             with connection.cursor() as cursor:
                 for sql, params in independent:
                     cursor.execute(sql, params)
-                for insert in inserts:
+                for insert in department_inserts + person_inserts:
                     cursor.execute(
                         f"INSERT INTO {rollup} ({ROLLUP_COLUMNS}) {insert.select}", insert.params
                     )
