@@ -81,94 +81,85 @@ def department_children() -> dict[int, list[int]]:
     return children
 
 
-def _equations(
-    rows: list[tuple],
-    children: dict[int, list[int]] | None = None,
-    *,
-    first: int = 0,
-    by_customer: dict[tuple, dict] | None = None,
-) -> list[_Equation]:
-    """The total = parts relations among one cycle's rows (indexes into `rows`, plus `first`).
+class _Groups:
+    """One step's rows by the equations they are in (indexes into the cycle's rows)."""
 
-    `by_customer`: the department-alone rows seen before these (`Suppression` adds people
-    after their departments), by (department, kind, criterion), then customer; these rows'
-    own are added to it. Half a million rows per large cycle: plain dicts and local names,
-    no per-row objects.
-    """
-    person, self_, tree_scope = (
-        s.value for s in (RollupScope.PERSON, RollupScope.SELF, RollupScope.TREE)
-    )
-    task = RollupKind.RANK_TASK.value
-    by_kind: dict[tuple, dict] = {}
-    by_criterion: dict[tuple, dict] = {}
-    customers: dict[tuple, dict] = {}  # these rows' own, merged into by_customer below
-    tree: dict[tuple, int] = {}
-    people: dict[tuple, list[int]] = {}
-    for i, (_id, scope, dept, emp, kind, crit, cust, _raters) in enumerate(rows, first):
-        if scope == person and kind == task:
-            continue  # shown named to the report only, outside every sum
-        key = (scope, dept, emp, crit, cust)
-        group = by_kind.get(key)
-        if group is None:
-            group = by_kind[key] = {}
-        group[kind] = i
-        key = (scope, dept, emp, kind, cust)
-        group = by_criterion.get(key)
-        if group is None:
-            group = by_criterion[key] = {}
-        group[crit] = i
-        if scope == self_:
-            key = (dept, kind, crit)
-            group = customers.get(key)
-            if group is None:
-                group = customers[key] = {}
-            group[cust] = i
-        elif scope == tree_scope:
-            tree[(dept, kind, crit)] = i
-        elif kind != task:
-            key = (dept, kind, crit)
-            members = people.get(key)
-            if members is None:
-                people[key] = [i]
-            else:
-                members.append(i)
-    equations: list[_Equation] = []
-    append = equations.append
-    for group in by_kind.values():
-        if "" in group and len(group) > 1:
-            total = group.pop("")
-            append(_Equation(total, list(group.values()), True))
-    for group in by_criterion.values():
-        if None in group and len(group) > 1:
-            total = group.pop(None)
-            append(_Equation(total, list(group.values()), False))
-    for group in customers.values():
-        if None in group and len(group) > 1:
-            total = group[None]
-            append(_Equation(total, [i for c, i in group.items() if c is not None], True))
-    if by_customer is None:
-        by_customer = customers
-    else:
-        by_customer.update(customers)
-    if children is None:
-        children = department_children()
-    no_children: list[int] = []
-    for (dept, kind, crit), total in tree.items():
-        parts = []
-        own = by_customer.get((dept, kind, crit))
-        if own is not None and None in own:
-            parts.append(own[None])
-        for child in children.get(dept, no_children):
-            part = tree.get((child, kind, crit))
-            if part is not None:
-                parts.append(part)
-        if parts:
-            append(_Equation(total, parts, True))
-    for key, parts in people.items():
-        group = by_customer.get(key)
-        if group is not None and None in group:
-            append(_Equation(group[None], parts, True))
-    return equations
+    def __init__(self) -> None:
+        self.by_kind: defaultdict[tuple, dict] = defaultdict(dict)
+        self.by_criterion: defaultdict[tuple, dict] = defaultdict(dict)
+        self.customers: defaultdict[tuple, dict] = defaultdict(dict)
+        self.tree: dict[tuple, int] = {}
+        self.people: defaultdict[tuple, list[int]] = defaultdict(list)
+
+    def index(self, rows: list[tuple], first: int) -> None:
+        """Half a million rows per large cycle: dicts of indexes, no per-row objects."""
+        person, self_, tree_scope = (
+            s.value for s in (RollupScope.PERSON, RollupScope.SELF, RollupScope.TREE)
+        )
+        task = RollupKind.RANK_TASK.value
+        by_kind, by_criterion, customers = self.by_kind, self.by_criterion, self.customers
+        tree, people = self.tree, self.people
+        for i, (_id, scope, dept, emp, kind, crit, cust, _raters) in enumerate(rows, first):
+            if scope == person and kind == task:
+                continue  # shown named to the report only, outside every sum
+            by_kind[(scope, dept, emp, crit, cust)][kind] = i
+            by_criterion[(scope, dept, emp, kind, cust)][crit] = i
+            if scope == self_:
+                customers[(dept, kind, crit)][cust] = i
+            elif scope == tree_scope:
+                tree[(dept, kind, crit)] = i
+            elif kind != task:
+                people[(dept, kind, crit)].append(i)
+
+    def equations(
+        self, children: dict[int, list[int]], by_customer: dict[tuple, dict]
+    ) -> list[_Equation]:
+        """The total = parts relations among the step's rows.
+
+        `by_customer`: the department-alone rows of earlier steps (people come after their
+        departments), by (department, kind, criterion), then customer; this step's own are
+        added to it.
+        """
+        equations: list[_Equation] = []
+        append = equations.append
+        for group in self.by_kind.values():
+            if "" in group and len(group) > 1:
+                total = group.pop("")
+                append(_Equation(total, list(group.values()), True))
+        for group in self.by_criterion.values():
+            if None in group and len(group) > 1:
+                total = group.pop(None)
+                append(_Equation(total, list(group.values()), False))
+        for group in self.customers.values():
+            if None in group and len(group) > 1:
+                total = group[None]
+                append(_Equation(total, [i for c, i in group.items() if c is not None], True))
+        by_customer.update(self.customers)
+        tree = self.tree
+        no_children: list[int] = []
+        for (dept, kind, crit), total in tree.items():
+            parts = []
+            own = by_customer.get((dept, kind, crit))
+            if own is not None and None in own:
+                parts.append(own[None])
+            for child in children.get(dept, no_children):
+                part = tree.get((child, kind, crit))
+                if part is not None:
+                    parts.append(part)
+            if parts:
+                append(_Equation(total, parts, True))
+        for key, parts in self.people.items():
+            group = by_customer.get(key)
+            if group is not None and None in group:
+                append(_Equation(group[None], parts, True))
+        return equations
+
+
+def _equations(rows: list[tuple], children: dict[int, list[int]] | None = None) -> list[_Equation]:
+    """The total = parts relations among these rows (indexes into `rows`)."""
+    groups = _Groups()
+    groups.index(rows, 0)
+    return groups.equations(department_children() if children is None else children, {})
 
 
 def _rest(eq: _Equation, raters: list[int], n: int) -> int:
@@ -244,14 +235,15 @@ class Suppression:
     """The suppression flags of one cycle's rows (id, scope, dept, emp, kind, criterion,
     customer, raters), added in two steps: the departments' rows, then the people's.
 
-    The equations are applied in order, again and again until nothing changes (`settle`).
-    Applying an equation twice in a row changes nothing, so each round only reruns the
-    equations one of whose figures was suppressed since they last ran (in the same order as
-    full rounds would): the same flags as full rounds, without going over a million equations
-    several times. The departments' equations are settled first, while PostgreSQL computes
-    the people's rows (`reviews.rollups._partition_rows`); the people's equations come after
-    them and may suppress department figures, which reruns those equations in turn.
-    `suppression_flags` takes the rows in the same two steps, so both databases agree.
+    Each step's rows are added (`add`, in as many parts as they come), then its equations are
+    applied in order, again and again until nothing changes (`settle`). Applying an equation
+    twice in a row changes nothing, so each round only reruns the equations one of whose
+    figures was suppressed since they last ran (in the same order as full rounds would): the
+    same flags as full rounds, without going over a million equations several times. The
+    people's equations come after their departments' and may suppress department figures,
+    which reruns those equations in turn. The rows' order decides which of two equal figures
+    is hidden as the complement: `suppression_flags` gives them in the order the close reads
+    them (`reviews.rollups._partition_rows`), so both databases agree.
     """
 
     def __init__(self, min_raters: int, children: dict[int, list[int]] | None = None):
@@ -266,27 +258,66 @@ class Suppression:
         self._queued: list[bool] = []
         self._pending: list[int] = []
         self._by_customer: dict[tuple, dict] = {}
-        self._people_added = False
+        self._step = _Groups()
+        self._step_people: bool | None = None  # what the step being added holds
+        self._people_settled = False
 
     def add(self, rows: list[tuple]) -> None:
-        """Add rows of one step: all the departments' rows, then (once) all the people's."""
+        """Add rows to this step: the departments' rows, then (after `settle`) the people's."""
         person, task = RollupScope.PERSON.value, RollupKind.RANK_TASK.value
-        people = any(row[1] == person for row in rows)
-        if self._people_added or (people and any(row[1] != person for row in rows)):
-            raise ValueError("add the departments' rows, then the people's")
-        self._people_added = people
+        if rows:
+            people = rows[0][1] == person
+            if (
+                self._people_settled
+                or self._step_people not in (None, people)
+                or any((row[1] == person) != people for row in rows)
+            ):
+                raise ValueError("add the departments' rows, then the people's")
+            self._step_people = people
         n = self.min_raters
-        first, first_equation = len(self.raters), len(self.equations)
+        first = len(self.raters)
+        self.raters.extend([row[7] for row in rows])
+        self.hidden.extend(
+            [row[7] < n and not (row[1] == person and row[4] == task) for row in rows]
+        )
+        self._touching.extend([None] * len(rows))
+        self._step.index(rows, first)
+
+    def settle(self) -> list[bool]:
+        """End the step: run the equations until nothing changes; the flags of the rows so far."""
+        self._start_step()
+        raters, hidden, touching, queued = self.raters, self.hidden, self._touching, self._queued
+        equations, rests, n = self.equations, self._rests, self.min_raters
+        pending = self._pending
+        while pending:
+            later: set[int] = set()
+            while pending:
+                k = heapq.heappop(pending)
+                queued[k] = False
+                for row in _enforce(equations[k], raters, hidden, n, rests[k]):
+                    for j in touching[row]:
+                        if j > k and not queued[j]:  # still to come in this round
+                            queued[j] = True
+                            heapq.heappush(pending, j)
+                        elif j < k:  # already passed: the next round
+                            later.add(j)
+            pending[:] = sorted(j for j in later if not queued[j])
+            for j in pending:
+                queued[j] = True
+        return hidden
+
+    def _start_step(self) -> None:
+        """The step's equations, and those that can do anything now (the others wait until
+        one of their figures is suppressed, and then `touching` queues them)."""
+        n = self.min_raters
         raters, hidden, touching, rests = self.raters, self.hidden, self._touching, self._rests
-        raters.extend([row[7] for row in rows])
-        hidden.extend([row[7] < n and not (row[1] == person and row[4] == task) for row in rows])
-        touching.extend([None] * len(rows))
-        equations = _equations(rows, self.children, first=first, by_customer=self._by_customer)
+        first_equation = len(self.equations)
+        equations = self._step.equations(self.children, self._by_customer)
+        self._people_settled = self._people_settled or bool(self._step_people)
+        self._step, self._step_people = _Groups(), None
         self.equations.extend(equations)
         rests.extend([0] * len(equations))
         self._queued.extend([False] * len(equations))
-        # One with its total shown, every part shown and no rest changes nothing until one
-        # of its figures is suppressed, and then `touching` queues it.
         active = self._pending
         for k, (total, parts, disjoint) in enumerate(equations, first_equation):
             moving = hidden[total]
@@ -310,27 +341,17 @@ class Suppression:
                 heapq.heappush(active, k)
                 self._queued[k] = True
 
-    def settle(self) -> list[bool]:
-        """Run the equations until nothing changes; returns the flags of the rows so far."""
-        raters, hidden, touching, queued = self.raters, self.hidden, self._touching, self._queued
-        equations, rests, n = self.equations, self._rests, self.min_raters
-        pending = self._pending
-        while pending:
-            later: set[int] = set()
-            while pending:
-                k = heapq.heappop(pending)
-                queued[k] = False
-                for row in _enforce(equations[k], raters, hidden, n, rests[k]):
-                    for j in touching[row]:
-                        if j > k and not queued[j]:  # still to come in this round
-                            queued[j] = True
-                            heapq.heappush(pending, j)
-                        elif j < k:  # already passed: the next round
-                            later.add(j)
-            pending[:] = sorted(j for j in later if not queued[j])
-            for j in pending:
-                queued[j] = True
-        return hidden
+
+def is_finest(row: tuple) -> bool:
+    """A department × type × criterion × customer row (ROW_FIELDS): the close computes these
+    first and starts on their suppression while PostgreSQL computes the rest."""
+    return row[1] == RollupScope.SELF.value and row[4] != "" and None not in (row[5], row[6])
+
+
+FINEST_SQL = (
+    "scope = 'self' AND kind <> '' AND criterion_id IS NOT NULL "
+    "AND customer_department_id IS NOT NULL"
+)
 
 
 def suppression_flags(
@@ -338,21 +359,22 @@ def suppression_flags(
 ) -> list[bool]:
     """For rows (id, scope, dept, emp, kind, criterion, customer, raters): hidden or not.
 
-    The departments' rows go first and the people's after them, each in the order given
-    (`Suppression`).
+    Rows go in the order the close reads them: the finest department rows, the other
+    department rows, then the people's, each in the order given (`Suppression`).
     """
     person = RollupScope.PERSON.value
-    order = [i for i, row in enumerate(rows) if row[1] != person]
-    departments = len(order)
-    order += [i for i, row in enumerate(rows) if row[1] == person]
+    finest = [i for i, row in enumerate(rows) if is_finest(row)]
+    derived = [i for i, row in enumerate(rows) if row[1] != person and not is_finest(row)]
+    people = [i for i, row in enumerate(rows) if row[1] == person]
     with cyclic_gc_paused():
         suppression = Suppression(min_raters, children)
-        suppression.add([rows[i] for i in order[:departments]])
+        suppression.add([rows[i] for i in finest])
+        suppression.add([rows[i] for i in derived])
         suppression.settle()
-        suppression.add([rows[i] for i in order[departments:]])
+        suppression.add([rows[i] for i in people])
         settled = suppression.settle()
     hidden = [False] * len(rows)
-    for position, i in enumerate(order):
+    for position, i in enumerate(finest + derived + people):
         hidden[i] = settled[position]
     return hidden
 
@@ -382,10 +404,14 @@ SUPPRESSION_ORDER = (
     F("criterion").asc(nulls_first=True),
     F("customer_department").asc(nulls_first=True),
 )
-SUPPRESSION_ORDER_SQL = (
-    "department_id, scope, kind, employee_id NULLS FIRST, criterion_id NULLS FIRST, "
-    "customer_department_id NULLS FIRST"
-)
+
+
+def suppression_order_key(row: tuple) -> tuple:
+    """SUPPRESSION_ORDER for a row of ROW_FIELDS, to sort in Python: ids are positive, so 0
+    puts a missing one first, like NULLS FIRST; texts compare by code point, as SQLite's
+    BINARY and PostgreSQL's C.UTF-8 collations order them. The close sorts its reads here
+    while PostgreSQL goes on with the next statements (`reviews.rollups._partition_rows`)."""
+    return (row[2], row[1], row[4], row[3] or 0, row[5] or 0, row[6] or 0)
 
 
 def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:

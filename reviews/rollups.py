@@ -394,24 +394,34 @@ def _comment_rows_sql(cycle: Cycle, *, min_comment_raters: int) -> tuple[str, li
     task = RollupKind.RANK_TASK.value
     where = f"a.cycle_id = %s AND a.submitted AND {kind} <> %s"
     params = [cycle.pk, *KIND_PARAMS, task]
+    # Two passes over the answers: one counts them per provider, one reads the comments.
     sql = f"""
-        SELECT a.provider_department_id AS department_id, CAST(NULL AS BIGINT) AS employee_id,
-               a.comment AS text
-        FROM {t["answer"]} a
-        WHERE {where} AND a.comment <> '' AND a.provider_department_id IN (
-            SELECT a.provider_department_id FROM {t["answer"]} a WHERE {where}
-            GROUP BY a.provider_department_id HAVING COUNT(*) >= %s
+        WITH counted AS (
+            SELECT a.provider_department_id AS department_id,
+                   a.provider_employee_id AS employee_id, COUNT(*) AS n
+            FROM {t["answer"]} a WHERE {where}
+            GROUP BY a.provider_department_id, a.provider_employee_id
+        ),
+        departments AS (
+            SELECT department_id FROM counted GROUP BY department_id HAVING SUM(n) >= %s
+        ),
+        people AS (
+            SELECT employee_id FROM counted WHERE employee_id IS NOT NULL
+            GROUP BY employee_id HAVING SUM(n) >= %s
+        ),
+        commented AS (
+            SELECT a.provider_department_id AS department_id,
+                   a.provider_employee_id AS employee_id, a.comment AS text
+            FROM {t["answer"]} a WHERE {where} AND a.comment <> ''
         )
+        SELECT c.department_id, CAST(NULL AS BIGINT) AS employee_id, c.text FROM commented c
+        WHERE c.department_id IN (SELECT department_id FROM departments)
         UNION ALL
-        SELECT a.provider_department_id, a.provider_employee_id, a.comment FROM {t["answer"]} a
-        WHERE {where} AND a.comment <> '' AND a.provider_department_id IS NOT NULL
-          AND a.provider_employee_id IN (
-            SELECT a.provider_employee_id FROM {t["answer"]} a
-            WHERE {where} AND a.provider_employee_id IS NOT NULL
-            GROUP BY a.provider_employee_id HAVING COUNT(*) >= %s
-        )
+        SELECT c.department_id, c.employee_id, c.text FROM commented c
+        WHERE c.department_id IS NOT NULL
+          AND c.employee_id IN (SELECT employee_id FROM people)
     """  # noqa: S608
-    return sql, [*params, *params, min_comment_raters, *params, *params, min_comment_raters]
+    return sql, [*params, min_comment_raters, min_comment_raters, *params]
 
 
 def _first_comments_sql(cycle: Cycle, *, min_comment_raters: int) -> tuple[str, list]:
@@ -523,7 +533,8 @@ def _beside(work: Callable[[object], None]):
     finally:
         worker.join()
     if errors:
-        raise errors[0]
+        with connection.wrap_database_errors:  # as Django's own cursors raise them
+            raise errors[0]
 
 
 def _bigint_array(ids: list[int]) -> str:
@@ -586,6 +597,36 @@ def attach_partition(cursor, cycle_id: int, partition: str) -> None:
     )
 
 
+class _ReadBeside:
+    """A read the thread beside makes into a cursor of its own, for this thread to fetch.
+
+    Executing the query needs no GIL; turning its rows into Python rows does, so the
+    calling thread does that once the read is there (`rows`).
+    """
+
+    def __init__(self, sql: str, params: list):
+        self.sql, self.params = sql, params
+        self.cursor = connection.connection.cursor()
+        self.done = threading.Event()
+        self.ok = False
+
+    def run(self) -> None:
+        try:
+            self.cursor.execute(self.sql, self.params)
+            self.ok = True
+        finally:
+            self.done.set()
+
+    def rows(self) -> list[tuple] | None:
+        """The rows, or None if the thread failed (`_beside` raises why after the block)."""
+        self.done.wait()
+        if not self.ok:
+            return None
+        rows = self.cursor.fetchall()
+        self.cursor.close()
+        return rows
+
+
 def _partition_rows(
     cycle: Cycle,
     department_inserts: list[_Insert],
@@ -596,22 +637,25 @@ def _partition_rows(
 ) -> tuple[int, int]:
     """Figures computed in WORK_TABLE, flagged, swapped in as the cycle's partition.
 
-    The departments' rows are flagged while PostgreSQL computes the people's, and the
-    people's while it runs `beside` (statements that do not need the flags) and `side`.
-    Returns (rows, suppressed rows)."""
+    Once the finest rows are in, a thread runs every other statement on the connection
+    while this one computes the flags: of the finest rows while the other department rows
+    are computed, of those while the people's are, of the people's while the statements
+    that do not need the flags (`beside`, then `side`) run. Returns (rows, suppressed
+    rows)."""
     from .results import (
+        FINEST_SQL,
         ROW_FIELDS,
-        SUPPRESSION_ORDER_SQL,
         Suppression,
         cyclic_gc_paused,
         department_children,
+        suppression_order_key,
     )
 
     rollup = _tables()["rollup"]
-    read_rows = (
-        f"SELECT {', '.join(ROW_FIELDS)} FROM {WORK_TABLE} "  # noqa: S608
-        f"WHERE scope {{}} %s ORDER BY {SUPPRESSION_ORDER_SQL}"
-    )
+
+    def read(where: str) -> str:
+        return f"SELECT {', '.join(ROW_FIELDS)} FROM {WORK_TABLE} WHERE {where}"  # noqa: S608
+
     person = RollupScope.PERSON.value
     with connection.cursor() as cursor:
         # Grouping millions of scores: hash tables in memory rather than spilled to disk, and
@@ -623,47 +667,49 @@ def _partition_rows(
             f"CREATE TEMPORARY TABLE {WORK_TABLE} "
             f"(LIKE {rollup} INCLUDING DEFAULTS INCLUDING IDENTITY) ON COMMIT DROP"
         )
-        for number, insert in enumerate(department_inserts):
-            _run_in_work_table(cursor, insert)
-            if number == 0:  # the finest rows: statistics for the statements that read them
-                cursor.execute(f"ANALYZE {WORK_TABLE}")
-        cursor.execute(read_rows.format("<>"), [person])
-        with cyclic_gc_paused():
-            rows = cursor.fetchall()
-            suppression = Suppression(min_raters, department_children())
-            # Meanwhile the people's rows are computed and read into the driver (turning them
-            # into Python rows needs the GIL: that is done here once they are there), then
-            # the statements that do not need the flags run.
-            people = connection.connection.cursor()
-            people_read = threading.Event()
-            people_ok: list[bool] = []
+        finest_insert, *derived_inserts = department_inserts
+        _run_in_work_table(cursor, finest_insert)
+        cursor.execute(f"ANALYZE {WORK_TABLE}")  # statistics for the statements that read them
+        children = department_children()
+        finest = _ReadBeside(read(FINEST_SQL), [])
+        finest.run()
+        derived = _ReadBeside(read(f"scope <> %s AND NOT ({FINEST_SQL})"), [person])
+        people = _ReadBeside(read("scope = %s"), [person])
 
-            def work(raw_cursor) -> None:
-                try:
-                    for insert in person_inserts:
-                        _run_in_work_table(raw_cursor, insert)
-                    people.execute(read_rows.format("="), [person])
-                    people_ok.append(True)
-                finally:
-                    people_read.set()  # also on failure, which _beside raises
+        def work(raw_cursor) -> None:
+            try:
+                for insert in derived_inserts:
+                    _run_in_work_table(raw_cursor, insert)
+                derived.run()
+                # One statement at a time while Python works on the department rows; the
+                # people's pass, in parallel workers, once it waits for them.
                 for sql, params in beside:
                     raw_cursor.execute(sql, params)
                 if side is not None:
                     side.run(raw_cursor)
+                for insert in person_inserts:
+                    _run_in_work_table(raw_cursor, insert)
+                people.run()
+            finally:
+                derived.done.set()  # also on failure, which _beside raises
+                people.done.set()
 
+        with cyclic_gc_paused():
+            suppression = Suppression(min_raters, children)
+            ids: list[int] = []
+            hidden: list[bool] = []
             with _beside(work):
-                suppression.add(rows)
-                suppression.settle()
-                ids = [row[0] for row in rows]
-                del rows
-                people_read.wait()
-                if people_ok:
-                    rows = people.fetchall()
+                for reading, ends_step in ((finest, False), (derived, True), (people, True)):
+                    rows = reading.rows()
+                    if rows is None:
+                        break  # the thread failed: _beside raises why
+                    # Sorted here: Python has time to spare, the connection has none.
+                    rows.sort(key=suppression_order_key)
                     suppression.add(rows)
-                    hidden = suppression.settle()
-                    ids += [row[0] for row in rows]
-                    del rows
-            people.close()
+                    ids.extend([row[0] for row in rows])
+                    if ends_step:
+                        hidden = suppression.settle()
+                del rows
             shown_ids = [i for i, h in zip(ids, hidden, strict=True) if not h]
             last_work_id = max(ids, default=0)
             del ids, hidden, suppression

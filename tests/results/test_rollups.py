@@ -3,11 +3,11 @@
 from collections import defaultdict
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from relations.models import Department, subtree_ids
-from reviews import services
+from reviews import rollups, services
 from reviews.models import (
     Answer,
     AnswerScore,
@@ -194,6 +194,23 @@ def test_every_figure_keeps_an_id_of_its_own_across_cycles_and_recomputations(co
         with connection.cursor() as cursor:
             cursor.execute("SELECT nextval(pg_get_serial_sequence('reviews_rollup', 'id'))")
             assert cursor.fetchone()[0] > max(ids)
+
+
+def test_a_recomputation_that_fails_leaves_the_figures_as_they_were(corp, cycles, monkeypatch):
+    # On PostgreSQL the people's pass runs in a thread beside suppression: its failure must
+    # reach the caller, as a database error, with nothing of the recomputation kept.
+    cycle = cycles.run(varied_score)
+    before = stored(cycle)
+    count = Rollup.objects.filter(cycle=cycle).count()
+
+    def failing(*args, **kwargs):
+        return [rollups._Insert("SELECT * FROM no_such_table", [])]
+
+    monkeypatch.setattr(rollups, "_person_statements", failing)
+    with pytest.raises(DatabaseError):
+        compute_rollups(cycle)
+    assert stored(cycle) == before
+    assert Rollup.objects.filter(cycle=cycle).count() == count
 
 
 def test_closing_again_changes_no_figure(corp, cycles):
