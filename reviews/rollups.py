@@ -720,6 +720,9 @@ def _partition_rows(
         # sort adds about 0.3 s to a close of half a million rows, make bench).
         columns = ROLLUP_COLUMNS.replace(", suppressed", "")
         selected = ", ".join(f"w.{c.strip()}" for c in columns.split(","))
+        # The sort of every column of half a million rows takes about 110 MB: in memory it
+        # is a quarter of the INSERT faster than spilled to disk (make bench).
+        cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(
             f"""
             INSERT INTO {partition} (id, {ROLLUP_COLUMNS})
