@@ -654,7 +654,13 @@ def _partition_rows(
     rollup = _tables()["rollup"]
 
     def read(where: str) -> str:
-        return f"SELECT {', '.join(ROW_FIELDS)} FROM {WORK_TABLE} WHERE {where}"  # noqa: S608
+        # Sorted by department only (integers: cheap on the connection, which is the busier
+        # side); Python sorts the rest, which takes a third of the time it takes on rows in
+        # the order the aggregates left them (make bench).
+        return (
+            f"SELECT {', '.join(ROW_FIELDS)} FROM {WORK_TABLE} "  # noqa: S608
+            f"WHERE {where} ORDER BY department_id"
+        )
 
     person = RollupScope.PERSON.value
     with connection.cursor() as cursor:
@@ -703,7 +709,6 @@ def _partition_rows(
                     rows = reading.rows()
                     if rows is None:
                         break  # the thread failed: _beside raises why
-                    # Sorted here: Python has time to spare, the connection has none.
                     rows.sort(key=suppression_order_key)
                     suppression.add(rows)
                     ids.extend([row[0] for row in rows])
