@@ -19,12 +19,13 @@ The statements (plain SQL for PostgreSQL and SQLite):
    department tree;
 5. people as providers, only those with at least ICR_MIN_RATERS raters, leaving the rank task
    rating out of their "all types" row (see `RankTaskVisibility`);
-then the suppression flags (`reviews.results.suppression_flags`) and the comments. On PostgreSQL
+then the suppression flags (`reviews.results.Suppression`) and the comments. On PostgreSQL
 the statements write to a temporary work table and the rows reach the rollup table once, with
 their flags, as the cycle's own partition (`_partition_rows`): the passes over the scores use
-parallel workers, and while Python computes the flags the connection writes response rates
-and comments and runs the close's summary (`_beside`). On SQLite the rows are flagged in
-place (`reviews.results.suppress`).
+parallel workers, and once the finest rows are in, a thread runs the other statements (the
+other levels, response rates, comments, the close's summary, the people's pass) while Python
+flags the rows computed so far (`_beside`). On SQLite the rows are flagged in place
+(`reviews.results.suppress`), in the same order.
 """
 
 from __future__ import annotations
@@ -598,7 +599,8 @@ def attach_partition(cursor, cycle_id: int, partition: str) -> None:
 
 
 class _ReadBeside:
-    """A read the thread beside makes into a cursor of its own, for this thread to fetch.
+    """A read into a cursor of its own (made by the thread beside, or before it starts),
+    fetched by the calling thread.
 
     Executing the query needs no GIL; turning its rows into Python rows does, so the
     calling thread does that once the read is there (`rows`).
@@ -620,11 +622,10 @@ class _ReadBeside:
     def rows(self) -> list[tuple] | None:
         """The rows, or None if the thread failed (`_beside` raises why after the block)."""
         self.done.wait()
-        if not self.ok:
-            return None
-        rows = self.cursor.fetchall()
-        self.cursor.close()
-        return rows
+        try:
+            return self.cursor.fetchall() if self.ok else None
+        finally:
+            self.cursor.close()
 
 
 def _partition_rows(
