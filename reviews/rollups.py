@@ -100,11 +100,12 @@ class RollupSummary:
 
 @dataclass
 class _Insert:
-    """`INSERT INTO <table> (ROLLUP_COLUMNS) <select>`; `scores`: the select reads the scores."""
+    """`INSERT INTO <table> (ROLLUP_COLUMNS) <select>`; `parallel`: a pass over the answers
+    (and their scores) that PostgreSQL may run in parallel workers (`_run_in_work_table`)."""
 
     select: str
     params: list
-    scores: bool = False
+    parallel: bool = False
 
 
 def _tables(rollup: str | None = None) -> dict[str, str]:
@@ -167,14 +168,15 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
             ) g
             """,  # noqa: S608
             [self_, *KIND_PARAMS, True, cycle.pk],
-            scores=True,
+            parallel=True,
         )
     )
     # 2. The same over all criteria: raters and "did not receive" from the answers.
     statements.append(
         _Insert(
             f"""
-            SELECT %s, %s, g.pd, NULL, g.kind, NULL, g.cd, g.raters, g.nr,
+            SELECT %s, %s, g.pd, CAST(NULL AS BIGINT), g.kind, CAST(NULL AS BIGINT), g.cd,
+                   g.raters, g.nr,
                    COALESCE(d.n1, 0), COALESCE(d.n2, 0), COALESCE(d.n3, 0), COALESCE(d.n4, 0),
                    COALESCE(d.n5, 0), COALESCE(d.score_sum, 0),
                    1.0 * d.score_sum / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
@@ -208,6 +210,7 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
                 cycle.pk,
                 self_,
             ],
+            parallel=True,
         )
     )
     # 3. All types per customer, all customers per type, and all of both (criterion kept):
@@ -337,11 +340,12 @@ def _person_statements(
             ) g
             """,  # noqa: S608
             [person, *KIND_PARAMS, True, *answers_params, *chosen_params],
-            scores=True,
+            parallel=True,
         ),
         _Insert(
             f"""
-            SELECT %s, %s, g.pd, g.pe, g.kind, NULL, NULL, g.raters, g.nr,
+            SELECT %s, %s, g.pd, g.pe, g.kind, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
+                   g.raters, g.nr,
                    COALESCE(d.n1, 0), COALESCE(d.n2, 0), COALESCE(d.n3, 0), COALESCE(d.n4, 0),
                    COALESCE(d.n5, 0), COALESCE(d.score_sum, 0),
                    1.0 * d.score_sum / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
@@ -376,6 +380,7 @@ def _person_statements(
                 cycle.pk,
                 person,
             ],
+            parallel=True,
         ),
         _Insert(
             f"""
@@ -521,13 +526,13 @@ PARTITION_PREFIX = "reviews_rollup_c"
 
 
 def _run_in_work_table(cursor, insert: _Insert) -> None:
-    if not insert.scores:
+    if not insert.parallel:
         cursor.execute(
             f"INSERT INTO {WORK_TABLE} ({ROLLUP_COLUMNS}) {insert.select}", insert.params
         )
         return
-    # A pass over millions of scores: CREATE TABLE AS may use parallel workers (an INSERT
-    # may not), and worker startup is nothing next to the join.
+    # A pass over a million answers or millions of scores: CREATE TABLE AS may use parallel
+    # workers (an INSERT may not), and worker startup is nothing next to the pass.
     cursor.execute("SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0")
     cursor.execute(
         f"CREATE TEMPORARY TABLE {SCORES_TABLE} ({ROLLUP_COLUMNS}) ON COMMIT DROP "
