@@ -359,9 +359,9 @@ def suppression_flags(
     department rows, then the people's, each in the order given (`Suppression`).
     """
     person = RollupScope.PERSON.value
-    finest = [i for i, row in enumerate(rows) if is_finest(row)]
-    derived = [i for i, row in enumerate(rows) if row[1] != person and not is_finest(row)]
-    people = [i for i, row in enumerate(rows) if row[1] == person]
+    finest, derived, people = parts = ([], [], [])
+    for i, row in enumerate(rows):
+        parts[2 if row[1] == person else 0 if is_finest(row) else 1].append(i)
     with cyclic_gc_paused():
         suppression = Suppression(min_raters, children)
         suppression.add([rows[i] for i in finest])

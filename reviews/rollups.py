@@ -262,7 +262,7 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
     return statements
 
 
-def eligible_people_sql(
+def _eligible_people_sql(
     cycle: Cycle, *, min_raters: int, table: str | None = None
 ) -> tuple[str, list]:
     """The people with a figure of their own: rated by at least `min_raters` answers outside
@@ -290,7 +290,7 @@ def _person_statements(
     The rank task rating (a superior about a direct report) gets rows of its own only when HR
     chose to show it to the report, named; it never enters a person's "all types" row, so that
     row minus the per-type rows cannot reveal it. `eligible`: those people's ids, when the
-    caller has read them (`eligible_people_sql`).
+    caller has read them (`_eligible_people_sql`).
     """
     t = _tables(table)
     kind = _kind_sql()
@@ -299,7 +299,7 @@ def _person_statements(
     if eligible is None:
         # The eligible people joined, not tested with IN (subquery): a join lets PostgreSQL
         # fetch just their scores through the index.
-        eligible_sql, answers_params = eligible_people_sql(
+        eligible_sql, answers_params = _eligible_people_sql(
             cycle, min_raters=min_raters, table=table
         )
         answers = f"{t['answer']} a LEFT JOIN ({eligible_sql}) e ON e.pe = a.provider_employee_id"
@@ -812,7 +812,7 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
         if partitioned:
 
             def person_inserts(cursor) -> list[_Insert]:
-                cursor.execute(*eligible_people_sql(cycle, min_raters=min_raters))
+                cursor.execute(*_eligible_people_sql(cycle, min_raters=min_raters))
                 return _person_statements(
                     cycle,
                     min_raters=min_raters,
