@@ -34,8 +34,11 @@ relationship, so a person rating the same provider through two relationships cou
 
 from __future__ import annotations
 
+import copy
 import gc
 import heapq
+import itertools
+import operator
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,6 +65,7 @@ from .models import (
     Rollup,
     RollupKind,
     RollupScope,
+    cells_of_kind,
 )
 
 # --- Suppression ----------------------------------------------------------------------------
@@ -99,13 +103,16 @@ class _Groups:
         task = RollupKind.RANK_TASK.value
         by_kind, by_criterion, customers = self.by_kind, self.by_criterion, self.customers
         tree, people = self.tree, self.people
-        for i, (_id, scope, dept, emp, kind, crit, cust, _raters) in enumerate(rows, first):
+        for i, (_id, scope, dept, emp, kind, crit, cust, _raters, only) in enumerate(rows, first):
             if scope == person and kind == task:
                 continue  # shown named to the report only, outside every sum
             by_kind[(scope, dept, emp, crit, cust)][kind] = i
             by_criterion[(scope, dept, emp, kind, cust)][crit] = i
             if scope == self_:
                 customers[(dept, kind, crit)][cust] = i
+                if only:  # also the all-types figure, in the all-types sums
+                    by_criterion[(scope, dept, emp, "", cust)][crit] = i
+                    customers[(dept, "", crit)][cust] = i
             elif scope == tree_scope:
                 tree[(dept, kind, crit)] = i
             elif kind != task:
@@ -234,7 +241,7 @@ def cyclic_gc_paused():
 
 class Suppression:
     """The suppression flags of one cycle's rows (id, scope, dept, emp, kind, criterion,
-    customer, raters), added in two steps: the departments' rows, then the people's.
+    customer, raters, only_type), added in two steps: the departments' rows, then the people's.
 
     Each step's rows are added (`add`, in as many parts as they come), then its equations are
     applied in order, again and again until nothing changes (`settle`). Applying an equation
@@ -353,7 +360,8 @@ FINEST_SQL = (
 def suppression_flags(
     rows: list[tuple], min_raters: int, children: dict[int, list[int]] | None = None
 ) -> list[bool]:
-    """For rows (id, scope, dept, emp, kind, criterion, customer, raters): hidden or not.
+    """For rows (id, scope, dept, emp, kind, criterion, customer, raters, only_type): hidden
+    or not.
 
     Rows go in the order the close reads them: the finest department rows, the other
     department rows, then the people's, each in the order given (`Suppression`).
@@ -385,6 +393,7 @@ ROW_FIELDS = (
     "criterion_id",
     "customer_department_id",
     "raters",
+    "only_type",
 )
 
 
@@ -740,8 +749,8 @@ def department_dashboard(
     matrix = [
         Cell(pk, cycle_id, provider, customer, shown_value(suppressed, mean))
         for pk, cycle_id, provider, customer, suppressed, mean in Rollup.objects.filter(
+            cells_of_kind(kind),
             scope=RollupScope.SELF,
-            kind=kind,
             criterion_id=criterion_id,
             customer_department__isnull=False,
         )
@@ -864,11 +873,11 @@ def standing_comments(groups: list[tuple]) -> list[ResultComment]:
 
 def _cell_mean(cycle_id: int, provider_id: int, customer_id: int, kind: str) -> float | None:
     row = Rollup.objects.filter(
+        cells_of_kind(kind),
         cycle_id=cycle_id,
         scope=RollupScope.SELF,
         department_id=provider_id,
         customer_department_id=customer_id,
-        kind=kind,
         criterion__isnull=True,
     ).first()
     return shown_mean(row)
@@ -1021,10 +1030,32 @@ def replies_for_rater(employee: Employee) -> list[CommentReply]:
 # --- Export ---------------------------------------------------------------------------------
 
 
+def _with_all_types_rows(rows):
+    """The rows, each department's (they come ordered by scope and department) with an
+    all-types copy of each `only_type` row, in the order of the stored rows."""
+    order = operator.attrgetter("employee_id", "kind", "criterion_id", "customer_department_id")
+
+    def key(row):
+        return tuple(0 if v is None else v for v in order(row))
+
+    for _department, group in itertools.groupby(
+        rows, key=operator.attrgetter("scope", "department_id")
+    ):
+        group = list(group)
+        copies = [copy.copy(row) for row in group if row.only_type]
+        if not copies:
+            yield from group
+            continue
+        for row in copies:
+            row.kind = RollupKind.ALL
+        yield from sorted(group + copies, key=key)
+
+
 def export_rows(cycle: Cycle):
     """The cycle's figures as plain rows for a file; suppressed ones without their numbers.
 
-    A superior's named rating of one report is left out: it is one rater's answer.
+    A superior's named rating of one report is left out: it is one rater's answer. Each
+    all-types figure per customer has its line, also where one type's row stands for it.
     """
     names = {d.pk: d for d in Department.objects.all()}
     people = dict(Employee.objects.values_list("id", "name"))
@@ -1032,16 +1063,16 @@ def export_rows(cycle: Cycle):
     rows = (
         Rollup.objects.filter(cycle=cycle)
         .exclude(scope=RollupScope.PERSON, kind=RollupKind.RANK_TASK)
-        .order_by(
+        .order_by(  # "all" (NULL) first on both databases, as _with_all_types_rows sorts
             "scope",
             "department_id",
-            "employee_id",
+            F("employee_id").asc(nulls_first=True),
             "kind",
-            "criterion_id",
-            "customer_department_id",
+            F("criterion_id").asc(nulls_first=True),
+            F("customer_department_id").asc(nulls_first=True),
         )
     )
-    for row in rows.iterator(chunk_size=2000):
+    for row in _with_all_types_rows(rows.iterator(chunk_size=2000)):
         dept = names.get(row.department_id)
         customer = names.get(row.customer_department_id)
         base = [

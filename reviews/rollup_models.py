@@ -36,6 +36,13 @@ class RollupKind(models.TextChoices):
 PART_KINDS = [k for k in RollupKind.values if k]
 
 
+def cells_of_kind(kind: str) -> Q:
+    """The department-alone rows per customer that hold this type's figures; for all types
+    (""), the all-types rows and, where a department serves a customer through one type
+    only, that type's row, which stands for the all-types one (`Rollup.only_type`)."""
+    return Q(kind=kind) | Q(only_type=True) if kind == RollupKind.ALL else Q(kind=kind)
+
+
 def _plain_fk(model: str, verbose_name, *, null: bool = True, db_index: bool = True):
     # Plain ids (no constraint): rollups are bulk-written history, joinable but never cascading.
     return models.ForeignKey(
@@ -54,10 +61,12 @@ class Rollup(models.Model):
     """Aggregate figures for one provider × type × criterion × customer department in a cycle.
 
     `kind` "" means all types, `criterion` NULL all criteria (every score counted), and
-    `customer_department` NULL all customers. `raters` counts distinct answers with scores (an
-    answer key stands for one rater of one relationship); `not_received` counts "I did not
-    receive this service" answers. For `scope=person` the all-types row leaves out the rank task
-    rating (a superior's rating of a direct report), which has one rater by nature.
+    `customer_department` NULL all customers; a department's all-types figure for one
+    customer is the one type's row where there is only one (`only_type`, `cells_of_kind`).
+    `raters` counts distinct answers with scores (an answer key stands for one rater of one
+    relationship); `not_received` counts "I did not receive this service" answers. For
+    `scope=person` the all-types row leaves out the rank task rating (a superior's rating of a
+    direct report), which has one rater by nature.
     """
 
     # No constraint checked per row at commit (half a million rows per cycle): a cycle that has
@@ -95,6 +104,12 @@ class Rollup(models.Model):
     score_sum = models.PositiveIntegerField(_("sum of scores"), default=0)
     mean = models.FloatField(_("mean"), null=True, blank=True)
     favourable = models.FloatField(_("favourable share (4–5)"), null=True, blank=True)
+    # A department that serves a customer through one type only has no "all types" row for
+    # that customer (and criterion): this row is that figure too. About 30% of a large
+    # cycle's rows would be such copies, each written, indexed and suppressed.
+    only_type = models.BooleanField(
+        _("the only type between the two departments"), default=False, db_default=False
+    )
     suppressed = models.BooleanField(_("not enough responses"), default=True)
 
     class Meta:
@@ -325,4 +340,5 @@ __all__ = [
     "Rollup",
     "RollupKind",
     "RollupScope",
+    "cells_of_kind",
 ]

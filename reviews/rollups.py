@@ -14,7 +14,9 @@ The statements (plain SQL for PostgreSQL and SQLite):
    counts, with the distribution summed from step 1 (answers of a cycle have distinct keys,
    one per rater of a relationship, so counting answers counts distinct raters);
 3. the "all types" and "all customers" levels, summed from those rows (an answer belongs to
-   exactly one provider, type and customer department, so raters add up);
+   exactly one provider, type and customer department, so raters add up); a department
+   serving a customer through one type has no all-types row for it: the type's row, flagged
+   `only_type` in steps 1 and 2, stands for it;
 4. each department with its whole subtree (`scope=tree`), through a recursive closure of the
    department tree;
 5. people as providers, only those with at least ICR_MIN_RATERS raters, leaving the rank task
@@ -63,7 +65,8 @@ from .services import SideQueries, analyze_tables, cycle_closed
 
 ROLLUP_COLUMNS = (
     "cycle_id, scope, department_id, employee_id, kind, criterion_id, customer_department_id, "
-    "raters, not_received, n1, n2, n3, n4, n5, score_sum, mean, favourable, suppressed"
+    "raters, not_received, n1, n2, n3, n4, n5, score_sum, mean, favourable, only_type, "
+    "suppressed"
 )
 # Summing rollup rows: the distribution, the sum and the figures derived from them.
 SUMS = """
@@ -71,7 +74,7 @@ SUMS = """
     SUM(r.score_sum),
     1.0 * SUM(r.score_sum) / NULLIF(SUM(r.n1 + r.n2 + r.n3 + r.n4 + r.n5), 0),
     1.0 * SUM(r.n4 + r.n5) / NULLIF(SUM(r.n1 + r.n2 + r.n3 + r.n4 + r.n5), 0),
-    %s
+    FALSE, %s
 """
 # Counting scores: one row per (answer, criterion), so COUNT(*) within a criterion is the number
 # of distinct answer keys (unique on answer + criterion). Grouped by the plain columns (the
@@ -85,7 +88,7 @@ SCORE_SUMS = """
 """
 SCORE_FIGURES = """
     g.n, 0, g.n1, g.n2, g.n3, g.n4, g.n5, g.score_sum, 1.0 * g.score_sum / g.n,
-    1.0 * (g.n4 + g.n5) / g.n, %s
+    1.0 * (g.n4 + g.n5) / g.n
 """
 
 
@@ -157,7 +160,8 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
         _Insert(
             f"""
             SELECT g.cycle_id, %s, g.pd, CAST(NULL AS BIGINT), {_kind_sql("g")},
-                   g.criterion_id, g.cd, {SCORE_FIGURES}
+                   g.criterion_id, g.cd, {SCORE_FIGURES},
+                   COUNT(*) OVER (PARTITION BY g.pd, g.criterion_id, g.cd) = 1, %s
             FROM (
                 SELECT a.cycle_id, a.provider_department_id AS pd, a.edge_type, a.rank_kind,
                        s.criterion_id, a.customer_department_id AS cd, {SCORE_SUMS}
@@ -181,7 +185,7 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
                    COALESCE(d.n5, 0), COALESCE(d.score_sum, 0),
                    1.0 * d.score_sum / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
                    1.0 * (d.n4 + d.n5) / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
-                   %s
+                   COUNT(*) OVER (PARTITION BY g.pd, g.cd) = 1, %s
             FROM (
                 SELECT a.provider_department_id AS pd, {kind} AS kind,
                        a.customer_department_id AS cd,
@@ -215,7 +219,8 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
     )
     # 3. All types per customer, all customers per type, and all of both (criterion kept):
     # on PostgreSQL in one pass (GROUPING SETS; a dimension left out comes back NULL, and
-    # NULL kind means all types), on SQLite one statement each.
+    # NULL kind means all types), on SQLite one statement each. All types per customer only
+    # where there are several: one type's row is that figure too (`only_type`, steps 1-2).
     kept = [("r.customer_department_id",), ("r.kind",), ()]  # besides department, criterion
 
     def grouping(keep: tuple[str, ...]) -> str:
@@ -223,17 +228,26 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
 
     if connection.vendor == "postgresql":
         sets = ", ".join(f"({grouping(keep)})" for keep in kept)
-        levels = [("COALESCE(r.kind, '')", "r.customer_department_id", f"GROUPING SETS ({sets})")]
+        levels = [
+            (
+                "COALESCE(r.kind, '')",
+                "r.customer_department_id",
+                f"GROUPING SETS ({sets})",
+                "HAVING GROUPING(r.kind) = 0 OR GROUPING(r.customer_department_id) = 1 "
+                "OR COUNT(*) > 1",
+            )
+        ]
     else:
         levels = [
             (
                 "r.kind" if "r.kind" in keep else "''",
                 "r.customer_department_id" if "r.customer_department_id" in keep else "NULL",
                 grouping(keep),
+                "HAVING COUNT(*) > 1" if keep == ("r.customer_department_id",) else "",
             )
             for keep in kept
         ]
-    for kind_col, customer_col, group_by in levels:
+    for kind_col, customer_col, group_by, having in levels:
         statements.append(
             _Insert(
                 f"""
@@ -241,7 +255,7 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
                        {customer_col}, {SUMS}
                 FROM {t["rollup"]} r
                 WHERE r.cycle_id = %s AND {detail}
-                GROUP BY {group_by}
+                GROUP BY {group_by} {having}
                 """,  # noqa: S608
                 [cycle.pk, self_, True, cycle.pk, self_],
             )
@@ -329,7 +343,7 @@ def _person_statements(
         _Insert(
             f"""
             SELECT g.cycle_id, %s, g.pd, g.pe, {_kind_sql("g")}, g.criterion_id,
-                   CAST(NULL AS BIGINT), {SCORE_FIGURES}
+                   CAST(NULL AS BIGINT), {SCORE_FIGURES}, FALSE, %s
             FROM (
                 SELECT a.cycle_id, a.provider_department_id AS pd, a.provider_employee_id AS pe,
                        a.edge_type, a.rank_kind, s.criterion_id, {SCORE_SUMS}
@@ -350,7 +364,7 @@ def _person_statements(
                    COALESCE(d.n5, 0), COALESCE(d.score_sum, 0),
                    1.0 * d.score_sum / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
                    1.0 * (d.n4 + d.n5) / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
-                   %s
+                   FALSE, %s
             FROM (
                 SELECT a.provider_department_id AS pd, a.provider_employee_id AS pe,
                        {kind} AS kind,

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import itertools
 import json
 
 import pytest
@@ -9,7 +10,13 @@ from django.core.management import call_command
 from django.test import Client
 from openpyxl import load_workbook
 
-from reviews.models import CommentReply, CycleResultSettings, ImprovementAction, ResultComment
+from reviews.models import (
+    CommentReply,
+    CycleResultSettings,
+    ImprovementAction,
+    ResultComment,
+    Rollup,
+)
 from reviews.results_export import neutralise
 from reviews.rollups import compute_rollups
 
@@ -282,3 +289,34 @@ def test_export_results_command_writes_the_same_file(corp, cycles, tmp_path, hr_
     xlsx = tmp_path / "r.xlsx"
     call_command("export_results", "--cycle", str(cycle.pk), str(xlsx))
     assert load_workbook(xlsx).active.max_row == len(web.content.decode("utf-8-sig").splitlines())
+
+
+def test_the_export_has_an_all_types_line_per_customer_also_where_one_type_stands_for_it(
+    corp, cycles, hr_user
+):
+    cycle = cycles.run(lambda req, crit: 1 + (req.pk + crit.pk) % 5)
+    client = Client()
+    client.force_login(hr_user)
+    response = client.get(f"/results/cycles/{cycle.pk}/export.csv", {"lang": "en"})
+    _header, *rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    cells: dict = {}
+    for row in rows:
+        if row[1] == "Department alone" and row[7] != "All customers":
+            cells.setdefault((row[2], row[6], row[7]), {})[row[5]] = row[8:]
+    assert cells
+    one_type = [types for types in cells.values() if len(types) == 2]
+    several = [types for types in cells.values() if len(types) > 2]
+    assert one_type and several  # the company has both kinds of relationship
+    for types in cells.values():
+        assert "All types" in types
+    for types in one_type:
+        (figures,) = [v for k, v in types.items() if k != "All types"]
+        assert types["All types"] == figures
+    stored = Rollup.objects.filter(cycle=cycle).exclude(scope="person", kind="rank_task")
+    assert len(rows) == stored.count() + stored.filter(only_type=True).count()
+    # A department's lines stay together, its all-types lines per customer first.
+    runs = [key for key, _lines in itertools.groupby((r[1], r[2]) for r in rows)]
+    assert len(runs) == len(set(runs))
+    for _key, lines in itertools.groupby(rows, key=lambda r: (r[1], r[2])):
+        types = [r[5] for r in lines if r[7] != "All customers"]
+        assert types == sorted(types, key=lambda t: t != "All types")

@@ -15,8 +15,8 @@ N = 3
 
 
 def rows_of(spec: list[tuple]) -> list[tuple]:
-    """(scope, dept, emp, kind, criterion, customer, raters) → rows with ids."""
-    return [(i + 1, *row) for i, row in enumerate(spec)]
+    """(scope, dept, emp, kind, criterion, customer, raters[, only_type]) → rows with ids."""
+    return [(i + 1, *row, *([False] * (8 - len(row)))) for i, row in enumerate(spec)]
 
 
 def hidden_keys(spec: list[tuple]) -> set[tuple]:
@@ -174,6 +174,10 @@ def check_equations(cycle: Cycle, n: int) -> int:
         ): r
         for r in rows
     }
+    for (scope, d, e, _k, c, cu), r in list(index.items()):
+        if r.only_type:  # also its department's all-types figure for that customer
+            assert (scope, d, e, "", c, cu) not in index
+            index[(scope, d, e, "", c, cu)] = r
     children = defaultdict(list)
     for pk, parent in Department.objects.values_list("id", "parent_id"):
         children[parent].append(pk)
