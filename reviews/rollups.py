@@ -37,7 +37,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from celery import shared_task
 from django.conf import settings
@@ -103,12 +103,20 @@ class RollupSummary:
 
 @dataclass
 class _Insert:
-    """`INSERT INTO <table> (ROLLUP_COLUMNS) <select>`; `parallel`: a pass over the answers
-    (and their scores) that PostgreSQL may run in parallel workers (`_run_in_work_table`)."""
+    """`INSERT INTO <into> (<columns>) <select> [ORDER BY <order_by>]`, into the rollup (or work)
+    table unless `into` names another; `parallel`: a pass over the answers (and their scores)
+    that PostgreSQL may run in parallel workers (`_run`)."""
 
     select: str
     params: list
     parallel: bool = False
+    into: str = ""
+    columns: str = ROLLUP_COLUMNS
+    order_by: str = ""
+
+    def sql(self, table: str) -> str:
+        order = f" ORDER BY {self.order_by}" if self.order_by else ""
+        return f"INSERT INTO {self.into or table} ({self.columns}) {self.select}{order}"
 
 
 def _tables(rollup: str | None = None) -> dict[str, str]:
@@ -408,12 +416,12 @@ def _person_statements(
     ]
 
 
-def _response_rate_statements(cycle: Cycle) -> list[tuple[str, list]]:
+def _response_rate_statements(cycle: Cycle) -> list[_Insert]:
     t = _tables()
+    columns = "cycle_id, scope, department_id, requests, answered"
     return [
-        (
+        _Insert(
             f"""
-            INSERT INTO {t["rate"]} (cycle_id, scope, department_id, requests, answered)
             SELECT r.cycle_id, %s, r.provider_department_id, COUNT(*),
                    SUM(CASE WHEN r.status <> %s THEN 1 ELSE 0 END)
             FROM {t["request"]} r
@@ -421,10 +429,12 @@ def _response_rate_statements(cycle: Cycle) -> list[tuple[str, list]]:
             GROUP BY r.cycle_id, r.provider_department_id
             """,  # noqa: S608
             [RollupScope.SELF.value, RequestStatus.PENDING.value, cycle.pk],
+            parallel=True,  # a pass over the cycle's requests
+            into=t["rate"],
+            columns=columns,
         ),
-        (
+        _Insert(
             f"""
-            INSERT INTO {t["rate"]} (cycle_id, scope, department_id, requests, answered)
             {CLOSURE_SQL.format(dept=t["dept"])}
             SELECT %s, %s, c.ancestor, SUM(r.requests), SUM(r.answered)
             FROM {t["rate"]} r JOIN closure c ON c.descendant = r.department_id
@@ -432,6 +442,8 @@ def _response_rate_statements(cycle: Cycle) -> list[tuple[str, list]]:
             GROUP BY c.ancestor
             """,  # noqa: S608
             [cycle.pk, RollupScope.TREE.value, cycle.pk, RollupScope.SELF.value],
+            into=t["rate"],
+            columns=columns,
         ),
     ]
 
@@ -478,17 +490,16 @@ def _comment_rows_sql(cycle: Cycle, *, min_comment_raters: int) -> tuple[str, li
     return sql, [*params, min_comment_raters, min_comment_raters, *params]
 
 
-def _first_comments_sql(cycle: Cycle, *, min_comment_raters: int) -> tuple[str, list]:
+def _first_comments(cycle: Cycle, *, min_comment_raters: int) -> _Insert:
     """The comments of a cycle that has none kept yet, in one INSERT … SELECT."""
     sql, params = _comment_rows_sql(cycle, min_comment_raters=min_comment_raters)
-    comment_t = connection.ops.quote_name(ResultComment._meta.db_table)
-    return (
-        f"""
-        INSERT INTO {comment_t} (cycle_id, department_id, employee_id, text)
-        SELECT %s, c.department_id, c.employee_id, c.text FROM ({sql}) c
-        ORDER BY c.department_id, COALESCE(c.employee_id, 0), c.text
-        """,  # noqa: S608
+    return _Insert(
+        f"SELECT %s, c.department_id, c.employee_id, c.text FROM ({sql}) c",  # noqa: S608
         [cycle.pk, *params],
+        parallel=True,  # two passes over the answers
+        into=connection.ops.quote_name(ResultComment._meta.db_table),
+        columns="cycle_id, department_id, employee_id, text",
+        order_by="department_id, COALESCE(employee_id, 0), text",
     )
 
 
@@ -497,7 +508,7 @@ def _sync_comments(cycle: Cycle, *, min_comment_raters: int) -> int:
 
     Departments' replies hang on comment rows, so a recomputation keeps every row it would
     write again and only adds or removes the difference (a first computation writes them with
-    `_first_comments_sql`). Either way rows go in text order: neither id nor order tells which
+    `_first_comments`). Either way rows go in text order: neither id nor order tells which
     answer a comment came from.
     """
     sql, params = _comment_rows_sql(cycle, min_comment_raters=min_comment_raters)
@@ -539,26 +550,24 @@ SCORES_TABLE = "icr_rollup_scores"
 PARTITION_PREFIX = "reviews_rollup_c"
 
 
-def _run_in_work_table(cursor, insert: _Insert) -> None:
+def _run(cursor, insert: _Insert) -> None:
+    """Run `insert` into its table, by default WORK_TABLE."""
     if not insert.parallel:
-        cursor.execute(
-            f"INSERT INTO {WORK_TABLE} ({ROLLUP_COLUMNS}) {insert.select}", insert.params
-        )
+        cursor.execute(insert.sql(WORK_TABLE), insert.params)
         return
     # A pass over a million answers or millions of scores: CREATE TABLE AS may use parallel
     # workers (an INSERT may not), and worker startup is nothing next to the pass.
     cursor.execute("SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0")
     cursor.execute(
-        f"CREATE TEMPORARY TABLE {SCORES_TABLE} ({ROLLUP_COLUMNS}) ON COMMIT DROP "
+        f"CREATE TEMPORARY TABLE {SCORES_TABLE} ({insert.columns}) ON COMMIT DROP "
         f"AS {insert.select}",
         insert.params,
     )
     cursor.execute(
         "SET LOCAL parallel_setup_cost TO DEFAULT; SET LOCAL parallel_tuple_cost TO DEFAULT"
     )
-    cursor.execute(
-        f"INSERT INTO {WORK_TABLE} ({ROLLUP_COLUMNS}) SELECT * FROM {SCORES_TABLE}"  # noqa: S608
-    )
+    copy = replace(insert, select=f"SELECT * FROM {SCORES_TABLE}", params=[])  # noqa: S608
+    cursor.execute(copy.sql(WORK_TABLE))
     cursor.execute(f"DROP TABLE {SCORES_TABLE}")
 
 
@@ -686,7 +695,7 @@ def _partition_rows(
     department_inserts: list[_Insert],
     person_inserts: Callable[[object], list[_Insert]],
     min_raters: int,
-    beside: list[tuple[str, list]],
+    beside: list[_Insert],
     side: SideQueries | None = None,
 ) -> tuple[int, int]:
     """Figures computed in WORK_TABLE, flagged, swapped in as the cycle's partition.
@@ -728,7 +737,7 @@ def _partition_rows(
             f"(LIKE {rollup} INCLUDING DEFAULTS INCLUDING IDENTITY) ON COMMIT DROP"
         )
         finest_insert, *derived_inserts = department_inserts
-        _run_in_work_table(cursor, finest_insert)
+        _run(cursor, finest_insert)
         cursor.execute(f"ANALYZE {WORK_TABLE}")  # statistics for the statements that read them
         children = department_children()
         finest = _ReadBeside(read(FINEST_SQL), [])
@@ -739,16 +748,16 @@ def _partition_rows(
         def work(raw_cursor) -> None:
             try:
                 for insert in derived_inserts:
-                    _run_in_work_table(raw_cursor, insert)
+                    _run(raw_cursor, insert)
                 derived.run()
                 # One statement at a time while Python works on the department rows; the
                 # people's pass, in parallel workers, once it waits for them.
-                for sql, params in beside:
-                    raw_cursor.execute(sql, params)
+                for insert in beside:
+                    _run(raw_cursor, insert)
                 if side is not None:
                     side.run(raw_cursor)
                 for insert in person_inserts(raw_cursor):
-                    _run_in_work_table(raw_cursor, insert)
+                    _run(raw_cursor, insert)
                 people.run()
             finally:
                 derived.done.set()  # also on failure, which _beside raises
@@ -822,7 +831,7 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
         # A first computation (the close) writes the comments in one INSERT … SELECT.
         first_comments = closed and not ResultComment.objects.filter(cycle=cycle).exists()
         if first_comments:
-            independent.append(_first_comments_sql(cycle, min_comment_raters=min_comment_raters))
+            independent.append(_first_comments(cycle, min_comment_raters=min_comment_raters))
         if partitioned:
 
             def person_inserts(cursor) -> list[_Insert]:
@@ -849,12 +858,8 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
                 _person_statements(cycle, min_raters=min_raters, named=named) if closed else []
             )
             with connection.cursor() as cursor:
-                for sql, params in independent:
-                    cursor.execute(sql, params)
-                for insert in department_inserts + person_inserts:
-                    cursor.execute(
-                        f"INSERT INTO {rollup} ({ROLLUP_COLUMNS}) {insert.select}", insert.params
-                    )
+                for insert in independent + department_inserts + person_inserts:
+                    cursor.execute(insert.sql(rollup), insert.params)
             if closed:
                 figures, suppressed = suppress(cycle, min_raters=min_raters)
         if first_comments:
