@@ -25,8 +25,8 @@ then the suppression flags (`reviews.results.Suppression`) and the comments. On 
 the statements write to a temporary work table and the rows reach the rollup table once, with
 their flags, as the cycle's own partition (`_partition_rows`): the passes over the scores use
 parallel workers, and once the finest rows are in, a thread runs the other statements (the
-other levels, response rates, comments, the close's summary, the people's pass) while Python
-flags the rows computed so far (`_beside`). On SQLite the rows are flagged in place
+other levels, the people's pass, then response rates, comments and the close's summary) while
+Python flags the rows computed so far (`_beside`). On SQLite the rows are flagged in place
 (`reviews.results.suppress`), in the same order.
 """
 
@@ -573,7 +573,7 @@ def _sync_comments(cycle: Cycle, *, min_comment_raters: int) -> int:
 # (migration 0008). Inserting half a million rows into the large indexed table took twice as
 # long, and updating them afterwards more than computing them (make bench, section results).
 WORK_TABLE = "icr_rollup_work"
-SCORES_TABLE = "icr_rollup_scores"
+STEP_TABLE = "icr_rollup_step"  # one parallel step at a time, then copied (`_run`)
 PARTITION_PREFIX = "reviews_rollup_c"
 
 
@@ -594,10 +594,10 @@ def _run(cursor, insert: _Insert) -> None:
     if not insert.parallel:
         cursor.execute(insert.sql(WORK_TABLE), insert.params)
         return
-    _create_table_in_parallel(cursor, SCORES_TABLE, insert.columns, insert.select, insert.params)
-    copy = replace(insert, select=f"SELECT * FROM {SCORES_TABLE}", params=[])  # noqa: S608
+    _create_table_in_parallel(cursor, STEP_TABLE, insert.columns, insert.select, insert.params)
+    copy = replace(insert, select=f"SELECT * FROM {STEP_TABLE}", params=[])  # noqa: S608
     cursor.execute(copy.sql(WORK_TABLE))
-    cursor.execute(f"DROP TABLE {SCORES_TABLE}")
+    cursor.execute(f"DROP TABLE {STEP_TABLE}")
 
 
 def _create_table_in_parallel(cursor, table: str, columns: str, select: str, params) -> int:
@@ -627,6 +627,8 @@ def _create_work_table(cursor, first: _Insert) -> None:
     )
     types = dict(cursor.fetchall())
     columns = [c.strip() for c in first.columns.split(",")]
+    # One left by an earlier computation in the same (outer) transaction, as in tests.
+    cursor.execute(f"DROP TABLE IF EXISTS {WORK_TABLE}")
     cast = ", ".join(f"CAST(f.{c} AS {types[c]})" for c in columns)
     rows = _create_table_in_parallel(
         cursor,
@@ -801,7 +803,6 @@ def _partition_rows(
         # no JIT compilation, which costs more than it saves on statements that run once (this
         # transaction only).
         cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
-        cursor.execute(f"DROP TABLE IF EXISTS {WORK_TABLE}")
         finest_insert, *derived_inserts = department_inserts
         _create_work_table(cursor, finest_insert)
         _create_closure_table(cursor)
