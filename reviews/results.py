@@ -9,7 +9,8 @@ Suppression (decided once per cycle by `suppress`, stored as `Rollup.suppressed`
    - a figure over all types = its per-type figures (a filter and its complement);
    - a figure over all criteria = its per-criterion figures (scores add up; raters overlap);
    - a department over all customers = its per-customer figures (the matrix row);
-   - a department with its subtree = the department alone + each child with its subtree;
+   - a department with its subtree = the department alone + each child with its subtree (for
+     a child without sub-departments, that is the child alone: `reviews.models.with_subtree`);
    - a department alone, for one type = its people's figures + what is left (answers about
      the department itself and about people without a figure of their own).
    For each equation: (a) if the total is shown and some part is not, more parts are suppressed,
@@ -66,6 +67,8 @@ from .models import (
     RollupKind,
     RollupScope,
     cells_of_kind,
+    subtree_rows,
+    with_subtree,
 )
 
 # --- Suppression ----------------------------------------------------------------------------
@@ -152,6 +155,9 @@ class _Groups:
                 parts.append(own[None])
             for child in children.get(dept, no_children):
                 part = tree.get((child, kind, crit))
+                if part is None:  # a child without sub-departments: its own row is the figure
+                    alone = by_customer.get((child, kind, crit))
+                    part = alone.get(None) if alone is not None else None
                 if part is not None:
                     parts.append(part)
             if parts:
@@ -682,8 +688,8 @@ def department_dashboard(
     # The department with its subtree: this cycle, the previous one and the trend, one query.
     # The trend needs only the all-criteria rows of the older cycles (a sixth of them).
     both = {cycle.pk} | ({previous.pk} if previous else set())
-    tree_rows = list(
-        Rollup.objects.filter(scope=RollupScope.TREE, department=department).filter(
+    tree_rows = subtree_rows(
+        Rollup.objects.filter(with_subtree(), department=department).filter(
             Q(cycle_id__in=both) | Q(cycle_id__in=cycle_ids - both, criterion__isnull=True)
         )
     )
@@ -704,20 +710,23 @@ def department_dashboard(
     context["response_rate"] = _rate_figures(rates.get(cycle.pk))
 
     # The department alone and each direct sub-department (with its subtree).
-    parts = Rollup.objects.filter(
-        cycle=cycle, kind="", criterion__isnull=True, customer_department__isnull=True
-    ).filter(
-        Q(scope=RollupScope.SELF, department=department)
-        | Q(scope=RollupScope.TREE, department_id__in=[c for c, _n in children])
-    )
-    by_part = {(r.scope, r.department_id): r for r in parts}
-    context["parts"] = [
-        _figure(
-            _("%(name)s alone") % {"name": department.name},
-            by_part.get((RollupScope.SELF, department.pk)),
-            key=str(department.pk),
+    parts = list(
+        Rollup.objects.filter(
+            with_subtree(),
+            cycle=cycle,
+            kind="",
+            criterion__isnull=True,
+            department_id__in=[department.pk, *(c for c, _n in children)],
         )
-    ] + [_figure(name, by_part.get((RollupScope.TREE, pk)), key=str(pk)) for pk, name in children]
+    )
+    alone = next(
+        (r for r in parts if r.scope == RollupScope.SELF and r.department_id == department.pk),
+        None,
+    )
+    with_their_subtrees = {r.department_id: r for r in subtree_rows(parts)}
+    context["parts"] = [
+        _figure(_("%(name)s alone") % {"name": department.name}, alone, key=str(department.pk))
+    ] + [_figure(name, with_their_subtrees.get(pk), key=str(pk)) for pk, name in children]
     for part in context["parts"]:
         part.link_id = int(part.key)
 
@@ -1051,11 +1060,21 @@ def _with_all_types_rows(rows):
         yield from sorted(group + copies, key=key)
 
 
+def _subtree_lines(rows):
+    """Rows read with `with_subtree()`, ordered by department, type, criterion and scope: each
+    department's figures with its subtree (`subtree_rows`), as subtree rows."""
+    for _department, group in itertools.groupby(rows, key=operator.attrgetter("department_id")):
+        for row in subtree_rows(group):
+            row.scope = RollupScope.TREE  # a department-alone row standing for one
+            yield row
+
+
 def export_rows(cycle: Cycle):
     """The cycle's figures as plain rows for a file; suppressed ones without their numbers.
 
     A superior's named rating of one report is left out: it is one rater's answer. Each
-    all-types figure per customer has its line, also where one type's row stands for it.
+    all-types figure per customer has its line, also where one type's row stands for it, and
+    each department's figure with its subtree, also where its department-alone row does.
     """
     names = {d.pk: d for d in Department.objects.all()}
     people = dict(Employee.objects.values_list("id", "name"))
@@ -1063,6 +1082,7 @@ def export_rows(cycle: Cycle):
     rows = (
         Rollup.objects.filter(cycle=cycle)
         .exclude(scope=RollupScope.PERSON, kind=RollupKind.RANK_TASK)
+        .exclude(scope=RollupScope.TREE)
         .order_by(  # "all" (NULL) first on both databases, as _with_all_types_rows sorts
             "scope",
             "department_id",
@@ -1072,7 +1092,17 @@ def export_rows(cycle: Cycle):
             F("customer_department_id").asc(nulls_first=True),
         )
     )
-    for row in _with_all_types_rows(rows.iterator(chunk_size=2000)):
+    # Then the subtree figures ("tree" sorts after "person" and "self"), a department without
+    # sub-departments' from its own rows.
+    subtrees = (
+        Rollup.objects.filter(with_subtree(), cycle=cycle)
+        .order_by("department_id", "kind", F("criterion_id").asc(nulls_first=True), "scope")
+        .iterator(chunk_size=2000)
+    )
+    lines = itertools.chain(
+        _with_all_types_rows(rows.iterator(chunk_size=2000)), _subtree_lines(subtrees)
+    )
+    for row in lines:
         dept = names.get(row.department_id)
         customer = names.get(row.customer_department_id)
         base = [

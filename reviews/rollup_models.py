@@ -43,6 +43,27 @@ def cells_of_kind(kind: str) -> Q:
     return Q(kind=kind) | Q(only_type=True) if kind == RollupKind.ALL else Q(kind=kind)
 
 
+def with_subtree() -> Q:
+    """The rows that hold departments' figures with their subtrees, to pass to `subtree_rows`:
+    the subtree rows, and the department-alone rows of all customers, which are those figures
+    for a department that had no sub-departments when the cycle closed (it has no subtree
+    rows: they would be copies)."""
+    return Q(scope=RollupScope.TREE) | Q(scope=RollupScope.SELF, customer_department__isnull=True)
+
+
+def subtree_rows(rows) -> list:
+    """Of rows read with `with_subtree()`, each department's figure with its subtree per
+    cycle, type and criterion: the subtree row where there is one, else the department-alone
+    row (where a department has a department-alone row and sub-departments, it has a subtree
+    row too)."""
+    chosen: dict[tuple, object] = {}
+    for row in rows:
+        key = (row.cycle_id, row.department_id, row.kind, row.criterion_id)
+        if row.scope == RollupScope.TREE or key not in chosen:
+            chosen[key] = row
+    return list(chosen.values())
+
+
 def _plain_fk(model: str, verbose_name, *, null: bool = True, db_index: bool = True):
     # Plain ids (no constraint): rollups are bulk-written history, joinable but never cascading.
     return models.ForeignKey(
@@ -62,7 +83,9 @@ class Rollup(models.Model):
 
     `kind` "" means all types, `criterion` NULL all criteria (every score counted), and
     `customer_department` NULL all customers; a department's all-types figure for one
-    customer is the one type's row where there is only one (`only_type`, `cells_of_kind`).
+    customer is the one type's row where there is only one (`only_type`, `cells_of_kind`), and
+    the figure of a department without sub-departments with its subtree is its department-alone
+    row of all customers (`with_subtree`, `subtree_rows`).
     `raters` counts distinct answers with scores (an answer key stands for one rater of one
     relationship); `not_received` counts "I did not receive this service" answers. For
     `scope=person` the all-types row leaves out the rank task rating (a superior's rating of a
@@ -341,4 +364,6 @@ __all__ = [
     "RollupKind",
     "RollupScope",
     "cells_of_kind",
+    "subtree_rows",
+    "with_subtree",
 ]

@@ -17,8 +17,9 @@ The statements (plain SQL for PostgreSQL and SQLite):
    exactly one provider, type and customer department, so raters add up); a department
    serving a customer through one type has no all-types row for it: the type's row, flagged
    `only_type` in steps 1 and 2, stands for it;
-4. each department with its whole subtree (`scope=tree`), through a recursive closure of the
-   department tree;
+4. each department that has sub-departments with its whole subtree (`scope=tree`), through a
+   recursive closure of the department tree (a department without any: its department-alone
+   rows of all customers are that figure, `reviews.models.with_subtree`);
 5. people as providers, only those with at least ICR_MIN_RATERS raters, leaving the rank task
    rating out of their "all types" row (see `RankTaskVisibility`);
 then the suppression flags (`reviews.results.Suppression`) and the comments. On PostgreSQL
@@ -292,7 +293,9 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
                 [cycle.pk, self_, True, cycle.pk, self_],
             )
         )
-    # 4. Each department with its subtree, from the department-alone rows of all customers.
+    # 4. Each department that has sub-departments with its subtree, from the department-alone
+    # rows of all customers. Without sub-departments those rows are the figures (`with_subtree`):
+    # most departments are leaves, and copies of their rows were a sixth of a large cycle's.
     statements.append(
         _Insert(
             f"""
@@ -300,6 +303,7 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
             SELECT %s, %s, c.ancestor, NULL, r.kind, r.criterion_id, NULL, {SUMS}
             FROM {t["rollup"]} r JOIN closure c ON c.descendant = r.department_id
             WHERE r.cycle_id = %s AND r.scope = %s AND r.customer_department_id IS NULL
+              AND c.ancestor IN (SELECT p.parent_id FROM {t["dept"]} p)
             GROUP BY c.ancestor, r.kind, r.criterion_id
             """,  # noqa: S608
             [cycle.pk, RollupScope.TREE.value, True, cycle.pk, self_],

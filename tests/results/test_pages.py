@@ -10,6 +10,8 @@ from django.core.management import call_command
 from django.test import Client
 from openpyxl import load_workbook
 
+from relations.models import Department
+from reviews import results
 from reviews.models import (
     CommentReply,
     CycleResultSettings,
@@ -61,8 +63,6 @@ def test_dashboard_shows_satisfaction_matrix_gap_weakest_and_comments(corp, cycl
 def test_a_large_tree_lists_the_largest_gaps_and_some_comments_with_their_totals(
     corp, cycles, monkeypatch, settings
 ):
-    from reviews import results
-
     settings.ICR_MIN_RATERS = 1  # every cell shown: a gap for each pair that rates both ways
     cycle = cycles.run(ops_a_scores, edge_types=["function"], comment=lambda r: r.provider_name)
     client = login(Client(), corp["heads"]["OPS"])
@@ -313,10 +313,56 @@ def test_the_export_has_an_all_types_line_per_customer_also_where_one_type_stand
         (figures,) = [v for k, v in types.items() if k != "All types"]
         assert types["All types"] == figures
     stored = Rollup.objects.filter(cycle=cycle).exclude(scope="person", kind="rank_task")
-    assert len(rows) == stored.count() + stored.filter(only_type=True).count()
+    with_subtrees = stored.filter(scope="tree").values("department")
+    leaves_own = stored.filter(scope="self", customer_department=None).exclude(
+        department__in=with_subtrees
+    )
+    assert leaves_own.exists()
+    assert len(rows) == stored.count() + stored.filter(only_type=True).count() + leaves_own.count()
     # A department's lines stay together, its all-types lines per customer first.
     runs = [key for key, _lines in itertools.groupby((r[1], r[2]) for r in rows)]
     assert len(runs) == len(set(runs))
     for _key, lines in itertools.groupby(rows, key=lambda r: (r[1], r[2])):
         types = [r[5] for r in lines if r[7] != "All customers"]
         assert types == sorted(types, key=lambda t: t != "All types")
+
+
+def test_the_export_has_a_subtree_line_for_departments_without_sub_departments_too(
+    corp, cycles, hr_user
+):
+    cycle = cycles.run(lambda req, crit: 1 + (req.pk + crit.pk) % 5)
+    client = Client()
+    client.force_login(hr_user)
+    response = client.get(f"/results/cycles/{cycle.pk}/export.csv", {"lang": "en"})
+    _header, *rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    alone, subtree = {}, {}
+    for row in rows:
+        if row[7] == "All customers" and row[4] == "":
+            lines = subtree if row[1] == "Department with sub-departments" else alone
+            assert (row[2], row[5], row[6]) not in lines  # each figure once
+            lines[(row[2], row[5], row[6])] = row[8:]
+    assert set(alone) <= set(subtree)
+    leaves = Department.objects.filter(children__isnull=True).values_list("code", flat=True)
+    leaf_lines = [key for key in alone if key[0] in set(leaves)]
+    assert leaf_lines
+    for key in leaf_lines:
+        assert subtree[key] == alone[key]
+    parent = corp["ops"].code
+    assert any(subtree[key] != alone[key] for key in alone if key[0] == parent)
+
+
+def test_a_department_that_gains_a_sub_department_keeps_its_earlier_figures(corp, cycles):
+    leaf = corp["ops_a"]
+    first = cycles.run(edge_types=["function"], score=lambda req, crit: 2)
+    alone = results.department_dashboard(leaf, first)["overall"]
+    assert alone.raters and not alone.suppressed
+    Department.objects.create(code="OPS_A1", name="运营一组一班", parent=leaf)
+    second = cycles.run(edge_types=["function"], score=lambda req, crit: 4)
+    assert Rollup.objects.filter(cycle=second, scope="tree", department=leaf).exists()
+    assert not Rollup.objects.filter(cycle=first, scope="tree", department=leaf).exists()
+    context = results.department_dashboard(leaf, second)
+    assert context["overall"].raters == alone.raters
+    assert context["overall"].change == pytest.approx(2.0)
+    overall = context["trend"]["series"][0]  # the overall line comes first
+    assert context["trend"]["cycles"] == [first.name, second.name]
+    assert overall["data"] == [pytest.approx(2.0), pytest.approx(4.0)]

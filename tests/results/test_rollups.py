@@ -4,6 +4,7 @@ from collections import defaultdict
 
 import pytest
 from django.db import DatabaseError, connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
 from relations.models import Department, subtree_ids
@@ -15,6 +16,8 @@ from reviews.models import (
     ResponseRate,
     Rollup,
     RollupScope,
+    subtree_rows,
+    with_subtree,
 )
 from reviews.rollups import compute_rollups
 
@@ -62,7 +65,8 @@ def reference(cycle) -> dict:
 def as_stored(figures: dict) -> tuple[dict, set]:
     """The rows a cycle stores of these figures, and those flagged `only_type`: where a
     department serves a customer through one type, that type's row is also its all-types
-    figure, which has no row of its own."""
+    figure, which has no row of its own; and a department without sub-departments has no
+    subtree rows: its department-alone rows of all customers are those figures."""
     kinds = defaultdict(list)
     for scope, dept, kind, customer, criterion in figures:
         if scope == "self" and kind and customer is not None:
@@ -74,6 +78,13 @@ def as_stored(figures: dict) -> tuple[dict, set]:
             rows.pop(("self", dept, "", customer, criterion))
             == rows[("self", dept, kind, customer, criterion)]
         )
+    parents = set(Department.objects.filter(parent__isnull=False).values_list("parent", flat=True))
+    for scope, dept, kind, customer, criterion in list(rows):
+        if scope == "tree" and dept not in parents:
+            assert (
+                rows.pop((scope, dept, kind, customer, criterion))
+                == rows[("self", dept, kind, customer, criterion)]
+            )
     return rows, only
 
 
@@ -105,9 +116,14 @@ def test_closing_a_cycle_writes_figures_equal_to_counting_the_answers(corp, cycl
         (r.scope, r.department_id, r.kind, r.customer_department_id, r.criterion_id)
         for r in flagged
     } == only
-    # Both cases are there: customers served through one type and through several.
+    # Both cases are there: customers served through one type and through several, and
+    # departments with and without sub-departments.
     assert only
     assert any(key[0] == "self" and key[2] == "" and key[3] is not None for key in rows)
+    assert any(key[0] == "tree" for key in rows)
+    assert {key[1] for key in rows if key[0] == "self"} - {
+        key[1] for key in rows if key[0] == "tree"
+    }
 
 
 def test_a_department_with_its_subtree_sums_its_sub_departments(corp, cycles):
@@ -115,21 +131,26 @@ def test_a_department_with_its_subtree_sums_its_sub_departments(corp, cycles):
     ops, a, b = corp["ops"], corp["ops_a"], corp["ops_b"]
 
     def overall(scope, dept):
-        return Rollup.objects.get(
+        rows = Rollup.objects.filter(
+            with_subtree() if scope == "tree" else Q(scope=scope, customer_department=None),
             cycle=cycle,
-            scope=scope,
             department=dept,
             kind="",
             criterion=None,
-            customer_department=None,
         )
+        [row] = subtree_rows(rows) if scope == "tree" else rows
+        return row
 
     tree, alone = overall("tree", ops), overall("self", ops)
+    assert tree.scope == "tree"
     assert tree.raters == alone.raters + overall("tree", a).raters + overall("tree", b).raters
     assert tree.raters > alone.raters
     assert tree.score_sum == sum(
         overall(s, d).score_sum for s, d in (("self", ops), ("tree", a), ("tree", b))
     )
+    # The sub-departments have none of their own: their figures are their own rows.
+    assert not Department.objects.filter(parent__in=[a, b]).exists()
+    assert overall("tree", a) == overall("self", a)
     assert tree.mean == pytest.approx(tree.score_sum / tree.count)
     assert tree.favourable == pytest.approx((tree.n4 + tree.n5) / tree.count)
 

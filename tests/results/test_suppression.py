@@ -90,6 +90,31 @@ def test_a_department_tree_and_its_sub_departments_cannot_reveal_a_small_sub_dep
 
 
 @pytest.mark.django_db
+def test_sub_departments_without_subtree_rows_cannot_reveal_a_small_one():
+    # As the close writes them: the leaves' own rows are their figures with their subtrees.
+    parent = DepartmentFactory(code="P")
+    small = DepartmentFactory(code="S", parent=parent)
+    big = DepartmentFactory(code="B", parent=parent)
+    spec = [
+        ("tree", parent.pk, None, "", None, None, 12),
+        ("self", parent.pk, None, "", None, None, 5),
+        ("self", small.pk, None, "", None, None, 2),
+        ("self", big.pk, None, "", None, None, 5),
+    ]
+    hidden = hidden_keys(spec)
+    assert ("self", small.pk, None, "", None, None) in hidden
+    assert ("tree", parent.pk, None, "", None, None) not in hidden
+    # Parent with its subtree minus the shown parts would give the small one: one more goes.
+    assert (
+        len(
+            hidden
+            & {("self", parent.pk, None, "", None, None), ("self", big.pk, None, "", None, None)}
+        )
+        == 1
+    )
+
+
+@pytest.mark.django_db
 def test_a_suppressed_total_is_not_left_to_be_added_up_from_its_parts():
     leaf = DepartmentFactory(code="L")
     # The leaf's tree figure is hidden as a complement elsewhere; its only part (the leaf
@@ -206,7 +231,12 @@ def check_equations(cycle: Cycle, n: int) -> int:
     for (scope, d, _e, k, c, _cu), total in index.items():
         if scope == "tree":
             parts = [index.get(("self", d, None, k, c, None))]
-            parts += [index.get(("tree", ch, None, k, c, None)) for ch in children[d]]
+            # A child without sub-departments has no subtree rows: its own row is the figure.
+            parts += [
+                index.get(("tree", ch, None, k, c, None))
+                or index.get(("self", ch, None, k, c, None))
+                for ch in children[d]
+            ]
             checked += _check(total, [p for p in parts if p], n, disjoint=True)
     return checked
 
