@@ -370,21 +370,25 @@ def suppression_flags(
     or not.
 
     Rows go in the order the close reads them: the finest department rows, the other
-    department rows, then the people's, each in the order given (`Suppression`).
+    department-alone rows, the subtree rows, then the people's, each in the order given
+    (`Suppression`).
     """
-    person = RollupScope.PERSON.value
-    finest, derived, people = parts = ([], [], [])
+    tree, person = RollupScope.TREE.value, RollupScope.PERSON.value
+    finest, alone, subtrees, people = parts = ([], [], [], [])
     for i, row in enumerate(rows):
-        parts[2 if row[1] == person else 0 if is_finest(row) else 1].append(i)
+        scope = row[1]
+        parts[3 if scope == person else 2 if scope == tree else 0 if is_finest(row) else 1].append(
+            i
+        )
     with cyclic_gc_paused():
         suppression = Suppression(min_raters, children)
-        suppression.add([rows[i] for i in finest])
-        suppression.add([rows[i] for i in derived])
+        for part in (finest, alone, subtrees):
+            suppression.add([rows[i] for i in part])
         suppression.settle()
         suppression.add([rows[i] for i in people])
         settled = suppression.settle()
     hidden = [False] * len(rows)
-    for position, i in enumerate(finest + derived + people):
+    for position, i in enumerate(finest + alone + subtrees + people):
         hidden[i] = settled[position]
     return hidden
 

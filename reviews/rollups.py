@@ -779,10 +779,11 @@ def _partition_rows(
     """Figures computed in WORK_TABLE, flagged, swapped in as the cycle's partition.
 
     Once the finest rows are in, a thread runs every other statement on the connection
-    while this one computes the flags: of the finest rows while the other department rows
-    are computed, of those while the people's are, of the people's while the statements
-    that do not need the flags (`beside`, then `side`) run. `person_inserts(cursor)` gives
-    the people's statements. Returns (rows, suppressed rows)."""
+    while this one computes the flags, each part of the rows as soon as it is read: the
+    finest rows while the other department-alone rows are computed, those while the subtree
+    rows are, all of them while the people's are, the people's while the statements that do
+    not need the flags (`beside`, then `side`) run. `person_inserts(cursor)` gives the
+    people's statements. Returns (rows, suppressed rows)."""
     from .results import (
         FINEST_SQL,
         ROW_FIELDS,
@@ -801,27 +802,35 @@ def _partition_rows(
             f"WHERE {where} ORDER BY department_id"
         )
 
-    person = RollupScope.PERSON.value
+    self_, tree, person = (
+        s.value for s in (RollupScope.SELF, RollupScope.TREE, RollupScope.PERSON)
+    )
     with connection.cursor() as cursor:
         # Grouping millions of scores: hash tables in memory rather than spilled to disk, and
         # no JIT compilation, which costs more than it saves on statements that run once (this
         # transaction only).
         cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
-        finest_insert, *derived_inserts = department_inserts
+        finest_insert, *alone_inserts, subtree_insert = department_inserts
         _create_work_table(cursor, finest_insert)
-        _create_closure_table(cursor)
-        _analyze_work_table(cursor)  # statistics for the statements that read them
         children = department_children()
         finest = _ReadBeside(read(FINEST_SQL), [])
         finest.run()
-        derived = _ReadBeside(read(f"scope <> %s AND NOT ({FINEST_SQL})"), [person])
+        alone = _ReadBeside(read(f"scope = %s AND NOT ({FINEST_SQL})"), [self_])
+        subtrees = _ReadBeside(read("scope = %s"), [tree])
         people = _ReadBeside(read("scope = %s"), [person])
 
         def work(raw_cursor) -> None:
             try:
-                for insert in derived_inserts:
+                # Statistics for the statements that read the work table, and the closure
+                # for those that roll up the tree: here, not before the finest rows are
+                # read, which everything else waits for.
+                _analyze_work_table(raw_cursor)
+                for insert in alone_inserts:
                     _run(raw_cursor, insert)
-                derived.run()
+                alone.run()
+                _create_closure_table(raw_cursor)
+                _run(raw_cursor, subtree_insert)
+                subtrees.run()
                 for insert in person_inserts(raw_cursor):
                     _run(raw_cursor, insert)
                 people.run()
@@ -832,15 +841,16 @@ def _partition_rows(
                 if side is not None:
                     side.run(raw_cursor)
             finally:
-                derived.done.set()  # also on failure, which _beside raises
-                people.done.set()
+                for reading in (alone, subtrees, people):
+                    reading.done.set()  # also on failure, which _beside raises
 
         with cyclic_gc_paused():
             suppression = Suppression(min_raters, children)
             ids: list[int] = []
             hidden: list[bool] = []
             with _beside(work):
-                for reading, ends_step in ((finest, False), (derived, True), (people, True)):
+                readings = ((finest, False), (alone, False), (subtrees, True), (people, True))
+                for reading, ends_step in readings:
                     rows = reading.rows()
                     if rows is None:
                         break  # the thread failed: _beside raises why

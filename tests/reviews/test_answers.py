@@ -135,6 +135,9 @@ def test_closing_drops_drafts_and_freezes_answers(open_cycle, org):
     requests = list(ReviewRequest.objects.filter(cycle=open_cycle).select_related("cycle"))
     services.submit_answer(requests[0], scores=full_scores(requests[0]))
     services.submit_answer(requests[1], scores={}, comment="draft", draft=True)
+    (criterion, *_others) = full_scores(requests[2])
+    services.submit_answer(requests[2], scores={criterion: 5}, draft=True)
+    assert AnswerScore.objects.filter(answer__submitted=False).exists()
     received = []
 
     def receiver(sender, cycle, **kwargs):
@@ -148,5 +151,6 @@ def test_closing_drops_drafts_and_freezes_answers(open_cycle, org):
     assert received == [open_cycle.pk]
     assert summary.answered == 1
     assert list(Answer.objects.values_list("submitted", flat=True)) == [True]
+    assert AnswerScore.objects.count() == len(full_scores(requests[0]))
     with pytest.raises(services.ReviewError):
         services.submit_answer(requests[0], scores=full_scores(requests[0]))
