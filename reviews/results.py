@@ -97,6 +97,7 @@ class _Groups:
         self.customers: defaultdict[tuple, dict] = defaultdict(dict)
         self.tree: dict[tuple, int] = {}
         self.people: defaultdict[tuple, list[int]] = defaultdict(list)
+        self.only_type: list[int] = []  # found by `equations`
 
     def index(self, rows: list[tuple], first: int) -> None:
         """Half a million rows per large cycle: dicts of indexes, no per-row objects."""
@@ -106,16 +107,13 @@ class _Groups:
         task = RollupKind.RANK_TASK.value
         by_kind, by_criterion, customers = self.by_kind, self.by_criterion, self.customers
         tree, people = self.tree, self.people
-        for i, (_id, scope, dept, emp, kind, crit, cust, _raters, only) in enumerate(rows, first):
+        for i, (_id, scope, dept, emp, kind, crit, cust, _raters) in enumerate(rows, first):
             if scope == person and kind == task:
                 continue  # shown named to the report only, outside every sum
             by_kind[(scope, dept, emp, crit, cust)][kind] = i
             by_criterion[(scope, dept, emp, kind, cust)][crit] = i
             if scope == self_:
                 customers[(dept, kind, crit)][cust] = i
-                if only:  # also the all-types figure, in the all-types sums
-                    by_criterion[(scope, dept, emp, "", cust)][crit] = i
-                    customers[(dept, "", crit)][cust] = i
             elif scope == tree_scope:
                 tree[(dept, kind, crit)] = i
             elif kind != task:
@@ -133,6 +131,17 @@ class _Groups:
         equations: list[_Equation] = []
         append = equations.append
         make = _Equation._make  # tuple.__new__ itself: cheaper than _Equation(...), 400,000 times
+        # A department serving a customer through one type has no all-types row for it (with
+        # the step's rows all in, the type's row is alone in its group): that row is the
+        # all-types figure too, in the all-types sums (`Rollup.only_type`).
+        self_, only_type = RollupScope.SELF.value, self.only_type
+        by_criterion, customers = self.by_criterion, self.customers
+        for (scope, dept, emp, crit, cust), group in self.by_kind.items():
+            if len(group) == 1 and scope == self_ and cust is not None and "" not in group:
+                (i,) = group.values()
+                only_type.append(i)
+                by_criterion[(scope, dept, emp, "", cust)][crit] = i
+                customers[(dept, "", crit)][cust] = i
         for group in self.by_kind.values():
             if "" in group and len(group) > 1:
                 total = group.pop("")
@@ -247,7 +256,7 @@ def cyclic_gc_paused():
 
 class Suppression:
     """The suppression flags of one cycle's rows (id, scope, dept, emp, kind, criterion,
-    customer, raters, only_type), added in two steps: the departments' rows, then the people's.
+    customer, raters), added in two steps: the departments' rows, then the people's.
 
     Each step's rows are added (`add`, in as many parts as they come), then its equations are
     applied in order, again and again until nothing changes (`settle`). Applying an equation
@@ -275,6 +284,8 @@ class Suppression:
         self._step = _Groups()
         self._step_people: bool | None = None  # what the step being added holds
         self._people_settled = False
+        # The rows that are also their department's all-types figure for their customer.
+        self.only_type: list[int] = []
 
     def add(self, rows: list[tuple]) -> None:
         """Add rows to this step: the departments' rows, then (after `settle`) the people's."""
@@ -327,6 +338,7 @@ class Suppression:
         raters, hidden, touching, rests = self.raters, self.hidden, self._touching, self._rests
         first_equation = len(self.equations)
         equations = self._step.equations(self.children, self._by_customer)
+        self.only_type.extend(self._step.only_type)
         self._people_settled = self._people_settled or bool(self._step_people)
         self._step, self._step_people = _Groups(), None
         self.equations.extend(equations)
@@ -366,8 +378,7 @@ FINEST_SQL = (
 def suppression_flags(
     rows: list[tuple], min_raters: int, children: dict[int, list[int]] | None = None
 ) -> list[bool]:
-    """For rows (id, scope, dept, emp, kind, criterion, customer, raters, only_type): hidden
-    or not.
+    """For rows (id, scope, dept, emp, kind, criterion, customer, raters): hidden or not.
 
     Rows go in the order the close reads them: the finest department rows, the other
     department-alone rows, the subtree rows, then the people's, each in the order given
@@ -403,7 +414,6 @@ ROW_FIELDS = (
     "criterion_id",
     "customer_department_id",
     "raters",
-    "only_type",
 )
 
 

@@ -155,6 +155,9 @@ CLOSURE_SQL = """
 # guesses a million rows for the recursive query (ten thousand here) and sorts both sides of
 # the join instead of hashing the closure (make bench).
 CLOSURE_TABLE = "icr_rollup_closure"
+# PostgreSQL, closing: the answers counted per provider once, for both the people with a figure
+# of their own and the comments kept (`_counted_sql`): two passes over them were one each.
+COUNTED_TABLE = "icr_rollup_counted"
 
 
 def _closure_sql(dept: str, *, materialized: bool) -> str:
@@ -187,6 +190,14 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
     """
     self_ = RollupScope.SELF.value
     detail = "r.scope = %s AND r.kind <> '' AND r.customer_department_id IS NOT NULL"
+    partitioned = table == WORK_TABLE
+
+    def only_type(partition: str) -> str:
+        # Closing on PostgreSQL, Python finds these rows (`Suppression.only_type`) and the
+        # partition gets the flag with the suppression's: the window over the finest rows
+        # took 0.15 s of the first pass, which everything waits for (make bench).
+        return "FALSE" if partitioned else f"COUNT(*) OVER (PARTITION BY {partition}) = 1"
+
     statements: list[_Insert] = []
     # 1. Department × type × criterion × customer department, from the scores.
     statements.append(
@@ -194,7 +205,7 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
             f"""
             SELECT CAST(%s AS BIGINT), %s, g.pd, CAST(NULL AS BIGINT), {_kind_sql("g")},
                    g.criterion_id, g.cd, {SCORE_FIGURES},
-                   COUNT(*) OVER (PARTITION BY g.pd, g.criterion_id, g.cd) = 1, %s
+                   {only_type("g.pd, g.criterion_id, g.cd")}, %s
             FROM (
                 SELECT a.provider_department_id AS pd, a.edge_type, a.rank_kind,
                        s.criterion_id, a.customer_department_id AS cd, {SCORE_SUMS}
@@ -218,7 +229,7 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
                    COALESCE(d.n5, 0), COALESCE(d.score_sum, 0),
                    1.0 * d.score_sum / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
                    1.0 * (d.n4 + d.n5) / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
-                   COUNT(*) OVER (PARTITION BY g.pd, g.cd) = 1, %s
+                   {only_type("g.pd, g.cd")}, %s
             FROM (
                 SELECT a.provider_department_id AS pd, {kind} AS kind,
                        a.customer_department_id AS cd,
@@ -299,7 +310,7 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
     statements.append(
         _Insert(
             f"""
-            {_closure_sql(t["dept"], materialized=table == WORK_TABLE)}
+            {_closure_sql(t["dept"], materialized=partitioned)}
             SELECT %s, %s, c.ancestor, NULL, r.kind, r.criterion_id, NULL, {SUMS}
             FROM {t["rollup"]} r JOIN closure c ON c.descendant = r.department_id
             WHERE r.cycle_id = %s AND r.scope = %s AND r.customer_department_id IS NULL
@@ -341,7 +352,7 @@ def _person_statements(
     The rank task rating (a superior about a direct report) gets rows of its own only when HR
     chose to show it to the report, named; it never enters a person's "all types" row, so that
     row minus the per-type rows cannot reveal it. `eligible`: those people's ids, when the
-    caller has read them (`_eligible_people_sql`).
+    caller has read them.
     """
     t = _tables(table)
     kind = _kind_sql()
@@ -479,26 +490,48 @@ def _response_rate_statements(cycle: Cycle, *, closing: bool = False) -> list[_I
     ]
 
 
-def _comment_rows_sql(cycle: Cycle, *, min_comment_raters: int) -> tuple[str, list]:
+def _counted_sql(cycle: Cycle) -> tuple[str, list]:
+    """Submitted answers per provider (department_id, employee_id, n), the rank task rating
+    left out: who has enough raters for a figure or for comments of their own."""
+    t = _tables()
+    sql = f"""
+        SELECT a.provider_department_id AS department_id,
+               a.provider_employee_id AS employee_id, COUNT(*) AS n
+        FROM {t["answer"]} a WHERE a.cycle_id = %s AND a.submitted AND {_kind_sql()} <> %s
+        GROUP BY a.provider_department_id, a.provider_employee_id
+    """  # noqa: S608
+    return sql, [cycle.pk, *KIND_PARAMS, RollupKind.RANK_TASK.value]
+
+
+def _create_counted_table(cursor, cycle: Cycle) -> None:
+    _create_table_in_parallel(
+        cursor, COUNTED_TABLE, "department_id, employee_id, n", *_counted_sql(cycle)
+    )
+
+
+def _comment_rows_sql(
+    cycle: Cycle, *, min_comment_raters: int, counted_table: str = ""
+) -> tuple[str, list]:
     """(department, employee, text) of the comments to keep, one row per comment.
 
     A department's comments show when at least M raters answered about the department alone; a
     person's when at least M answered about them. Rank task comments (a superior about a direct
-    report) stay out: their author is known by nature.
+    report) stay out: their author is known by nature. `counted_table`: the answers counted
+    already (`_create_counted_table`).
     """
     t = _tables()
     kind = _kind_sql()
     task = RollupKind.RANK_TASK.value
     where = f"a.cycle_id = %s AND a.submitted AND {kind} <> %s"
     params = [cycle.pk, *KIND_PARAMS, task]
-    # Two passes over the answers: one counts them per provider, one reads the comments.
+    if counted_table:
+        counted, counted_params = f"SELECT * FROM {counted_table}", []  # noqa: S608
+    else:
+        counted, counted_params = _counted_sql(cycle)
+    # Two passes over the answers (or one, counted already): one counts them per provider,
+    # one reads the comments.
     sql = f"""
-        WITH counted AS (
-            SELECT a.provider_department_id AS department_id,
-                   a.provider_employee_id AS employee_id, COUNT(*) AS n
-            FROM {t["answer"]} a WHERE {where}
-            GROUP BY a.provider_department_id, a.provider_employee_id
-        ),
+        WITH counted AS ({counted}),
         departments AS (
             SELECT department_id FROM counted GROUP BY department_id HAVING SUM(n) >= %s
         ),
@@ -518,12 +551,14 @@ def _comment_rows_sql(cycle: Cycle, *, min_comment_raters: int) -> tuple[str, li
         WHERE c.department_id IS NOT NULL
           AND c.employee_id IN (SELECT employee_id FROM people)
     """  # noqa: S608
-    return sql, [*params, min_comment_raters, min_comment_raters, *params]
+    return sql, [*counted_params, min_comment_raters, min_comment_raters, *params]
 
 
-def _first_comments(cycle: Cycle, *, min_comment_raters: int) -> _Insert:
+def _first_comments(cycle: Cycle, *, min_comment_raters: int, counted_table: str = "") -> _Insert:
     """The comments of a cycle that has none kept yet, in one INSERT … SELECT."""
-    sql, params = _comment_rows_sql(cycle, min_comment_raters=min_comment_raters)
+    sql, params = _comment_rows_sql(
+        cycle, min_comment_raters=min_comment_raters, counted_table=counted_table
+    )
     return _Insert(
         f"SELECT %s, c.department_id, c.employee_id, c.text FROM ({sql}) c",  # noqa: S608
         [cycle.pk, *params],
@@ -861,11 +896,15 @@ def _partition_rows(
                         hidden = suppression.settle()
                 del rows
             last_work_id = max(ids, default=0)
-            # One character per work id, "1" where the row is suppressed: PostgreSQL reads a
-            # row's flag by position, where a list of ids had to be parsed and hashed first.
+            # One character per work id, "1" where the row is suppressed (and, apart, where it
+            # is its type's only row): PostgreSQL reads a row's flag by position, where a list
+            # of ids had to be parsed and hashed first.
             flags = bytearray(b"0") * last_work_id
             for work_id in compress(ids, hidden):
                 flags[work_id - 1] = ord("1")
+            only_type = bytearray(b"0") * last_work_id
+            for position in suppression.only_type:
+                only_type[ids[position] - 1] = ord("1")
             suppressed = hidden.count(True)
             # Freeing a million small objects takes 0.1 s: a thread does it while PostgreSQL
             # writes the partition (make bench).
@@ -876,7 +915,7 @@ def _partition_rows(
         # A department's rows written together: its page reads them from a few heap pages
         # instead of one page each (the department page's reads took half the time; the
         # sort adds about 0.3 s to a close of half a million rows, make bench).
-        columns = ROLLUP_COLUMNS.replace(", suppressed", "")
+        columns = ROLLUP_COLUMNS.replace(", only_type, suppressed", "")
         selected = ", ".join(f"w.{c.strip()}" for c in columns.split(","))
         # The sort of every column of half a million rows takes about 110 MB: in memory it
         # is a quarter of the INSERT faster than spilled to disk (make bench).
@@ -886,15 +925,16 @@ def _partition_rows(
         cursor.execute(
             f"""
             INSERT INTO {partition} (id, {ROLLUP_COLUMNS})
-            SELECT %s + w.id, {selected}, get_bit(%s::varbit, CAST(w.id AS INTEGER) - 1) = 1
-            FROM {WORK_TABLE} w
+            SELECT %s + w.id, {selected}, get_bit(%s::varbit, w.position) = 1,
+                   get_bit(%s::varbit, w.position) = 1
+            FROM (SELECT *, CAST(id AS INTEGER) - 1 AS position FROM {WORK_TABLE}) w
             ORDER BY w.department_id
             """,  # noqa: S608
-            [first_id - 1, flags.decode()],
+            [first_id - 1, only_type.decode(), flags.decode()],
         )
         figures = cursor.rowcount
         freeing.join()
-        cursor.execute(f"DROP TABLE {WORK_TABLE}; DROP TABLE {CLOSURE_TABLE}")
+        cursor.execute(f"DROP TABLE {WORK_TABLE}, {CLOSURE_TABLE}, {COUNTED_TABLE}")
         attach_partition(cursor, cycle.pk, partition)
     return figures, suppressed
 
@@ -924,11 +964,24 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
         # A first computation (the close) writes the comments in one INSERT … SELECT.
         first_comments = closed and not ResultComment.objects.filter(cycle=cycle).exists()
         if first_comments:
-            independent.append(_first_comments(cycle, min_comment_raters=min_comment_raters))
+            # Closing on PostgreSQL, from the answers counted for the people's statements,
+            # which run before (`_partition_rows`).
+            independent.append(
+                _first_comments(
+                    cycle,
+                    min_comment_raters=min_comment_raters,
+                    counted_table=COUNTED_TABLE if partitioned else "",
+                )
+            )
         if partitioned:
 
             def person_inserts(cursor) -> list[_Insert]:
-                cursor.execute(*_eligible_people_sql(cycle, min_raters=min_raters))
+                _create_counted_table(cursor, cycle)
+                cursor.execute(
+                    f"SELECT employee_id FROM {COUNTED_TABLE} "  # noqa: S608
+                    "WHERE employee_id IS NOT NULL GROUP BY employee_id HAVING SUM(n) >= %s",
+                    [min_raters],
+                )
                 return _person_statements(
                     cycle,
                     min_raters=min_raters,

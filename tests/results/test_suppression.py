@@ -15,8 +15,8 @@ N = 3
 
 
 def rows_of(spec: list[tuple]) -> list[tuple]:
-    """(scope, dept, emp, kind, criterion, customer, raters[, only_type]) → rows with ids."""
-    return [(i + 1, *row, *([False] * (8 - len(row)))) for i, row in enumerate(spec)]
+    """(scope, dept, emp, kind, criterion, customer, raters) → rows with ids."""
+    return [(i + 1, *row) for i, row in enumerate(spec)]
 
 
 def hidden_keys(spec: list[tuple]) -> set[tuple]:
@@ -396,3 +396,19 @@ def test_every_combination_of_type_and_criterion_filter_is_consistent(corp, cycl
         for _i, _j, mean in context["heatmap"]["cells"]:
             if mean is not None:
                 assert 1 <= mean <= 5
+
+
+@pytest.mark.django_db
+def test_a_type_alone_between_two_departments_is_taken_for_their_all_types_figure():
+    spec = [
+        ("self", 1, None, "function", 7, 2, 4),  # the one type towards customer 2
+        ("self", 1, None, "function", None, 2, 4),
+        ("self", 1, None, "function", 7, 3, 4),  # two types towards customer 3
+        ("self", 1, None, "process", 7, 3, 4),
+        ("self", 1, None, "", 7, 3, 8),
+        ("self", 1, None, "function", 7, None, 8),  # all customers: not a customer's figure
+    ]
+    suppression = results.Suppression(N, {})
+    suppression.add(rows_of(spec))
+    suppression.settle()
+    assert sorted(suppression.only_type) == [0, 1]
