@@ -115,6 +115,7 @@ def child_cycles_reset() -> dict:
         Cycle,
         CycleEvent,
         NotificationLog,
+        ResultComment,
         ReviewRequest,
         Rollup,
     )
@@ -124,8 +125,9 @@ def child_cycles_reset() -> dict:
         for m in (AnswerScore, Answer, NotificationLog, CycleEvent, ReviewRequest, Cycle)
     ]
     tables.append(Cycle.criteria.through._meta.db_table)
-    # The rollup table has no foreign key to cascade through (reviews 0007): named here.
-    tables.append(Rollup._meta.db_table)
+    # The rollup and comment tables have no foreign key to cascade through (reviews 0007,
+    # 0011): named here.
+    tables += [Rollup._meta.db_table, ResultComment._meta.db_table]
     with connection.cursor() as cursor:
         # CASCADE also empties the results app's other tables, which point at cycles.
         cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
