@@ -16,7 +16,7 @@ The statements (plain SQL for PostgreSQL and SQLite):
 3. the "all types" and "all customers" levels, summed from those rows (an answer belongs to
    exactly one provider, type and customer department, so raters add up); a department
    serving a customer through one type has no all-types row for it: the type's row, flagged
-   `only_type` in steps 1 and 2, stands for it;
+   `only_type` (by steps 1 and 2; closing on PostgreSQL, by the suppression), stands for it;
 4. each department that has sub-departments with its whole subtree (`scope=tree`), through a
    recursive closure of the department tree (a department without any: its department-alone
    rows of all customers are that figure, `reviews.models.with_subtree`);
