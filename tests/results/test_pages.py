@@ -291,14 +291,18 @@ def test_export_results_command_writes_the_same_file(corp, cycles, tmp_path, hr_
     assert load_workbook(xlsx).active.max_row == len(web.content.decode("utf-8-sig").splitlines())
 
 
+def exported_lines(cycle, hr_user) -> list[list[str]]:
+    client = Client()
+    client.force_login(hr_user)
+    response = client.get(f"/results/cycles/{cycle.pk}/export.csv", {"lang": "en"})
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
 def test_the_export_has_an_all_types_line_per_customer_also_where_one_type_stands_for_it(
     corp, cycles, hr_user
 ):
     cycle = cycles.run(lambda req, crit: 1 + (req.pk + crit.pk) % 5)
-    client = Client()
-    client.force_login(hr_user)
-    response = client.get(f"/results/cycles/{cycle.pk}/export.csv", {"lang": "en"})
-    _header, *rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    _header, *rows = exported_lines(cycle, hr_user)
     cells: dict = {}
     for row in rows:
         if row[1] == "Department alone" and row[7] != "All customers":
@@ -331,10 +335,7 @@ def test_the_export_has_a_subtree_line_for_departments_without_sub_departments_t
     corp, cycles, hr_user
 ):
     cycle = cycles.run(lambda req, crit: 1 + (req.pk + crit.pk) % 5)
-    client = Client()
-    client.force_login(hr_user)
-    response = client.get(f"/results/cycles/{cycle.pk}/export.csv", {"lang": "en"})
-    _header, *rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    _header, *rows = exported_lines(cycle, hr_user)
     alone, subtree = {}, {}
     for row in rows:
         if row[7] == "All customers" and row[4] == "":

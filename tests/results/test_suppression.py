@@ -64,34 +64,8 @@ def test_complements_are_added_until_the_hidden_parts_hold_n_raters():
 
 @pytest.mark.django_db
 def test_a_department_tree_and_its_sub_departments_cannot_reveal_a_small_sub_department():
-    parent = DepartmentFactory(code="P")
-    small = DepartmentFactory(code="S", parent=parent)
-    big = DepartmentFactory(code="B", parent=parent)
-    spec = [
-        ("tree", parent.pk, None, "", None, None, 12),
-        ("self", parent.pk, None, "", None, None, 5),
-        ("tree", small.pk, None, "", None, None, 2),
-        ("self", small.pk, None, "", None, None, 2),
-        ("tree", big.pk, None, "", None, None, 5),
-        ("self", big.pk, None, "", None, None, 5),
-    ]
-    hidden = hidden_keys(spec)
-    assert ("tree", small.pk, None, "", None, None) in hidden
-    # One of the two 5-rater parts is hidden as well, and so is the tree of `big` if it is
-    # that one's equal (a leaf's tree is the leaf alone).
-    assert ("tree", parent.pk, None, "", None, None) not in hidden
-    parts_hidden = hidden & {
-        ("self", parent.pk, None, "", None, None),
-        ("tree", big.pk, None, "", None, None),
-    }
-    assert len(parts_hidden) == 1
-    if ("tree", big.pk, None, "", None, None) in hidden:
-        assert ("self", big.pk, None, "", None, None) in hidden
-
-
-@pytest.mark.django_db
-def test_sub_departments_without_subtree_rows_cannot_reveal_a_small_one():
-    # As the close writes them: the leaves' own rows are their figures with their subtrees.
+    # Sub-departments without any of their own have no subtree rows: their own rows are
+    # their figures with their subtrees.
     parent = DepartmentFactory(code="P")
     small = DepartmentFactory(code="S", parent=parent)
     big = DepartmentFactory(code="B", parent=parent)
