@@ -78,6 +78,20 @@ def _plain_fk(model: str, verbose_name, *, null: bool = True, db_index: bool = T
     )
 
 
+def _results_cycle():
+    # No constraint checked per row at commit: a closing cycle writes half a million rollup
+    # rows and some 50,000 comments (the comments' check alone took 0.15 s, make bench) while
+    # the cycle is locked; Django's CASCADE still removes them if the cycle goes.
+    return models.ForeignKey(
+        "reviews.Cycle",
+        verbose_name=_("cycle"),
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
+
 class Rollup(models.Model):
     """Aggregate figures for one provider × type × criterion × customer department in a cycle.
 
@@ -92,17 +106,9 @@ class Rollup(models.Model):
     direct report), which has one rater by nature.
     """
 
-    # No constraint checked per row at commit (half a million rows per cycle): a cycle that has
-    # rollups has requests, and PostgreSQL refuses deleting those (reviews 0004); Django's
-    # CASCADE still removes the rows if a cycle goes.
-    cycle = models.ForeignKey(
-        "reviews.Cycle",
-        verbose_name=_("cycle"),
-        on_delete=models.CASCADE,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
+    # A cycle that has rollups has requests, and PostgreSQL refuses deleting those (reviews
+    # 0004).
+    cycle = _results_cycle()
     # No single-column indexes: the composite indexes below serve every read, and each index
     # is paid for by every row a closing cycle writes (make bench, section results).
     scope = models.CharField(_("scope"), max_length=8, choices=RollupScope.choices)
@@ -224,18 +230,9 @@ class ResultComment(models.Model):
     text order, so neither the id nor the order says anything about the answer it came from.
     """
 
-    # As for Rollup: no constraint checked per row at commit (a large close keeps some 50,000
-    # comments: 0.15 s, make bench); the cycle is locked while they are written, and Django's
-    # CASCADE removes them if it goes. Every read is by cycle: the (cycle, department) index
-    # serves it, so neither column has an index of its own to write.
-    cycle = models.ForeignKey(
-        "reviews.Cycle",
-        verbose_name=_("cycle"),
-        on_delete=models.CASCADE,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
+    # Every read is by cycle: the (cycle, department) index serves it, so neither column has
+    # an index of its own to write.
+    cycle = _results_cycle()
     department = _plain_fk(
         "relations.Department", _("provider department"), null=False, db_index=False
     )

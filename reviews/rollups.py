@@ -325,18 +325,17 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
 
 
 def _eligible_people_sql(
-    cycle: Cycle, *, min_raters: int, table: str | None = None
+    cycle: Cycle, *, min_raters: int, counted_table: str = ""
 ) -> tuple[str, list]:
     """The people with a figure of their own: rated by at least `min_raters` answers outside
-    the rank task rating (a column `pe`)."""
-    t = _tables(table)
+    the rank task rating (a column `pe`). `counted_table`: the answers counted already
+    (`_create_counted_table`)."""
+    counted, params = _counted_source(cycle, counted_table)
     sql = f"""
-        SELECT a.provider_employee_id AS pe FROM {t["answer"]} a
-        WHERE a.cycle_id = %s AND a.submitted AND a.provider_employee_id IS NOT NULL
-          AND {_kind_sql()} <> %s
-        GROUP BY a.provider_employee_id HAVING COUNT(*) >= %s
+        SELECT c.employee_id AS pe FROM ({counted}) c WHERE c.employee_id IS NOT NULL
+        GROUP BY c.employee_id HAVING SUM(c.n) >= %s
     """  # noqa: S608
-    return sql, [cycle.pk, *KIND_PARAMS, RollupKind.RANK_TASK.value, min_raters]
+    return sql, [*params, min_raters]
 
 
 def _person_statements(
@@ -361,9 +360,7 @@ def _person_statements(
     if eligible is None:
         # The eligible people joined, not tested with IN (subquery): a join lets PostgreSQL
         # fetch just their scores through the index.
-        eligible_sql, answers_params = _eligible_people_sql(
-            cycle, min_raters=min_raters, table=table
-        )
+        eligible_sql, answers_params = _eligible_people_sql(cycle, min_raters=min_raters)
         answers = f"{t['answer']} a LEFT JOIN ({eligible_sql}) e ON e.pe = a.provider_employee_id"
         is_eligible, is_eligible_params = "e.pe IS NOT NULL", []
     else:
@@ -503,6 +500,13 @@ def _counted_sql(cycle: Cycle) -> tuple[str, list]:
     return sql, [cycle.pk, *KIND_PARAMS, RollupKind.RANK_TASK.value]
 
 
+def _counted_source(cycle: Cycle, counted_table: str) -> tuple[str, list]:
+    """`_counted_sql`, or a read of the table it was written to."""
+    if counted_table:
+        return f"SELECT * FROM {counted_table}", []  # noqa: S608
+    return _counted_sql(cycle)
+
+
 def _create_counted_table(cursor, cycle: Cycle) -> None:
     _create_table_in_parallel(
         cursor, COUNTED_TABLE, "department_id, employee_id, n", *_counted_sql(cycle)
@@ -524,10 +528,7 @@ def _comment_rows_sql(
     task = RollupKind.RANK_TASK.value
     where = f"a.cycle_id = %s AND a.submitted AND {kind} <> %s"
     params = [cycle.pk, *KIND_PARAMS, task]
-    if counted_table:
-        counted, counted_params = f"SELECT * FROM {counted_table}", []  # noqa: S608
-    else:
-        counted, counted_params = _counted_sql(cycle)
+    counted, counted_params = _counted_source(cycle, counted_table)
     # Two passes over the answers (or one, counted already): one counts them per provider,
     # one reads the comments.
     sql = f"""
@@ -978,9 +979,7 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
             def person_inserts(cursor) -> list[_Insert]:
                 _create_counted_table(cursor, cycle)
                 cursor.execute(
-                    f"SELECT employee_id FROM {COUNTED_TABLE} "  # noqa: S608
-                    "WHERE employee_id IS NOT NULL GROUP BY employee_id HAVING SUM(n) >= %s",
-                    [min_raters],
+                    *_eligible_people_sql(cycle, min_raters=min_raters, counted_table=COUNTED_TABLE)
                 )
                 return _person_statements(
                     cycle,
