@@ -233,6 +233,8 @@ ICR_NOTIFICATION_BATCH = env_int("ICR_NOTIFICATION_BATCH", 200)
 # Results: a figure needs this many distinct raters, comments this many (else "not enough").
 ICR_MIN_RATERS = env_int("ICR_MIN_RATERS", 3)
 ICR_MIN_COMMENT_RATERS = env_int("ICR_MIN_COMMENT_RATERS", 5)
+# A shown figure prints its score distribution only with this many raters (docs/disclosure.md).
+ICR_MIN_DISTRIBUTION_RATERS = env_int("ICR_MIN_DISTRIBUTION_RATERS", 10)
 
 # Production hardening: on unless DEBUG. `manage.py check --deploy` reports nothing with
 # DEBUG off and a real SECRET_KEY.

@@ -1,50 +1,34 @@
-"""Reading results: suppression, access to departments and people, and the pages' selectors.
+"""Reading results: access to departments and people, the pages' selectors and the export.
 
-Suppression (decided once per cycle by `suppress`, stored as `Rollup.suppressed`):
+What is published and hidden is decided once per cycle, when it closes
+(`reviews.close.suppression`), and stored as `Rollup.suppressed`; `docs/disclosure.md` is the
+threat model. Here:
 
-1. A figure from fewer than N distinct raters (settings.ICR_MIN_RATERS) is suppressed: pages and
-   exports show "not enough responses" instead of its mean, distribution and counts.
-2. Complementary suppression, against subtraction. Wherever a total and its parts are shown,
-   they form an equation total = sum of the parts (on the score counts, so on the mean too):
-   - a figure over all types = its per-type figures (a filter and its complement);
-   - a figure over all criteria = its per-criterion figures (scores add up; raters overlap);
-   - a department over all customers = its per-customer figures (the matrix row);
-   - a department with its subtree = the department alone + each child with its subtree (for
-     a child without sub-departments, that is the child alone: `reviews.models.with_subtree`);
-   - a department alone, for one type = its people's figures + what is left (answers about
-     the department itself and about people without a figure of their own).
-   For each equation: (a) if the total is shown and some part is not, more parts are suppressed,
-   smallest first, until at least two are unknown and the unknown parts together hold at least
-   N raters, so subtracting the shown figures from the total only gives a figure that would
-   have been shown anyway; (b) if the total is suppressed, the parts must not all be shown, or
-   adding them would give it back. Suppressing one figure can break another equation, so the
-   rule runs until nothing changes (it only ever suppresses more, so it stops).
-   "What is left" in the last equation is never shown; it counts as an unknown when it holds
-   fewer than N raters (with N or more it may come out by subtraction, like a shown figure).
+1. Hidden figures show why: "fewer than N answers" for a group too small to show, "hidden to
+   protect a smaller group" for one hidden so that subtraction cannot reveal another
+   (`Figure.reason`).
+2. Shown figures are printed coarse enough to protect by themselves: the mean to one decimal,
+   the favourable share as a whole percent, the score distribution only for groups of at
+   least D raters (settings.ICR_MIN_DISTRIBUTION_RATERS).
 3. This cycle and the trend: the change since the previous cycle is shown only when both
    figures are; the trend shows each cycle's own figure and no sum over cycles.
 4. Comments are kept only for groups of at least M raters (settings.ICR_MIN_COMMENT_RATERS), and
    show without names, dated by cycle only.
 5. A superior's rating of a direct report (rank task) never enters a person's "all types"
    figure; it is shown to the report, named, only when HR chose so for the cycle.
-
-Limits: equations are checked one by one; a chain of several equations solved together could in
-principle narrow a suppressed figure further. An answer key stands for one rater of one
-relationship, so a person rating the same provider through two relationships counts twice.
 """
 
 from __future__ import annotations
 
 import copy
-import gc
 import heapq
 import itertools
 import operator
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db.models import Count, F, Min, Q
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -52,6 +36,7 @@ from django.utils.translation import gettext as _
 from relations.models import Department, DepartmentTree, Edge, Employee
 from relations.roles import Roles, roles_of, visible_department_ids
 
+from .close.suppression import ROW_FIELDS, is_published, suppression_flags
 from .models import (
     PART_KINDS,
     CommentReply,
@@ -74,12 +59,6 @@ from .models import (
 # --- Suppression ----------------------------------------------------------------------------
 
 
-class _Equation(NamedTuple):
-    total: int
-    parts: list[int]
-    disjoint: bool  # parts are disjoint groups of raters (raters add up) or overlap
-
-
 def department_children() -> dict[int, list[int]]:
     children: dict[int, list[int]] = defaultdict(list)
     for dept_id, parent_id in Department.objects.values_list("id", "parent_id"):
@@ -88,367 +67,14 @@ def department_children() -> dict[int, list[int]]:
     return children
 
 
-class _Groups:
-    """One step's rows by the equations they are in (indexes into the cycle's rows)."""
-
-    def __init__(self) -> None:
-        self.by_kind: defaultdict[tuple, dict] = defaultdict(dict)
-        self.by_criterion: defaultdict[tuple, dict] = defaultdict(dict)
-        self.customers: defaultdict[tuple, dict] = defaultdict(dict)
-        self.tree: dict[tuple, int] = {}
-        self.people: defaultdict[tuple, list[int]] = defaultdict(list)
-        self.only_type: list[int] = []  # found by `equations`
-
-    def index(self, rows: list[tuple], first: int) -> None:
-        """Half a million rows per large cycle: dicts of indexes, no per-row objects."""
-        person, self_, tree_scope = (
-            s.value for s in (RollupScope.PERSON, RollupScope.SELF, RollupScope.TREE)
-        )
-        task = RollupKind.RANK_TASK.value
-        by_kind, by_criterion, customers = self.by_kind, self.by_criterion, self.customers
-        tree, people = self.tree, self.people
-        for i, (_id, scope, dept, emp, kind, crit, cust, _raters) in enumerate(rows, first):
-            if scope == person and kind == task:
-                continue  # shown named to the report only, outside every sum
-            by_kind[(scope, dept, emp, crit, cust)][kind] = i
-            by_criterion[(scope, dept, emp, kind, cust)][crit] = i
-            if scope == self_:
-                customers[(dept, kind, crit)][cust] = i
-            elif scope == tree_scope:
-                tree[(dept, kind, crit)] = i
-            elif kind != task:
-                people[(dept, kind, crit)].append(i)
-
-    def equations(
-        self, children: dict[int, list[int]], by_customer: dict[tuple, dict]
-    ) -> list[_Equation]:
-        """The total = parts relations among the step's rows.
-
-        `by_customer`: the department-alone rows of earlier steps (people come after their
-        departments), by (department, kind, criterion), then customer; this step's own are
-        added to it.
-        """
-        equations: list[_Equation] = []
-        append = equations.append
-        make = _Equation._make  # tuple.__new__ itself: cheaper than _Equation(...), 400,000 times
-        # A department serving a customer through one type has no all-types row for it (with
-        # the step's rows all in, the type's row is alone in its group): that row is the
-        # all-types figure too, in the all-types sums (`Rollup.only_type`).
-        self_, only_type = RollupScope.SELF.value, self.only_type
-        by_criterion, customers = self.by_criterion, self.customers
-        for (scope, dept, emp, crit, cust), group in self.by_kind.items():
-            if len(group) == 1 and scope == self_ and cust is not None and "" not in group:
-                (i,) = group.values()
-                only_type.append(i)
-                by_criterion[(scope, dept, emp, "", cust)][crit] = i
-                customers[(dept, "", crit)][cust] = i
-        for group in self.by_kind.values():
-            if "" in group and len(group) > 1:
-                total = group.pop("")
-                append(make((total, list(group.values()), True)))
-        for group in self.by_criterion.values():
-            if None in group and len(group) > 1:
-                total = group.pop(None)
-                append(make((total, list(group.values()), False)))
-        for group in self.customers.values():
-            if None in group and len(group) > 1:
-                total = group[None]
-                append(make((total, [i for c, i in group.items() if c is not None], True)))
-        by_customer.update(self.customers)
-        tree = self.tree
-        no_children: list[int] = []
-        for (dept, kind, crit), total in tree.items():
-            parts = []
-            own = by_customer.get((dept, kind, crit))
-            if own is not None and None in own:
-                parts.append(own[None])
-            for child in children.get(dept, no_children):
-                part = tree.get((child, kind, crit))
-                if part is None:  # a child without sub-departments: its own row is the figure
-                    alone = by_customer.get((child, kind, crit))
-                    part = alone.get(None) if alone is not None else None
-                if part is not None:
-                    parts.append(part)
-            if parts:
-                append(make((total, parts, True)))
-        for key, parts in self.people.items():
-            group = by_customer.get(key)
-            if group is not None and None in group:
-                append(make((group[None], parts, True)))
-        return equations
-
-
-def _equations(rows: list[tuple], children: dict[int, list[int]] | None = None) -> list[_Equation]:
-    """The total = parts relations among these rows (indexes into `rows`)."""
-    groups = _Groups()
-    groups.index(rows, 0)
-    return groups.equations(department_children() if children is None else children, {})
-
-
-def _rest(eq: _Equation, raters: list[int], n: int) -> int:
-    """Raters of the total outside its parts, when few enough to count as one more unknown.
-
-    What is left (never shown, in no other equation) may come out by subtraction when it
-    holds N raters itself, like any shown figure; with fewer it is one more unknown.
-    """
-    if not eq.disjoint:
-        return 0
-    rest = raters[eq.total] - sum(raters[p] for p in eq.parts)
-    return rest if 0 < rest < n else 0
-
-
-def _enforce(
-    eq: _Equation, raters: list[int], hidden: list[bool], n: int, rest: int | None = None
-) -> list[int]:
-    """Apply the complementary rule to one equation; returns the rows it suppressed.
-
-    `rest` is `_rest(eq, raters, n)`, computed here unless the caller has it already.
-    """
-    if rest is None:
-        rest = _rest(eq, raters, n)
-    parts_hidden = [p for p in eq.parts if hidden[p]]
-    unknown = len(parts_hidden) + (1 if rest > 0 else 0)
-    if hidden[eq.total]:
-        if unknown:
-            return []
-        # The parts would add up to the suppressed total: hide the smallest.
-        part = min(eq.parts, key=lambda p: (raters[p], p))
-        hidden[part] = True
-        return [part]
-    if unknown == 0:
-        return []
-    shown = sorted((p for p in eq.parts if not hidden[p]), key=lambda p: (raters[p], p))
-    changed: list[int] = []
-
-    def residue() -> int:
-        values = [raters[p] for p in parts_hidden]
-        if eq.disjoint:
-            return sum(values) + rest
-        return max(values, default=0)
-
-    while shown and (unknown < 2 or residue() < n):
-        part = shown.pop(0)
-        hidden[part] = True
-        parts_hidden.append(part)
-        unknown += 1
-        changed.append(part)
-    if unknown < 2:  # a single unknown part equals the total minus the rest: hide the total
-        hidden[eq.total] = True
-        changed.append(eq.total)
-    return changed
-
-
-@contextmanager
-def cyclic_gc_paused():
-    """Pause Python's cycle collector while building millions of acyclic containers.
-
-    Every few hundred new tuples or lists it would walk all tracked objects again: with the
-    half-million rows of a large cycle that doubled the time of suppression (make bench).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-class Suppression:
-    """The suppression flags of one cycle's rows (id, scope, dept, emp, kind, criterion,
-    customer, raters), added in two steps: the departments' rows, then the people's.
-
-    Each step's rows are added (`add`, in as many parts as they come), then its equations are
-    applied in order, again and again until nothing changes (`settle`). Applying an equation
-    twice in a row changes nothing, so each round only reruns the equations one of whose
-    figures was suppressed since they last ran (in the same order as full rounds would): the
-    same flags as full rounds, without going over a million equations several times. The
-    people's equations come after their departments' and may suppress department figures,
-    which reruns those equations in turn. The rows' order decides which of two equal figures
-    is hidden as the complement: `suppression_flags` gives them in the order the close reads
-    them (`reviews.rollups._partition_rows`), so both databases agree.
-    """
-
-    def __init__(self, min_raters: int, children: dict[int, list[int]] | None = None):
-        self.min_raters = min_raters
-        self.children = department_children() if children is None else children
-        self.raters: list[int] = []
-        self.hidden: list[bool] = []
-        self.equations: list[_Equation] = []
-        # Which equations each row is in, each equation's rest, the equations to run.
-        self._touching: list[list[int]] = []
-        self._rests: list[int] = []
-        self._queued: list[bool] = []
-        self._pending: list[int] = []
-        self._by_customer: dict[tuple, dict] = {}
-        self._step = _Groups()
-        self._step_people: bool | None = None  # what the step being added holds
-        self._people_settled = False
-        # The rows that are also their department's all-types figure for their customer.
-        self.only_type: list[int] = []
-
-    def add(self, rows: list[tuple]) -> None:
-        """Add rows to this step: the departments' rows, then (after `settle`) the people's."""
-        person, task = RollupScope.PERSON.value, RollupKind.RANK_TASK.value
-        if rows:
-            people = rows[0][1] == person
-            if (
-                self._people_settled
-                or self._step_people not in (None, people)
-                or any((row[1] == person) != people for row in rows)
-            ):
-                raise ValueError("add the departments' rows, then the people's")
-            self._step_people = people
-        n = self.min_raters
-        first = len(self.raters)
-        self.raters.extend([row[7] for row in rows])
-        self.hidden.extend(
-            [row[7] < n and not (row[1] == person and row[4] == task) for row in rows]
-        )
-        self._touching.extend([[] for _row in rows])
-        self._step.index(rows, first)
-
-    def settle(self) -> list[bool]:
-        """End the step: run the equations until nothing changes; the flags of the rows so far."""
-        self._start_step()
-        raters, hidden, touching, queued = self.raters, self.hidden, self._touching, self._queued
-        equations, rests, n = self.equations, self._rests, self.min_raters
-        pending = self._pending
-        while pending:
-            later: set[int] = set()
-            while pending:
-                k = heapq.heappop(pending)
-                queued[k] = False
-                for row in _enforce(equations[k], raters, hidden, n, rests[k]):
-                    for j in touching[row]:
-                        if j > k and not queued[j]:  # still to come in this round
-                            queued[j] = True
-                            heapq.heappush(pending, j)
-                        elif j < k:  # already passed: the next round
-                            later.add(j)
-            pending[:] = sorted(j for j in later if not queued[j])
-            for j in pending:
-                queued[j] = True
-        return hidden
-
-    def _start_step(self) -> None:
-        """The step's equations, and those that can do anything now (the others wait until
-        one of their figures is suppressed, and then `touching` queues them)."""
-        n = self.min_raters
-        raters, hidden, touching, rests = self.raters, self.hidden, self._touching, self._rests
-        first_equation = len(self.equations)
-        equations = self._step.equations(self.children, self._by_customer)
-        self.only_type.extend(self._step.only_type)
-        self._people_settled = self._people_settled or bool(self._step_people)
-        self._step, self._step_people = _Groups(), None
-        self.equations.extend(equations)
-        rests.extend([0] * len(equations))
-        self._queued.extend([False] * len(equations))
-        active = self._pending  # empty after the last settle: appending keeps it a heap
-        queued, rater = self._queued, raters.__getitem__
-        for k, (total, parts, disjoint) in enumerate(equations, first_equation):
-            moving = hidden[total]
-            touching[total].append(k)
-            for p in parts:
-                touching[p].append(k)
-                if hidden[p]:
-                    moving = True
-            if disjoint:
-                rest = raters[total] - sum(map(rater, parts))
-                if 0 < rest < n:
-                    rests[k] = rest
-                    moving = True
-            if moving:
-                active.append(k)
-                queued[k] = True
-
-
-def is_finest(row: tuple) -> bool:
-    """A department × type × criterion × customer row (ROW_FIELDS): the close computes these
-    first and starts on their suppression while PostgreSQL computes the rest."""
-    return row[1] == RollupScope.SELF.value and row[4] != "" and None not in (row[5], row[6])
-
-
-FINEST_SQL = (
-    "scope = 'self' AND kind <> '' AND criterion_id IS NOT NULL "
-    "AND customer_department_id IS NOT NULL"
-)
-
-
-def suppression_flags(
-    rows: list[tuple], min_raters: int, children: dict[int, list[int]] | None = None
-) -> list[bool]:
-    """For rows (id, scope, dept, emp, kind, criterion, customer, raters): hidden or not.
-
-    Rows go in the order the close reads them: the finest department rows, the other
-    department-alone rows, the subtree rows, then the people's, each in the order given
-    (`Suppression`).
-    """
-    tree, person = RollupScope.TREE.value, RollupScope.PERSON.value
-    finest, alone, subtrees, people = parts = ([], [], [], [])
-    for i, row in enumerate(rows):
-        scope = row[1]
-        parts[3 if scope == person else 2 if scope == tree else 0 if is_finest(row) else 1].append(
-            i
-        )
-    with cyclic_gc_paused():
-        suppression = Suppression(min_raters, children)
-        for part in (finest, alone, subtrees):
-            suppression.add([rows[i] for i in part])
-        suppression.settle()
-        suppression.add([rows[i] for i in people])
-        settled = suppression.settle()
-    hidden = [False] * len(rows)
-    for position, i in enumerate(finest + alone + subtrees + people):
-        hidden[i] = settled[position]
-    return hidden
-
-
-# The columns `suppression_flags` reads, in its order.
-ROW_FIELDS = (
-    "id",
-    "scope",
-    "department_id",
-    "employee_id",
-    "kind",
-    "criterion_id",
-    "customer_department_id",
-    "raters",
-)
-
-
-# The order rows go through suppression, the same on both databases: a department's rows
-# together, like the unique index. It decides which of two equal figures is hidden as the
-# complement; and half a million rows in this order are suppressed a quarter faster than in
-# the order they were computed (the dictionaries are probed near what was probed last).
-SUPPRESSION_ORDER = (
-    F("department").asc(),
-    F("scope").asc(),
-    F("kind").asc(),
-    F("employee").asc(nulls_first=True),
-    F("criterion").asc(nulls_first=True),
-    F("customer_department").asc(nulls_first=True),
-)
-
-
-def suppression_order_key(row: tuple) -> tuple:
-    """SUPPRESSION_ORDER for a row of ROW_FIELDS, to sort in Python: ids are positive, so 0
-    puts a missing one first, like NULLS FIRST; texts compare by code point, as SQLite's
-    BINARY and PostgreSQL's C.UTF-8 collations order them. The close sorts its reads here
-    while PostgreSQL goes on with the next statements (`reviews.rollups._partition_rows`)."""
-    return (row[2], row[1], row[4], row[3] or 0, row[5] or 0, row[6] or 0)
-
-
 def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
     """Set the cycle's `Rollup.suppressed` flags (rows are written suppressed, then opened).
 
     The in-place way (SQLite); PostgreSQL flags the rows before they are written
-    (`reviews.rollups._partition_rows`).
+    (`reviews.rollups._partition_rows`). Which rows: `reviews.close.suppression`.
     """
-    rows = list(
-        Rollup.objects.filter(cycle=cycle).order_by(*SUPPRESSION_ORDER).values_list(*ROW_FIELDS)
-    )
-    hidden = suppression_flags(rows, min_raters)
+    rows = list(Rollup.objects.filter(cycle=cycle).values_list(*ROW_FIELDS))
+    hidden, _only_type, _protecting = suppression_flags(rows, min_raters, department_children())
     shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
     for start in range(0, len(shown_ids), 900):
         Rollup.objects.filter(pk__in=shown_ids[start : start + 900]).update(suppressed=False)
@@ -505,6 +131,10 @@ class Figure:
     suppressed: bool = True
     change: float | None = None
     key: str = ""
+    # Why a hidden figure is hidden: FEW (under N raters) or PROTECTING (another figure),
+    # and the words for it.
+    reason: str = ""
+    hidden_text: str = ""
 
     @property
     def favourable_percent(self) -> int | None:
@@ -517,16 +147,23 @@ def _figure(
     if row is None:
         return Figure(label=label, key=key)
     if row.suppressed:
-        return Figure(label=label, key=key, suppressed=True)
+        return Figure(
+            label=label,
+            key=key,
+            suppressed=True,
+            reason=hidden_reason(row),
+            hidden_text=hidden_label(row),
+        )
     change = None
-    if previous is not None and not previous.suppressed and previous.mean is not None:
-        change = round(row.mean - previous.mean, 2) if row.mean is not None else None
+    mean, before = shown_mean(row), shown_mean(previous)
+    if mean is not None and before is not None:
+        change = round(mean - before, MEAN_DECIMALS)
     return Figure(
         label=label,
         key=key,
         raters=row.raters,
         not_received=row.not_received,
-        mean=round(row.mean, 2) if row.mean is not None else None,
+        mean=mean,
         favourable=row.favourable,
         distribution=row.distribution,
         suppressed=False,
@@ -534,15 +171,39 @@ def _figure(
     )
 
 
+# How figures are printed: coarse enough that a shown figure protects by itself.
+MEAN_DECIMALS = 1
+FEW, PROTECTING = "few", "protecting"
+
+
+def hidden_reason(row: Rollup) -> str:
+    """FEW when the group itself has under N raters, else PROTECTING: hidden so that
+    subtraction cannot reveal a smaller group (`reviews.close.suppression`)."""
+    return FEW if row.raters < settings.ICR_MIN_RATERS else PROTECTING
+
+
+def hidden_label(row: Rollup) -> str:
+    if hidden_reason(row) == FEW:
+        return _("Fewer than %(n)d answers") % {"n": settings.ICR_MIN_RATERS}
+    return _("Hidden to protect a smaller group")
+
+
+def shown_distribution(row: Rollup) -> list[int] | None:
+    """The score counts, only for a group of at least D raters."""
+    if row.raters < settings.ICR_MIN_DISTRIBUTION_RATERS:
+        return None
+    return row.distribution
+
+
 def shown_mean(row: Rollup | None) -> float | None:
     return None if row is None else shown_value(row.suppressed, row.mean)
 
 
 def shown_value(suppressed: bool, mean: float | None) -> float | None:
-    """A mean as pages show it: None when suppressed (or empty), else to two decimals."""
+    """A mean as pages show it: None when suppressed (or empty), else to one decimal."""
     if suppressed or mean is None:
         return None
-    return round(mean, 2)
+    return round(mean, MEAN_DECIMALS)
 
 
 def result_cycles():
@@ -689,7 +350,6 @@ def department_dashboard(
     criteria = _criteria(cycle)
     context["criteria"] = criteria
     context["criterion_id"] = criterion_id
-    context["kinds"] = [(k, kind_label(k)) for k in PART_KINDS]
     context["closed"] = cycle.status == CycleStatus.CLOSED
     if not context["closed"]:
         context["response_rate"] = _rate(cycle, department.pk, RollupScope.TREE)
@@ -812,7 +472,7 @@ def department_dashboard(
         b_rates_a, a_rates_b = a_serves_b.shown, b_serves_a.shown
         if b_rates_a is None or a_rates_b is None:
             continue
-        gap = round(abs(a_rates_b - b_rates_a), 2)
+        gap = round(abs(a_rates_b - b_rates_a), MEAN_DECIMALS)
         gaps.append((-gap, names.get(a, "?"), names.get(b, "?"), a_rates_b, b_rates_a))
     # A large tree has thousands of pairs: the page lists the largest gaps and says how many
     # there are (each sub-department's page lists its own).
@@ -939,7 +599,9 @@ def actions_with_change(tree_ids: list[int], cycle: Cycle, names: dict) -> list[
                 "customer": names.get(action.customer_department_id, "?"),
                 "then": then,
                 "now": now,
-                "change": round(now - then, 2) if now is not None and then is not None else None,
+                "change": round(now - then, MEAN_DECIMALS)
+                if now is not None and then is not None
+                else None,
             }
         )
     return out
@@ -1084,7 +746,8 @@ def _subtree_lines(rows):
 
 
 def export_rows(cycle: Cycle):
-    """The cycle's figures as plain rows for a file; suppressed ones without their numbers.
+    """The cycle's published figures as plain rows for a file; hidden ones without their
+    numbers but with why, shown ones printed as the pages print them.
 
     A superior's named rating of one report is left out: it is one rater's answer. Each
     all-types figure per customer has its line, also where one type's row stands for it, and
@@ -1117,6 +780,11 @@ def export_rows(cycle: Cycle):
         _with_all_types_rows(rows.iterator(chunk_size=2000)), _subtree_lines(subtrees)
     )
     for row in lines:
+        # Only the published shapes (an only-type row is published as its all-types copy).
+        if not is_published(
+            row.scope, row.kind, row.criterion_id, row.customer_department_id, only_type=False
+        ):
+            continue
         dept = names.get(row.department_id)
         customer = names.get(row.customer_department_id)
         base = [
@@ -1134,14 +802,15 @@ def export_rows(cycle: Cycle):
             else _("All customers"),
         ]
         if row.suppressed:
-            yield [*base, _("not enough responses"), "", "", "", "", "", "", "", ""]
+            yield [*base, hidden_label(row), "", "", "", "", "", "", "", ""]
         else:
+            distribution = shown_distribution(row)
             yield [
                 *base,
                 row.raters,
-                round(row.mean, 2) if row.mean is not None else "",
-                round(100 * row.favourable, 1) if row.favourable is not None else "",
-                *row.distribution,
+                round(row.mean, MEAN_DECIMALS) if row.mean is not None else "",
+                round(100 * row.favourable) if row.favourable is not None else "",
+                *(distribution or ["", "", "", "", ""]),
                 row.not_received,
             ]
 

@@ -20,7 +20,6 @@ from relations.roles import request_roles, visible_department_ids
 
 from . import results, results_export
 from .models import (
-    PART_KINDS,
     ActionStatus,
     CommentReply,
     Cycle,
@@ -65,27 +64,15 @@ def home(request):
     raise Http404
 
 
-def _filters(request, cycle: Cycle | None) -> tuple[str, int | None]:
-    kind = request.GET.get("type", "")
-    if kind not in PART_KINDS:
-        kind = ""
-    criterion = request.GET.get("criterion", "")
-    criterion_id = None
-    if criterion.isdigit() and cycle is not None and cycle.criteria.filter(pk=criterion).exists():
-        criterion_id = int(criterion)
-    return kind, criterion_id
-
-
 @login_required
 def department(request, pk: int):
     tree = DepartmentTree.load()  # one read for who may see what and for the page
     visible = visible_department_ids(request.user, tree, roles=request_roles(request))
     dept = results.department_for(request.user, pk, visible=visible)
     cycle = results.pick_cycle(request.GET.get("cycle"))
-    kind, criterion_id = _filters(request, cycle)
-    context = results.department_dashboard(
-        dept, cycle, kind=kind, criterion_id=criterion_id, tree=tree
-    )
+    # The matrix shows all types and criteria: per-type and per-criterion cells per customer
+    # are not published (reviews.close.suppression).
+    context = results.department_dashboard(dept, cycle, tree=tree)
     context.update(
         {
             "cycles": results.result_cycles(),

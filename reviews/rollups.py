@@ -181,6 +181,12 @@ def rank_task_named(cycle: Cycle) -> bool:
     return setting is not None and setting.rank_task_visibility == RankTaskVisibility.NAMED
 
 
+_FINEST_SQL = (
+    "scope = 'self' AND kind <> '' AND criterion_id IS NOT NULL "
+    "AND customer_department_id IS NOT NULL"
+)
+
+
 def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_Insert]:
     t = _tables(table)
     kind = _kind_sql()
@@ -820,14 +826,8 @@ def _partition_rows(
     rows are, all of them while the people's are, the people's while the statements that do
     not need the flags (`beside`, then `side`) run. `person_inserts(cursor)` gives the
     people's statements. Returns (rows, suppressed rows)."""
-    from .results import (
-        FINEST_SQL,
-        ROW_FIELDS,
-        Suppression,
-        cyclic_gc_paused,
-        department_children,
-        suppression_order_key,
-    )
+    from .close.suppression import ROW_FIELDS, Suppression, order_key
+    from .results import department_children
 
     def read(where: str) -> str:
         # Sorted by department only (integers: cheap on the connection, which is the busier
@@ -849,9 +849,9 @@ def _partition_rows(
         finest_insert, *alone_inserts, subtree_insert = department_inserts
         _create_work_table(cursor, finest_insert)
         children = department_children()
-        finest = _ReadBeside(read(FINEST_SQL), [])
+        finest = _ReadBeside(read(_FINEST_SQL), [])
         finest.run()
-        alone = _ReadBeside(read(f"scope = %s AND NOT ({FINEST_SQL})"), [self_])
+        alone = _ReadBeside(read(f"scope = %s AND NOT ({_FINEST_SQL})"), [self_])
         subtrees = _ReadBeside(read("scope = %s"), [tree])
         people = _ReadBeside(read("scope = %s"), [person])
 
@@ -880,37 +880,32 @@ def _partition_rows(
                 for reading in (alone, subtrees, people):
                     reading.done.set()  # also on failure, which _beside raises
 
-        with cyclic_gc_paused():
-            suppression = Suppression(min_raters, children)
-            ids: list[int] = []
-            hidden: list[bool] = []
-            with _beside(work):
-                readings = ((finest, False), (alone, False), (subtrees, True), (people, True))
-                for reading, ends_step in readings:
-                    rows = reading.rows()
-                    if rows is None:
-                        break  # the thread failed: _beside raises why
-                    rows.sort(key=suppression_order_key)
-                    suppression.add(rows)
-                    ids.extend([row[0] for row in rows])
-                    if ends_step:
-                        hidden = suppression.settle()
-                del rows
-            last_work_id = max(ids, default=0)
-            # One character per work id, "1" where the row is suppressed (and, apart, where it
-            # is its type's only row): PostgreSQL reads a row's flag by position, where a list
-            # of ids had to be parsed and hashed first.
-            flags = bytearray(b"0") * last_work_id
-            for work_id in compress(ids, hidden):
-                flags[work_id - 1] = ord("1")
-            only_type = bytearray(b"0") * last_work_id
-            for position in suppression.only_type:
-                only_type[ids[position] - 1] = ord("1")
-            suppressed = hidden.count(True)
-            # Freeing a million small objects takes 0.1 s: a thread does it while PostgreSQL
-            # writes the partition (make bench).
-            leftovers = [ids, hidden, suppression]
-            del ids, hidden, suppression
+        suppression = Suppression(min_raters, children)
+        ids: list[int] = []
+        with _beside(work):
+            for reading in (finest, alone, subtrees, people):
+                rows = reading.rows()
+                if rows is None:
+                    break  # the thread failed: _beside raises why
+                suppression.add(rows)
+            del rows
+        # The same order on both databases (`suppression_flags` sorts the same way).
+        suppression.rows.sort(key=order_key)
+        hidden = suppression.settle()
+        ids = [row[0] for row in suppression.rows]
+        last_work_id = max(ids, default=0)
+        # One character per work id, "1" where the row is suppressed (and, apart, where it
+        # is its type's only row): PostgreSQL reads a row's flag by position, where a list
+        # of ids had to be parsed and hashed first.
+        flags = bytearray(b"0") * last_work_id
+        for work_id in compress(ids, hidden):
+            flags[work_id - 1] = ord("1")
+        only_type = bytearray(b"0") * last_work_id
+        for position in suppression.only_type:
+            only_type[ids[position] - 1] = ord("1")
+        suppressed = hidden.count(True)
+        leftovers = [ids, hidden, suppression]
+        del ids, hidden, suppression
         partition, sequence = new_partition(cursor, cycle.pk)
         first_id = reserve_ids(cursor, sequence, last_work_id)
         # A department's rows written together: its page reads them from a few heap pages

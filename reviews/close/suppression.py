@@ -1,0 +1,340 @@
+"""What a closed cycle publishes, and which published figures it hides. Pure Python.
+
+Rows are tuples of `ROW_FIELDS`: (id, scope, department, employee, kind, criterion, customer,
+raters), as the close reads them. The close computes more rows than it publishes: sums are
+built from finer rows, but every cross-table published is one more set of equations an
+attacker can solve together, and each one costs hidden figures. So only these shapes are
+published (pages and exports read nothing else):
+
+- a department alone, a department with its sub-departments, a person: all types or one
+  type over all criteria, and all types for one criterion;
+- a department alone per customer department: all types, all criteria (the matrix and the
+  reciprocity gaps; where one type is all there is between the two, that type's row,
+  `Rollup.only_type`, is the figure).
+
+Every other row is kept hidden (`suppressed`): it exists only to build the published ones.
+
+Primary suppression: a figure of fewer than N raters is hidden. Secondary suppression: the
+published figures are tied by equations (a total and the parts it adds up from):
+
+- a figure over all types = its per-type figures (raters add up);
+- a department alone over all customers = its per-customer figures (raters add up);
+- a figure over all criteria = its per-criterion figures (scores add up, raters overlap);
+- a department with its sub-departments = the department alone + each child with its own
+  (a child without sub-departments: its department-alone row);
+- a department alone, one type (or one criterion) = its people's figures + what is left
+  (answers about the department itself, about people without a figure of their own and, for
+  a criterion, the rank task ratings), which is never published.
+
+An integer program (HiGHS through `scipy.optimize.milp`) picks the hidden set with the least
+weight, each figure weighing its raters and a headline (a department's figure over all
+types, criteria and customers) a hundred times more, so headlines are the last thing hidden,
+under these constraints for each equation with members total t, parts p and leftover rest:
+
+1. a hidden part is never the only unknown: another part, the total, or a leftover of at
+   least one rater is unknown with it;
+2. a hidden part and the other unknowns of its equation hold at least N raters together, so
+   what subtraction gives is a group of N or more (a hidden total counts as N: nothing comes
+   out of it);
+3. a hidden total is not the sum of shown parts: a part or a leftover is unknown.
+
+Those constraints are the pairwise rule: necessary, not sufficient, against an attacker who
+solves all published figures together. `tests/disclosure` runs such an attacker (an integer
+program over everything a role sees) on the demo company and on random companies.
+
+The problem splits into independent components (rows tied by no equation chain); only those
+holding a primary figure are solved. A component whose solve fails falls back to a greedy
+repair of the same constraints, which is never less safe, only hides more.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_array
+
+SELF, TREE, PERSON = "self", "tree", "person"
+ALL_TYPES, RANK_TASK = "", "rank_task"
+# A headline weighs this many times its raters: hidden only when nothing else protects.
+HEADLINE_WEIGHT = 100
+# Seconds HiGHS may spend on one component before the greedy repair takes over.
+SOLVE_SECONDS = 20.0
+
+ROW_FIELDS = (
+    "id",
+    "scope",
+    "department_id",
+    "employee_id",
+    "kind",
+    "criterion_id",
+    "customer_department_id",
+    "raters",
+)
+
+
+def order_key(row: tuple) -> tuple:
+    """The order rows go through suppression, the same on both databases: by department,
+    scope, type, person, criterion and customer, a missing id first (ids are positive)."""
+    return (row[2], row[1], row[4], row[3] or 0, row[5] or 0, row[6] or 0)
+
+
+def is_published(scope: str, kind: str, criterion, customer, only_type: bool) -> bool:
+    """Whether a row of this shape is shown on any page or export (module docstring)."""
+    if scope == PERSON and kind == RANK_TASK:
+        return False  # a superior's rating of one report: shown named, outside every sum
+    if customer is not None:
+        return scope == SELF and criterion is None and (kind == ALL_TYPES or only_type)
+    return criterion is None or kind == ALL_TYPES
+
+
+@dataclass(frozen=True)
+class Equation:
+    """total = parts (+ rest, never published); `disjoint`: raters add up."""
+
+    total: int
+    parts: tuple[int, ...]
+    rest: int
+    disjoint: bool
+
+
+class Suppression:
+    """The flags of one cycle's rows: add them (in any number of parts), then `settle`."""
+
+    def __init__(self, min_raters: int, children: dict[int, list[int]] | None = None):
+        self.min_raters = min_raters
+        self.children = children or {}
+        self.rows: list[tuple] = []
+        # Positions of the rows that are also their department's all-types figure for their
+        # customer (`Rollup.only_type`), found by `settle`.
+        self.only_type: list[int] = []
+        # Positions hidden to protect another figure (not for their own size).
+        self.protecting: list[int] = []
+        self.published: list[bool] = []
+        self.equations: list[Equation] = []
+
+    def add(self, rows: list[tuple]) -> None:
+        self.rows.extend(rows)
+
+    # -- the rows' shapes ---------------------------------------------------------------
+
+    def _find_only_type(self) -> set[int]:
+        kinds: dict[tuple, list[int]] = defaultdict(list)
+        for i, (_id, scope, dept, _emp, _kind, crit, cust, _r) in enumerate(self.rows):
+            if scope == SELF and cust is not None:
+                kinds[(dept, crit, cust)].append(i)
+        only = set()
+        for positions in kinds.values():
+            if len(positions) == 1 and self.rows[positions[0]][4] != ALL_TYPES:
+                only.add(positions[0])
+        return only
+
+    def _build_equations(self, only_type: set[int]) -> None:
+        rows = self.rows
+        index: dict[tuple, int] = {}
+        for i, (_id, scope, dept, emp, kind, crit, cust, _r) in enumerate(rows):
+            if not self.published[i]:
+                continue
+            if i in only_type:
+                kind = ALL_TYPES
+            index[(scope, dept, emp, kind, crit, cust)] = i
+        raters = [row[7] for row in rows]
+        equations = self.equations
+
+        def add(total: int | None, parts: list[int], *, disjoint: bool) -> None:
+            if total is None or not parts:
+                return
+            rest = raters[total] - sum(raters[p] for p in parts) if disjoint else 0
+            equations.append(Equation(total, tuple(parts), max(rest, 0), disjoint))
+
+        # Totals and their parts within one scope and owner.
+        by_owner: dict[tuple, dict[tuple, int]] = defaultdict(dict)
+        for (scope, dept, emp, kind, crit, cust), i in index.items():
+            by_owner[(scope, dept, emp)][(kind, crit, cust)] = i
+        for cells in by_owner.values():
+            total = cells.get((ALL_TYPES, None, None))
+            kinds = [i for (k, c, u), i in cells.items() if k != ALL_TYPES and c is None]
+            criteria = [i for (k, c, u), i in cells.items() if k == ALL_TYPES and c is not None]
+            customers = [i for (k, c, u), i in cells.items() if u is not None]
+            add(total, kinds, disjoint=True)
+            add(total, criteria, disjoint=False)
+            add(total, customers, disjoint=True)
+        # A department with its subtree = itself alone + each child with its own.
+        for (scope, dept, _emp, kind, crit, _cust), total in index.items():
+            if scope != TREE:
+                continue
+            parts = []
+            own = index.get((SELF, dept, None, kind, crit, None))
+            if own is not None:
+                parts.append(own)
+            for child in self.children.get(dept, ()):
+                part = index.get((TREE, child, None, kind, crit, None))
+                if part is None:
+                    part = index.get((SELF, child, None, kind, crit, None))
+                if part is not None:
+                    parts.append(part)
+            add(total, parts, disjoint=True)
+        # A department alone = its people's figures + what is left, per type and criterion.
+        people: dict[tuple, list[int]] = defaultdict(list)
+        for (scope, dept, _emp, kind, crit, _cust), i in index.items():
+            if scope == PERSON and (kind != ALL_TYPES or crit is not None):
+                people[(dept, kind, crit)].append(i)
+        for (dept, kind, crit), parts in people.items():
+            add(index.get((SELF, dept, None, kind, crit, None)), parts, disjoint=True)
+
+    # -- solving --------------------------------------------------------------------------
+
+    def settle(self) -> list[bool]:
+        """The hidden flag of every row added, in the order added."""
+        rows, n = self.rows, self.min_raters
+        only_type = self._find_only_type()
+        self.only_type = sorted(only_type)
+        self.published = [
+            is_published(scope, kind, crit, cust, i in only_type)
+            for i, (_id, scope, _d, _e, kind, crit, cust, _r) in enumerate(rows)
+        ]
+        self.equations = []
+        self._build_equations(only_type)
+        raters = [row[7] for row in rows]
+        hidden = [not shown or r < n for shown, r in zip(self.published, raters, strict=True)]
+        primary = list(hidden)
+        for component in self._components(hidden):
+            self._solve(component, raters, hidden)
+        self.protecting = [
+            i for i, (h, p) in enumerate(zip(hidden, primary, strict=True)) if h and not p
+        ]
+        return hidden
+
+    def _components(self, hidden: list[bool]) -> list[list[int]]:
+        """Groups of equations tied by shared rows, those with a hidden published row."""
+        parent = list(range(len(self.rows)))
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for eq in self.equations:
+            root = find(eq.total)
+            for p in eq.parts:
+                other = find(p)
+                if other != root:
+                    parent[other] = root
+        groups: dict[int, list[int]] = defaultdict(list)
+        for k, eq in enumerate(self.equations):
+            groups[find(eq.total)].append(k)
+        return [
+            ks
+            for ks in groups.values()
+            if any(
+                hidden[i] for k in ks for i in (self.equations[k].total, *self.equations[k].parts)
+            )
+        ]
+
+    def _constraints(self, ks: list[int], raters: list[int]) -> list[tuple[dict, float]]:
+        """Each constraint as ({row: coefficient}, lower bound): sum >= lower bound."""
+        n = self.min_raters
+        out: list[tuple[dict, float]] = []
+        for k in ks:
+            eq = self.equations[k]
+            members = (eq.total, *eq.parts)
+            if eq.rest == 0:
+                # 3. a hidden total has a hidden part.
+                out.append(({eq.total: -1, **{p: 1 for p in eq.parts}}, 0))
+            for p in eq.parts:
+                others = [q for q in members if q != p]
+                if eq.rest == 0:
+                    # 1. a hidden part is not the only unknown.
+                    coefficients = {q: 1 for q in others}
+                    coefficients[p] = coefficients.get(p, 0) - 1
+                    out.append((coefficients, 0))
+                if raters[p] + eq.rest < n:
+                    # 2. with its other unknowns it holds N raters (a hidden total counts as N).
+                    coefficients = {q: (n if q == eq.total else min(raters[q], n)) for q in others}
+                    coefficients[p] = coefficients.get(p, 0) - (n - raters[p])
+                    out.append((coefficients, -eq.rest))
+        return out
+
+    def _weight(self, i: int, raters: list[int]) -> float:
+        _id, scope, _d, _e, kind, crit, cust, r = self.rows[i]
+        headline = scope in (SELF, TREE) and kind == ALL_TYPES and crit is None and cust is None
+        return max(r, 1) * (HEADLINE_WEIGHT if headline else 1)
+
+    def _solve(self, ks: list[int], raters: list[int], hidden: list[bool]) -> None:
+        constraints = self._constraints(ks, raters)
+        variables = sorted({i for coefficients, _lb in constraints for i in coefficients})
+        column = {i: j for j, i in enumerate(variables)}
+        data, row_index, col_index, lower = [], [], [], []
+        for r, (coefficients, lb) in enumerate(constraints):
+            for i, a in coefficients.items():
+                if a:
+                    data.append(a)
+                    row_index.append(r)
+                    col_index.append(column[i])
+            lower.append(lb)
+        if not constraints:
+            return
+        matrix = coo_array(
+            (data, (row_index, col_index)), shape=(len(constraints), len(variables))
+        ).tocsr()
+        weights = np.array([self._weight(i, raters) for i in variables], dtype=float)
+        fixed = np.array([1.0 if hidden[i] else 0.0 for i in variables])
+        result = milp(
+            weights,
+            constraints=LinearConstraint(matrix, np.array(lower, dtype=float), np.inf),
+            integrality=np.ones(len(variables)),
+            bounds=Bounds(fixed, np.ones(len(variables))),
+            options={"time_limit": SOLVE_SECONDS, "presolve": True},
+        )
+        if result.x is not None and result.status in (0, 1):
+            chosen = [i for i, value in zip(variables, result.x, strict=True) if value > 0.5]
+            if _satisfied(constraints, set(chosen) | {i for i in variables if hidden[i]}):
+                for i in chosen:
+                    hidden[i] = True
+                return
+        _greedy_repair(constraints, hidden, weights_of=lambda i: self._weight(i, raters))
+
+
+def _satisfied(constraints: list[tuple[dict, float]], hidden: set[int]) -> bool:
+    return all(
+        sum(a for i, a in coefficients.items() if i in hidden) >= lb
+        for coefficients, lb in constraints
+    )
+
+
+def _greedy_repair(constraints, hidden: list[bool], *, weights_of) -> None:
+    """Hide the lightest row that helps a broken constraint until none is broken."""
+    changed = True
+    while changed:
+        changed = False
+        for coefficients, lb in constraints:
+            value = sum(a for i, a in coefficients.items() if hidden[i])
+            if value >= lb:
+                continue
+            helping = [i for i, a in coefficients.items() if a > 0 and not hidden[i]]
+            if not helping:
+                continue  # cannot be repaired by hiding more: the rows are hidden already
+            hidden[min(helping, key=lambda i: (weights_of(i), i))] = True
+            changed = True
+
+
+def suppression_flags(
+    rows: list[tuple], min_raters: int, children: dict[int, list[int]] | None = None
+) -> tuple[list[bool], list[int], list[int]]:
+    """For rows of ROW_FIELDS in any order: (hidden flags, positions of only-type rows,
+    positions hidden to protect another figure), in the rows' order."""
+    order = sorted(range(len(rows)), key=lambda i: order_key(rows[i]))
+    suppression = Suppression(min_raters, children)
+    suppression.add([rows[i] for i in order])
+    settled = suppression.settle()
+    hidden = [False] * len(rows)
+    for position, i in enumerate(order):
+        hidden[i] = settled[position]
+    return (
+        hidden,
+        sorted(order[p] for p in suppression.only_type),
+        sorted(order[p] for p in suppression.protecting),
+    )
