@@ -36,7 +36,9 @@ under these constraints for each equation with members total t, parts p and left
 2. a hidden part and the other unknowns of its equation hold at least N raters together, so
    what subtraction gives is a group of N or more (a hidden total counts as N: nothing comes
    out of it);
-3. a hidden total is not the sum of shown parts: a part or a leftover is unknown.
+3. a hidden total is not the sum of shown parts: a part or a leftover is unknown;
+4. a leftover of fewer than N raters (never published) is not the total minus shown parts:
+   with the unknowns that join it, it holds N raters.
 
 Those constraints are the pairwise rule: necessary, not sufficient, against an attacker who
 solves all published figures together. `tests/disclosure` runs such an attacker (an integer
@@ -84,7 +86,7 @@ def order_key(row: tuple) -> tuple:
 def is_published(scope: str, kind: str, criterion, customer, only_type: bool) -> bool:
     """Whether a row of this shape is shown on any page or export (module docstring)."""
     if scope == PERSON and kind == RANK_TASK:
-        return False  # a superior's rating of one report: shown named, outside every sum
+        return False  # a superior's rating of one report: shown named only, in no sum
     if customer is not None:
         return scope == SELF and criterion is None and (kind == ALL_TYPES or only_type)
     return criterion is None or kind == ALL_TYPES
@@ -198,7 +200,13 @@ class Suppression:
         self.equations = []
         self._build_equations(only_type)
         raters = [row[7] for row in rows]
-        hidden = [not shown or r < n for shown, r in zip(self.published, raters, strict=True)]
+        # A superior's rating of one report exists only where HR chose to show it to the
+        # report, named, like a manager's review: in no sum, so never hidden.
+        named = [row[1] == PERSON and row[4] == RANK_TASK for row in rows]
+        hidden = [
+            not by_name and (not shown or r < n)
+            for shown, by_name, r in zip(self.published, named, raters, strict=True)
+        ]
         primary = list(hidden)
         for component in self._components(hidden):
             self._solve(component, raters, hidden)
@@ -208,7 +216,8 @@ class Suppression:
         return hidden
 
     def _components(self, hidden: list[bool]) -> list[list[int]]:
-        """Groups of equations tied by shared rows, those with a hidden published row."""
+        """Groups of equations tied by shared rows, those that hide anything: with a hidden
+        row or a small leftover (with neither, showing every row breaks no constraint)."""
         parent = list(range(len(self.rows)))
 
         def find(i: int) -> int:
@@ -226,13 +235,16 @@ class Suppression:
         groups: dict[int, list[int]] = defaultdict(list)
         for k, eq in enumerate(self.equations):
             groups[find(eq.total)].append(k)
-        return [
-            ks
-            for ks in groups.values()
-            if any(
-                hidden[i] for k in ks for i in (self.equations[k].total, *self.equations[k].parts)
-            )
-        ]
+        n = self.min_raters
+
+        def needs_solving(ks: list[int]) -> bool:
+            for k in ks:
+                eq = self.equations[k]
+                if 0 < eq.rest < n or any(hidden[i] for i in (eq.total, *eq.parts)):
+                    return True
+            return False
+
+        return [ks for ks in groups.values() if needs_solving(ks)]
 
     def _constraints(self, ks: list[int], raters: list[int]) -> list[tuple[dict, float]]:
         """Each constraint as ({row: coefficient}, lower bound): sum >= lower bound."""
@@ -244,6 +256,10 @@ class Suppression:
             if eq.rest == 0:
                 # 3. a hidden total has a hidden part.
                 out.append(({eq.total: -1, **{p: 1 for p in eq.parts}}, 0))
+            elif eq.rest < n:
+                # 4. a small leftover is not the total minus shown parts: unknowns join it.
+                coefficients = {q: (n if q == eq.total else min(raters[q], n)) for q in members}
+                out.append((coefficients, n - eq.rest))
             for p in eq.parts:
                 others = [q for q in members if q != p]
                 if eq.rest == 0:
