@@ -429,6 +429,12 @@ class ReviewRequest(models.Model):
     def answer_key(self) -> str:
         return answer_key(self.pk)
 
+    @property
+    def rated_alone(self) -> bool:
+        """A superior rating a direct report: one rater by nature, so not anonymous to HR or,
+        if HR so chooses, to the report (`RankTaskVisibility`); labelled wherever asked."""
+        return self.edge_type == EdgeType.RANK and self.rank_kind == RankKind.TASK
+
 
 def answer_key(request_id: int) -> str:
     """HMAC of the request id: lets the application find the rater's answer, nobody else."""

@@ -81,6 +81,53 @@ def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
     return len(rows), len(rows) - len(shown_ids)
 
 
+def disclosure_summary(cycle: Cycle) -> dict:
+    """How much of a closed cycle's published figures is hidden, counted over the groups of at
+    least N raters (a smaller group is hidden by rule): all published rows, and the headlines
+    (each department over all types, criteria and customers, alone and with its subtree)."""
+    n = settings.ICR_MIN_RATERS
+    published = big = big_hidden = headlines = headlines_hidden = 0
+    alone = alone_hidden = 0
+    rows = Rollup.objects.filter(cycle=cycle).values_list(
+        "scope",
+        "kind",
+        "criterion_id",
+        "customer_department_id",
+        "only_type",
+        "raters",
+        "suppressed",
+    )
+    for scope, kind, criterion, customer, only_type, raters, hidden in rows.iterator(5000):
+        if not is_published(scope, kind, criterion, customer, only_type):
+            continue
+        published += 1
+        if raters < n:
+            continue
+        big += 1
+        big_hidden += hidden
+        if scope != RollupScope.PERSON and kind == "" and criterion is None and customer is None:
+            headlines += 1
+            headlines_hidden += hidden
+            if scope == RollupScope.SELF:
+                alone += 1
+                alone_hidden += hidden
+
+    def share(part: int, whole: int) -> float:
+        return round(100 * part / whole, 1) if whole else 0.0
+
+    return {
+        "published": published,
+        "with_n_raters": big,
+        "hidden_with_n_raters": big_hidden,
+        "hidden_percent": share(big_hidden, big),
+        "headlines": headlines,
+        "headlines_hidden": headlines_hidden,
+        "headlines_hidden_percent": share(headlines_hidden, headlines),
+        "alone_headlines": alone,
+        "alone_headlines_hidden": alone_hidden,
+    }
+
+
 # --- Access ---------------------------------------------------------------------------------
 
 
