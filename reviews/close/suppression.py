@@ -44,8 +44,8 @@ Those constraints are the pairwise rule: necessary, not sufficient, against an a
 solves all published figures together. `tests/disclosure` runs such an attacker (an integer
 program over everything a role sees) on the demo company and on random companies.
 
-The problem splits into independent components (rows tied by no equation chain); only those
-holding a primary figure are solved. A component whose solve fails falls back to a greedy
+Only the equations that ask anything are solved (`Suppression._settle_flags`), component by
+component. A component whose solve fails falls back to a greedy
 repair of the same constraints, which is never less safe, only hides more.
 """
 
@@ -62,8 +62,10 @@ SELF, TREE, PERSON = "self", "tree", "person"
 ALL_TYPES, RANK_TASK = "", "rank_task"
 # A headline weighs this many times its raters: hidden only when nothing else protects.
 HEADLINE_WEIGHT = 100
-# Seconds HiGHS may spend on one component before the greedy repair takes over.
-SOLVE_SECONDS = 20.0
+# Seconds HiGHS may spend on one batch of components before the greedy repair takes over.
+SOLVE_SECONDS = 10.0
+# Equations per call of the solver: independent components are solved in batches.
+BATCH_EQUATIONS = 5000
 
 ROW_FIELDS = (
     "id",
@@ -208,43 +210,70 @@ class Suppression:
             for shown, by_name, r in zip(self.published, named, raters, strict=True)
         ]
         primary = list(hidden)
-        for component in self._components(hidden):
-            self._solve(component, raters, hidden)
+        self._settle_flags(hidden, raters)
         self.protecting = [
             i for i, (h, p) in enumerate(zip(hidden, primary, strict=True)) if h and not p
         ]
         return hidden
 
-    def _components(self, hidden: list[bool]) -> list[list[int]]:
-        """Groups of equations tied by shared rows, those that hide anything: with a hidden
-        row or a small leftover (with neither, showing every row breaks no constraint)."""
-        parent = list(range(len(self.rows)))
+    def _settle_flags(self, hidden: list[bool], raters: list[int]) -> None:
+        """Solve the equations that can ask anything, then those that the rows hidden by that
+        pull in, until no hidden row is in an equation left out.
+
+        An equation with no hidden row and no small leftover asks nothing (showing all of its
+        rows breaks none of its constraints), so most of a large cycle's equations never reach
+        the solver, and those that do split into small components (rows shared by the same
+        equations) instead of one that the department tree ties together.
+        """
+        n, equations = self.min_raters, self.equations
+        touching: dict[int, list[int]] = defaultdict(list)
+        for k, eq in enumerate(equations):
+            touching[eq.total].append(k)
+            for p in eq.parts:
+                touching[p].append(k)
+        fresh = {
+            k
+            for k, eq in enumerate(equations)
+            if 0 < eq.rest < n or any(hidden[i] for i in (eq.total, *eq.parts))
+        }
+        active: set[int] = set()
+        while fresh:
+            active |= fresh
+            newly: list[int] = []
+            # Components solved together, a batch per call: each call costs milliseconds
+            # besides the solve, and thousands of components are a few rows each.
+            batch: list[int] = []
+            for component in self._components(active, fresh):
+                batch += component
+                if len(batch) >= BATCH_EQUATIONS:
+                    newly += self._solve(batch, raters, hidden)
+                    batch = []
+            if batch:
+                newly += self._solve(batch, raters, hidden)
+            fresh = {k for row in newly for k in touching[row]} - active
+
+    def _components(self, active: set[int], fresh: set[int]) -> list[list[int]]:
+        """The active equations tied by shared rows into groups, those holding a fresh one."""
+        parent: dict[int, int] = {}
 
         def find(i: int) -> int:
+            parent.setdefault(i, i)
             while parent[i] != i:
                 parent[i] = parent[parent[i]]
                 i = parent[i]
             return i
 
-        for eq in self.equations:
+        for k in sorted(active):
+            eq = self.equations[k]
             root = find(eq.total)
             for p in eq.parts:
                 other = find(p)
                 if other != root:
                     parent[other] = root
         groups: dict[int, list[int]] = defaultdict(list)
-        for k, eq in enumerate(self.equations):
-            groups[find(eq.total)].append(k)
-        n = self.min_raters
-
-        def needs_solving(ks: list[int]) -> bool:
-            for k in ks:
-                eq = self.equations[k]
-                if 0 < eq.rest < n or any(hidden[i] for i in (eq.total, *eq.parts)):
-                    return True
-            return False
-
-        return [ks for ks in groups.values() if needs_solving(ks)]
+        for k in sorted(active):
+            groups[find(self.equations[k].total)].append(k)
+        return [ks for ks in groups.values() if any(k in fresh for k in ks)]
 
     def _constraints(self, ks: list[int], raters: list[int]) -> list[tuple[dict, float]]:
         """Each constraint as ({row: coefficient}, lower bound): sum >= lower bound."""
@@ -279,9 +308,13 @@ class Suppression:
         headline = scope in (SELF, TREE) and kind == ALL_TYPES and crit is None and cust is None
         return max(r, 1) * (HEADLINE_WEIGHT if headline else 1)
 
-    def _solve(self, ks: list[int], raters: list[int], hidden: list[bool]) -> None:
+    def _solve(self, ks: list[int], raters: list[int], hidden: list[bool]) -> list[int]:
+        """Hide what these equations need, at least cost; returns the rows it hid."""
         constraints = self._constraints(ks, raters)
+        if not constraints:
+            return []
         variables = sorted({i for coefficients, _lb in constraints for i in coefficients})
+        before = [i for i in variables if hidden[i]]
         column = {i: j for j, i in enumerate(variables)}
         data, row_index, col_index, lower = [], [], [], []
         for r, (coefficients, lb) in enumerate(constraints):
@@ -291,8 +324,6 @@ class Suppression:
                     row_index.append(r)
                     col_index.append(column[i])
             lower.append(lb)
-        if not constraints:
-            return
         matrix = coo_array(
             (data, (row_index, col_index)), shape=(len(constraints), len(variables))
         ).tocsr()
@@ -305,13 +336,16 @@ class Suppression:
             bounds=Bounds(fixed, np.ones(len(variables))),
             options={"time_limit": SOLVE_SECONDS, "presolve": True},
         )
+        chosen: list[int] = []
         if result.x is not None and result.status in (0, 1):
             chosen = [i for i, value in zip(variables, result.x, strict=True) if value > 0.5]
-            if _satisfied(constraints, set(chosen) | {i for i in variables if hidden[i]}):
-                for i in chosen:
-                    hidden[i] = True
-                return
-        _greedy_repair(constraints, hidden, weights_of=lambda i: self._weight(i, raters))
+        if chosen and _satisfied(constraints, set(chosen) | set(before)):
+            for i in chosen:
+                hidden[i] = True
+        else:
+            _greedy_repair(constraints, hidden, weights_of=lambda i: self._weight(i, raters))
+        was_hidden = set(before)
+        return [i for i in variables if hidden[i] and i not in was_hidden]
 
 
 def _satisfied(constraints: list[tuple[dict, float]], hidden: set[int]) -> bool:
