@@ -840,7 +840,9 @@ def export_rows(cycle: Cycle):
             dept.code if dept else "",
             dept.name if dept else "",
             people.get(row.employee_id, "") if row.employee_id else "",
-            kind_label(row.kind),
+            _("All types but rank")
+            if row.customer_department_id and row.kind == RollupKind.ALL
+            else kind_label(row.kind),
             criteria.get(row.criterion_id, _("All criteria"))
             if row.criterion_id
             else _("All criteria"),

@@ -96,8 +96,9 @@ class Rollup(models.Model):
     """Aggregate figures for one provider × type × criterion × customer department in a cycle.
 
     `kind` "" means all types, `criterion` NULL all criteria (every score counted), and
-    `customer_department` NULL all customers; a department's all-types figure for one
-    customer is the one type's row where there is only one (`only_type`, `cells_of_kind`), and
+    `customer_department` NULL all customers; a department's figure for one customer over all
+    types leaves rank out, and is the one type's row where there is only one other
+    (`only_type`, `cells_of_kind`), and
     the figure of a department without sub-departments with its subtree is its department-alone
     row of all customers (`with_subtree`, `subtree_rows`).
     `raters` counts distinct answers with scores (an answer key stands for one rater of one

@@ -143,6 +143,11 @@ def _kind_sql(alias: str = "a") -> str:
 
 
 KIND_PARAMS = [EdgeType.RANK.value, "rank_"]
+RANK = EdgeType.RANK.value
+# The rollup kinds of rank, as an SQL list (constants: no parameters to number).
+RANK_KINDS = ", ".join(
+    f"'{k}'" for k in (RollupKind.RANK_TASK.value, RollupKind.RANK_CONDITION.value)
+)
 
 CLOSURE_SQL = """
     WITH RECURSIVE closure(ancestor, descendant) AS (
@@ -198,11 +203,18 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
     detail = "r.scope = %s AND r.kind <> '' AND r.customer_department_id IS NOT NULL"
     partitioned = table == WORK_TABLE
 
-    def only_type(partition: str) -> str:
-        # Closing on PostgreSQL, Python finds these rows (`Suppression.only_type`) and the
-        # partition gets the flag with the suppression's: the window over the finest rows
-        # took 0.15 s of the first pass, which everything waits for (make bench).
-        return "FALSE" if partitioned else f"COUNT(*) OVER (PARTITION BY {partition}) = 1"
+    def only_type(partition: str, not_rank: str) -> str:
+        # The one type other than rank between two departments (rank stays out of their
+        # figures per customer). Closing on PostgreSQL, Python finds these rows
+        # (`Suppression.only_type`) and the partition gets the flag with the suppression's:
+        # the window over the finest rows took 0.15 s of the first pass, which everything
+        # waits for (make bench).
+        if partitioned:
+            return "FALSE"
+        return (
+            f"({not_rank} AND SUM(CASE WHEN {not_rank} THEN 1 ELSE 0 END) "
+            f"OVER (PARTITION BY {partition}) = 1)"
+        )
 
     statements: list[_Insert] = []
     # 1. Department × type × criterion × customer department, from the scores.
@@ -211,7 +223,7 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
             f"""
             SELECT CAST(%s AS BIGINT), %s, g.pd, CAST(NULL AS BIGINT), {_kind_sql("g")},
                    g.criterion_id, g.cd, {SCORE_FIGURES},
-                   {only_type("g.pd, g.criterion_id, g.cd")}, %s
+                   {only_type("g.pd, g.criterion_id, g.cd", f"g.edge_type <> '{RANK}'")}, %s
             FROM (
                 SELECT a.provider_department_id AS pd, a.edge_type, a.rank_kind,
                        s.criterion_id, a.customer_department_id AS cd, {SCORE_SUMS}
@@ -235,7 +247,7 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
                    COALESCE(d.n5, 0), COALESCE(d.score_sum, 0),
                    1.0 * d.score_sum / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
                    1.0 * (d.n4 + d.n5) / NULLIF(d.n1 + d.n2 + d.n3 + d.n4 + d.n5, 0),
-                   {only_type("g.pd, g.cd")}, %s
+                   {only_type("g.pd, g.cd", f"g.kind NOT IN ({RANK_KINDS})")}, %s
             FROM (
                 SELECT a.provider_department_id AS pd, {kind} AS kind,
                        a.customer_department_id AS cd,
@@ -267,44 +279,41 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
             parallel=True,
         )
     )
-    # 3. All types per customer, all customers per type, and all of both (criterion kept):
-    # on PostgreSQL in one pass (GROUPING SETS; a dimension left out comes back NULL, and
-    # NULL kind means all types), on SQLite one statement each. All types per customer only
-    # where there are several: one type's row is that figure too (`only_type`, steps 1-2).
-    kept = [("r.customer_department_id",), ("r.kind",), ()]  # besides department, criterion
+    # 3. All customers per type and all of both (criterion kept): on PostgreSQL in one pass
+    # (GROUPING SETS; NULL kind means all types), on SQLite one statement each. Then all
+    # types per customer, rank left out (a person and their superior, whose groups are the
+    # smallest, are not department serving department), only where there are several: one
+    # type's row is that figure too (`only_type`, steps 1-2).
+    kept = [("r.kind",), ()]  # besides department and criterion
 
     def grouping(keep: tuple[str, ...]) -> str:
         return ", ".join(["r.department_id", "r.criterion_id", *keep])
 
     if connection.vendor == "postgresql":
         sets = ", ".join(f"({grouping(keep)})" for keep in kept)
-        levels = [
-            (
-                "COALESCE(r.kind, '')",
-                "r.customer_department_id",
-                f"GROUPING SETS ({sets})",
-                "HAVING GROUPING(r.kind) = 0 OR GROUPING(r.customer_department_id) = 1 "
-                "OR COUNT(*) > 1",
-            )
-        ]
+        levels = [("COALESCE(r.kind, '')", "NULL", "", f"GROUPING SETS ({sets})", "")]
     else:
         levels = [
-            (
-                "r.kind" if "r.kind" in keep else "''",
-                "r.customer_department_id" if "r.customer_department_id" in keep else "NULL",
-                grouping(keep),
-                "HAVING COUNT(*) > 1" if keep == ("r.customer_department_id",) else "",
-            )
+            ("r.kind" if "r.kind" in keep else "''", "NULL", "", grouping(keep), "")
             for keep in kept
         ]
-    for kind_col, customer_col, group_by, having in levels:
+    levels.append(
+        (
+            "''",
+            "r.customer_department_id",
+            f"AND r.kind NOT IN ({RANK_KINDS})",
+            grouping(("r.customer_department_id",)),
+            "HAVING COUNT(*) > 1",
+        )
+    )
+    for kind_col, customer_col, only, group_by, having in levels:
         statements.append(
             _Insert(
                 f"""
                 SELECT %s, %s, r.department_id, NULL, {kind_col}, r.criterion_id,
                        {customer_col}, {SUMS}
                 FROM {t["rollup"]} r
-                WHERE r.cycle_id = %s AND {detail}
+                WHERE r.cycle_id = %s AND {detail} {only}
                 GROUP BY {group_by} {having}
                 """,  # noqa: S608
                 [cycle.pk, self_, True, cycle.pk, self_],

@@ -8,9 +8,12 @@ published (pages and exports read nothing else):
 
 - a department alone, a department with its sub-departments, a person: all types or one
   type over all criteria, and all types for one criterion;
-- a department alone per customer department: all types, all criteria (the matrix and the
-  reciprocity gaps; where one type is all there is between the two, that type's row,
-  `Rollup.only_type`, is the figure).
+- a department alone per customer department: all types but rank, all criteria (the matrix
+  and the reciprocity gaps: departments serving departments through function, process and
+  workflow relationships; where one type is all there is between the two, that type's row,
+  `Rollup.only_type`, is the figure). Rank (a person and their superior) stays out of it: its
+  groups are the smallest, and crossed with the people's and types' figures they would be
+  pinned.
 
 Every other row is kept hidden (`suppressed`): it exists only to build the published ones.
 
@@ -18,7 +21,10 @@ Primary suppression: a figure of fewer than N raters is hidden. Secondary suppre
 published figures are tied by equations (a total and the parts it adds up from):
 
 - a figure over all types = its per-type figures (raters add up);
-- a department alone over all customers = its per-customer figures (raters add up);
+- a department alone over all customers = its per-customer figures + its rank types (raters
+  add up);
+- a department's figure for one type = its per-customer figures where that type is the only
+  one towards the customer + what is left (its share of customers served through several);
 - a figure over all criteria = its per-criterion figures (scores add up, raters overlap);
 - a department with its sub-departments = the department alone + each child with its own
   (a child without sub-departments: its department-alone row);
@@ -33,9 +39,9 @@ under these constraints for each equation with members total t, parts p and left
 
 1. a hidden part is never the only unknown: another part, the total, or a leftover of at
    least one rater is unknown with it;
-2. a hidden part and the other unknowns of its equation hold at least N raters together, so
-   what subtraction gives is a group of N or more (a hidden total counts as N: nothing comes
-   out of it);
+2. the other unknowns of a hidden part of fewer than N raters hold at least N raters, so
+   subtraction gives it only mixed into a group of N or more others (a hidden total counts
+   as N: nothing comes out of it);
 3. a hidden total is not the sum of shown parts: a part or a leftover is unknown;
 4. a leftover of fewer than N raters (never published) is not the total minus shown parts:
    with the unknowns that join it, it holds N raters.
@@ -60,6 +66,7 @@ from scipy.sparse import coo_array
 
 SELF, TREE, PERSON = "self", "tree", "person"
 ALL_TYPES, RANK_TASK = "", "rank_task"
+RANK_KINDS = (RANK_TASK, "rank_condition")
 # A headline weighs this many times its raters: hidden only when nothing else protects.
 HEADLINE_WEIGHT = 100
 # Seconds HiGHS may spend on one batch of components before the greedy repair takes over.
@@ -91,6 +98,8 @@ def is_published(scope: str, kind: str, criterion, customer, only_type: bool) ->
         return False  # a superior's rating of one report: shown named only, in no sum
     if customer is not None:
         return scope == SELF and criterion is None and (kind == ALL_TYPES or only_type)
+    if scope == PERSON:
+        return criterion is None
     return criterion is None or kind == ALL_TYPES
 
 
@@ -125,9 +134,11 @@ class Suppression:
     # -- the rows' shapes ---------------------------------------------------------------
 
     def _find_only_type(self) -> set[int]:
+        """The rows that are their department's figure for a customer over all types: rank
+        is left out of those, so where one other type is all there is, its row."""
         kinds: dict[tuple, list[int]] = defaultdict(list)
-        for i, (_id, scope, dept, _emp, _kind, crit, cust, _r) in enumerate(self.rows):
-            if scope == SELF and cust is not None:
+        for i, (_id, scope, dept, _emp, kind, crit, cust, _r) in enumerate(self.rows):
+            if scope == SELF and cust is not None and kind not in RANK_KINDS:
                 kinds[(dept, crit, cust)].append(i)
         only = set()
         for positions in kinds.values():
@@ -161,10 +172,22 @@ class Suppression:
             total = cells.get((ALL_TYPES, None, None))
             kinds = [i for (k, c, u), i in cells.items() if k != ALL_TYPES and c is None]
             criteria = [i for (k, c, u), i in cells.items() if k == ALL_TYPES and c is not None]
+            # Per customer, rank is left out: with the rank types they add up to the total.
             customers = [i for (k, c, u), i in cells.items() if u is not None]
+            ranks = [i for (k, c, u), i in cells.items() if k in RANK_KINDS and c is None]
             add(total, kinds, disjoint=True)
             add(total, criteria, disjoint=False)
-            add(total, customers, disjoint=True)
+            if customers:
+                add(total, customers + ranks, disjoint=True)
+        # A type's figure = its customers' figures where it is the only type between the two
+        # departments (`only_type`) + its other customers' share, never published.
+        only_by_kind: dict[tuple, list[int]] = defaultdict(list)
+        for i in sorted(only_type):
+            _id, scope, dept, _emp, kind, crit, _cust, _r = rows[i]
+            if crit is None and self.published[i]:
+                only_by_kind[(dept, kind)].append(i)
+        for (dept, kind), parts in only_by_kind.items():
+            add(index.get((SELF, dept, None, kind, None, None)), parts, disjoint=True)
         # A department with its subtree = itself alone + each child with its own.
         for (scope, dept, _emp, kind, crit, _cust), total in index.items():
             if scope != TREE:
@@ -296,10 +319,11 @@ class Suppression:
                     coefficients = {q: 1 for q in others}
                     coefficients[p] = coefficients.get(p, 0) - 1
                     out.append((coefficients, 0))
-                if raters[p] + eq.rest < n:
-                    # 2. with its other unknowns it holds N raters (a hidden total counts as N).
+                if raters[p] < n and eq.rest < n:
+                    # 2. a small part's other unknowns hold N raters (a hidden total counts as
+                    # N): subtraction gives it only mixed into a group of N or more others.
                     coefficients = {q: (n if q == eq.total else min(raters[q], n)) for q in others}
-                    coefficients[p] = coefficients.get(p, 0) - (n - raters[p])
+                    coefficients[p] = coefficients.get(p, 0) - n
                     out.append((coefficients, -eq.rest))
         return out
 
