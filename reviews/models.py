@@ -1,10 +1,12 @@
 """Mutual-evaluation cycles (互评): criteria, cycles and schedules, requests, anonymous answers.
 
 Anonymity is structural: a `ReviewRequest` names the rater and records only *that* it was
-answered; an `Answer` carries no rater, no timestamp and a random primary key, only the
-relationship it is about and a key = HMAC(secret, request id). Whoever holds the secret (the
-application) can find the rater's own answer again to let them edit it until the deadline; a
-database reader without the secret cannot join answers to people.
+answered; an `Answer` carries no rater, no timestamp, no relationship and a random primary key,
+only its group (cycle, type, provider, customer department) and a key = HMAC(secret, request
+id). Whoever holds the secret (the application) can find the rater's own answer again to let
+them edit it until the deadline; a database reader without the secret cannot join answers to
+people. Once the cycle closes, its answers are written again in random order with random keys
+(`services.unlink_answers`), so neither ids nor row order nor transaction ids follow answer time.
 """
 
 from __future__ import annotations
@@ -200,6 +202,11 @@ class Cycle(models.Model):
     )
     opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # Set by `services.unlink_answers`, in the transaction that rewrote the closed cycle's
+    # answers; never set while the cycle is open.
+    answers_unlinked_at = models.DateTimeField(
+        _("answers unlinked at"), null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -444,17 +451,20 @@ def answer_key(request_id: int) -> str:
 
 
 class Answer(models.Model):
-    """One rater's answer about one relationship in one cycle, without the rater.
+    """One rater's answer in one cycle, without the rater and without the relationship.
 
-    No timestamp and a random primary key, so neither time nor insertion order lines an answer
-    up with the request that was marked answered.
+    No timestamp and a random primary key, and no reference to the edge (on a person's edge
+    that would name the rater): only the group the answer counts in, which is what the
+    rollups read. While the cycle is open an answer is written in the same transaction as its
+    request's status; once it closed, `services.unlink_answers` writes every answer and score
+    again in random order with a random key, so neither ids, physical order nor transaction
+    ids line an answer up with the request that was marked answered.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Every read of answers is by cycle, served by the indexes that start with it (one per key,
     # rollup), so the foreign keys and snapshot ids get no index of their own: each would be
     # one more index written by every submission and every bulk answer (issue 4's load test).
-    # Edges are never deleted (relations 0006), so PROTECT never has to look answers up by one.
     cycle = models.ForeignKey(
         Cycle,
         verbose_name=_("cycle"),
@@ -463,13 +473,6 @@ class Answer(models.Model):
         db_index=False,
     )
     key = models.CharField(_("key"), max_length=64)
-    edge = models.ForeignKey(
-        Edge,
-        verbose_name=_("relationship"),
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
     edge_type = models.CharField(_("type"), max_length=16, choices=EdgeType.choices)
     rank_kind = models.CharField(_("rank kind"), max_length=16, choices=RankKind.choices)
     provider_employee = models.ForeignKey(
@@ -502,7 +505,7 @@ class Answer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.cycle} · {self.edge_id}"
+        return f"{self.cycle} · {self.get_edge_type_display()}"
 
 
 class AnswerScore(models.Model):

@@ -523,6 +523,104 @@ def close_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> 
     return summary
 
 
+# The cycle's answer ids, old to new, while `unlink_answers` writes them again (dropped before
+# its transaction ends).
+UNLINK_TABLE = "icr_unlink_answers"
+
+
+def _fresh_id_and_key_sql() -> tuple[str, str]:
+    """SQL expressions for a random answer id and a random key of 64 hex digits, per row.
+
+    Both come from the database's strong random source (gen_random_uuid, randomblob), not
+    from anything about the answer, so the new key is no HMAC of anything."""
+    if connection.vendor == "postgresql":
+        return (
+            "gen_random_uuid()",
+            "encode(sha256(convert_to(CAST(gen_random_uuid() AS TEXT), 'UTF8')), 'hex')",
+        )
+    # SQLite: Django stores a UUID as its 32 hex digits.
+    return "lower(hex(randomblob(16)))", "lower(hex(randomblob(32)))"
+
+
+def unlink_answers(cycle: Cycle, *, now: dt.datetime | None = None) -> int:
+    """Write a closed cycle's answers and scores again so that nothing in them follows the order
+    or the transactions in which they were given. Returns how many answers were written (0 if
+    the cycle is not closed or this was done already).
+
+    While a cycle is open, an answer is written in the transaction that marks its request
+    answered (they share PostgreSQL's xmin), and its scores' ids and its place in the table
+    follow answer time, which the request's `answered_at` records. Here, in one transaction
+    under the cycle's row lock (which closing, answering and `rollups.compute_rollups` take
+    too): a map of the cycle's answers to a fresh random id and a random key; the answers
+    copied under them in random order, then their scores in random order (so the scores' new
+    ids carry none); the old rows deleted. The key is no longer the HMAC of the request: it
+    only let the rater find their answer to change it, which a closed cycle no longer allows.
+    The group columns the rollups read are copied unchanged, so the results computed from the
+    answers stay the same. `Cycle.answers_unlinked_at` records that it ran, in the same
+    transaction: a second call changes nothing. Set-based: a fixed number of statements.
+
+    On PostgreSQL the deleted row versions stay in their pages, in the old order, until
+    vacuumed: when the caller is not inside a transaction (the follow-up task of a close is
+    not), both tables are vacuumed after the commit. VACUUM cannot run in a transaction
+    block; inside one (tests), and for row versions an older snapshot may still see, that is
+    left to autovacuum.
+    """
+    now = now or timezone.now()
+    q = connection.ops.quote_name
+    postgresql = connection.vendor == "postgresql"
+    answer_t, score_t = q(Answer._meta.db_table), q(AnswerScore._meta.db_table)
+    id_column, key_column = (q(Answer._meta.get_field(n).column) for n in ("id", "key"))
+    copied = [q(f.column) for f in Answer._meta.concrete_fields if f.name not in ("id", "key")]
+    score_columns = [q(AnswerScore._meta.get_field(n).column) for n in ("criterion", "score")]
+    score_answer = q(AnswerScore._meta.get_field("answer").column)
+    new_id, new_key = _fresh_id_and_key_sql()
+    with transaction.atomic():
+        cycle = Cycle.objects.select_for_update().get(pk=cycle.pk)
+        if cycle.status != CycleStatus.CLOSED or cycle.answers_unlinked_at is not None:
+            return 0
+        # Only table and column names are formatted in; the one value is a parameter.
+        with connection.cursor() as cursor:
+            if postgresql:
+                # Two sorts of every answer and score of the cycle, in memory if they fit.
+                cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute(f"DROP TABLE IF EXISTS {UNLINK_TABLE}")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {UNLINK_TABLE} AS "  # noqa: S608
+                f"SELECT {id_column} AS old_id, {new_id} AS new_id, {new_key} AS new_key "
+                f"FROM {answer_t} WHERE cycle_id = %s",
+                [cycle.pk],
+            )
+            if postgresql:
+                # The planner joins the scores to the map by how many rows it holds.
+                cursor.execute(f"ANALYZE {UNLINK_TABLE}")
+            cursor.execute(
+                f"INSERT INTO {answer_t} ({id_column}, {key_column}, {', '.join(copied)}) "  # noqa: S608
+                f"SELECT m.new_id, m.new_key, {', '.join(f'a.{c}' for c in copied)} "
+                f"FROM {answer_t} a JOIN {UNLINK_TABLE} m ON m.old_id = a.{id_column} "
+                "ORDER BY random()"
+            )
+            count = max(cursor.rowcount, 0)
+            cursor.execute(
+                f"INSERT INTO {score_t} ({score_answer}, {', '.join(score_columns)}) "  # noqa: S608
+                f"SELECT m.new_id, {', '.join(f's.{c}' for c in score_columns)} "
+                f"FROM {score_t} s JOIN {UNLINK_TABLE} m ON m.old_id = s.{score_answer} "
+                "ORDER BY random()"
+            )
+            cursor.execute(
+                f"DELETE FROM {score_t} WHERE {score_answer} IN (SELECT old_id FROM {UNLINK_TABLE})"  # noqa: S608
+            )
+            cursor.execute(
+                f"DELETE FROM {answer_t} WHERE {id_column} IN (SELECT old_id FROM {UNLINK_TABLE})"  # noqa: S608
+            )
+            cursor.execute(f"DROP TABLE {UNLINK_TABLE}")
+        cycle.answers_unlinked_at = now
+        cycle.save(update_fields=["answers_unlinked_at"])
+    if postgresql and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM (ANALYZE) {answer_t}, {score_t}")
+    return count
+
+
 # --- Schedules ------------------------------------------------------------------------------
 
 CADENCE_CRONTABS = {
@@ -684,7 +782,6 @@ def _in_field_order(model, names: tuple[str, ...]) -> tuple[str, ...]:
 ANSWERABLE_FIELDS = (
     "id",
     "cycle_id",
-    "edge_id",
     "edge_type",
     "rank_kind",
     "provider_employee_id",
@@ -816,7 +913,6 @@ def submit_answer(
             if not draft and set(scores) != criterion_ids:
                 raise ReviewError(_("Give a score for every criterion."))
         values = {
-            "edge_id": locked.edge_id,
             "edge_type": locked.edge_type,
             "rank_kind": locked.rank_kind,
             "provider_employee_id": locked.provider_employee_id,

@@ -100,10 +100,21 @@ def sweep() -> dict:
     return services.sweep()
 
 
-@shared_task
+@shared_task(**DB_RETRY)
 def cycle_closed_followup(cycle_id: int) -> None:
-    """After a cycle closed (its rollups were written in the closing transaction)."""
+    """After a cycle closed (its rollups were written in the closing transaction): planner
+    statistics of the result tables, then the answers written again so that nothing in them
+    follows answer time (`services.unlink_answers`, its own transaction, once per cycle).
+
+    Runs after the close committed, never inside its transaction: the answers it rewrites are
+    final by then (drafts dropped, submissions refused), and the close keeps to the rollups."""
     from .rollups import refresh_planner_statistics
 
     refresh_planner_statistics()
-    log.info("Cycle %s closed; planner statistics of the result tables refreshed", cycle_id)
+    cycle = Cycle.objects.filter(pk=cycle_id).first()
+    unlinked = services.unlink_answers(cycle) if cycle is not None else 0
+    log.info(
+        "Cycle %s closed; planner statistics of the result tables refreshed, %s answers unlinked",
+        cycle_id,
+        unlinked,
+    )

@@ -39,13 +39,12 @@ def rate(request, pk: int):
         review_request = _own_request(request.user, pk)
     cycle = review_request.cycle
     if not cycle.accepts_answers():
+        # The closed page shows no answer: once the cycle is closed, its answers no longer
+        # carry the key that finds the rater's own (`services.unlink_answers`).
         review_request = _own_request(request.user, pk) if posted else review_request
         cycle = review_request.cycle
-        answer = services.current_answer(review_request)
         return render(
-            request,
-            "reviews/rate.html",
-            {"req": review_request, "cycle": cycle, "closed": True, "answer": answer},
+            request, "reviews/rate.html", {"req": review_request, "cycle": cycle, "closed": True}
         )
     criteria = services.applicable_criteria(cycle, review_request.edge_type)
     draft = request.POST.get("action") == "draft"
