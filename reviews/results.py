@@ -70,6 +70,7 @@ from .models import (
     subtree_rows,
     with_subtree,
 )
+from .snapshot import department_labels, tree_children
 
 # --- Suppression ----------------------------------------------------------------------------
 
@@ -448,7 +449,7 @@ def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
     rows = list(
         Rollup.objects.filter(cycle=cycle).order_by(*SUPPRESSION_ORDER).values_list(*ROW_FIELDS)
     )
-    hidden = suppression_flags(rows, min_raters)
+    hidden = suppression_flags(rows, min_raters, tree_children(cycle))
     shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
     for start in range(0, len(shown_ids), 900):
         Rollup.objects.filter(pk__in=shown_ids[start : start + 900]).update(suppressed=False)
@@ -1090,7 +1091,7 @@ def export_rows(cycle: Cycle):
     all-types figure per customer has its line, also where one type's row stands for it, and
     each department's figure with its subtree, also where its department-alone row does.
     """
-    names = {d.pk: d for d in Department.objects.all()}
+    names = department_labels(cycle)  # codes and names as the cycle closed
     people = dict(Employee.objects.values_list("id", "name"))
     criteria = {c.pk: c.name for c in Criterion.objects.all()}
     rows = (
@@ -1122,16 +1123,14 @@ def export_rows(cycle: Cycle):
         base = [
             cycle.name,
             str(RollupScope(row.scope).label),
-            dept.code if dept else "",
-            dept.name if dept else "",
+            dept[0] if dept else "",
+            dept[1] if dept else "",
             people.get(row.employee_id, "") if row.employee_id else "",
             kind_label(row.kind),
             criteria.get(row.criterion_id, _("All criteria"))
             if row.criterion_id
             else _("All criteria"),
-            (customer.name if customer else "")
-            if row.customer_department_id
-            else _("All customers"),
+            (customer[1] if customer else "") if row.customer_department_id else _("All customers"),
         ]
         if row.suppressed:
             yield [*base, _("not enough responses"), "", "", "", "", "", "", "", ""]
