@@ -24,7 +24,6 @@ import copy
 import heapq
 import itertools
 import operator
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -55,16 +54,9 @@ from .models import (
     subtree_rows,
     with_subtree,
 )
+from .snapshot import department_labels, tree_children
 
 # --- Suppression ----------------------------------------------------------------------------
-
-
-def department_children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = defaultdict(list)
-    for dept_id, parent_id in Department.objects.values_list("id", "parent_id"):
-        if parent_id is not None:
-            children[parent_id].append(dept_id)
-    return children
 
 
 def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
@@ -74,7 +66,7 @@ def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
     (`reviews.rollups._partition_rows`). Which rows: `reviews.close.suppression`.
     """
     rows = list(Rollup.objects.filter(cycle=cycle).values_list(*ROW_FIELDS))
-    hidden, _only_type, _protecting = suppression_flags(rows, min_raters, department_children())
+    hidden, _only_type, _protecting = suppression_flags(rows, min_raters, tree_children(cycle))
     shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
     for start in range(0, len(shown_ids), 900):
         Rollup.objects.filter(pk__in=shown_ids[start : start + 900]).update(suppressed=False)
@@ -800,7 +792,7 @@ def export_rows(cycle: Cycle):
     all-types figure per customer has its line, also where one type's row stands for it, and
     each department's figure with its subtree, also where its department-alone row does.
     """
-    names = {d.pk: d for d in Department.objects.all()}
+    names = department_labels(cycle)  # codes and names as the cycle closed
     people = dict(Employee.objects.values_list("id", "name"))
     criteria = {c.pk: c.name for c in Criterion.objects.all()}
     rows = (
@@ -837,8 +829,8 @@ def export_rows(cycle: Cycle):
         base = [
             cycle.name,
             str(RollupScope(row.scope).label),
-            dept.code if dept else "",
-            dept.name if dept else "",
+            dept[0] if dept else "",
+            dept[1] if dept else "",
             people.get(row.employee_id, "") if row.employee_id else "",
             _("All types but rank")
             if row.customer_department_id and row.kind == RollupKind.ALL
@@ -846,9 +838,7 @@ def export_rows(cycle: Cycle):
             criteria.get(row.criterion_id, _("All criteria"))
             if row.criterion_id
             else _("All criteria"),
-            (customer.name if customer else "")
-            if row.customer_department_id
-            else _("All customers"),
+            (customer[1] if customer else "") if row.customer_department_id else _("All customers"),
         ]
         if row.suppressed:
             yield [*base, hidden_label(row), "", "", "", "", "", "", "", ""]

@@ -275,6 +275,40 @@ class CommentReply(models.Model):
         return self.text[:60]
 
 
+class CycleDepartment(models.Model):
+    """The department tree as a closed cycle closed with it: one row per department then.
+
+    Written once, the first time the cycle's results are computed after it closed
+    (`reviews.snapshot.freeze_tree`), never rewritten: recomputing the cycle later rolls its
+    figures up, suppresses them and exports them with this tree, not today's, so moving or
+    renaming departments afterwards changes none of its figures (a moved part's figures
+    differed by exactly its raters' answers).
+    """
+
+    cycle = _results_cycle()
+    department = _plain_fk("relations.Department", _("department"), null=False, db_index=False)
+    parent = _plain_fk("relations.Department", _("parent department"), db_index=False)
+    code = models.CharField(_("code"), max_length=64)
+    name = models.CharField(_("name"), max_length=200)
+
+    class Meta:
+        verbose_name = _("department as the cycle closed")
+        verbose_name_plural = _("departments as the cycle closed")
+        constraints = [
+            # Also the index every read goes through: a cycle's rows, by department.
+            models.UniqueConstraint(
+                fields=["cycle", "department"], name="reviews_cycledepartment_once"
+            )
+        ]
+        indexes = [
+            # The recursive closure joins a department's children by parent, within the cycle.
+            models.Index(fields=["cycle", "parent"], name="reviews_cycledepartment_parent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cycle_id} · {self.name} ({self.code})"
+
+
 class ActionStatus(models.TextChoices):
     PLANNED = "planned", _("Planned")
     IN_PROGRESS = "in_progress", _("In progress")
@@ -364,6 +398,7 @@ __all__ = [
     "PART_KINDS",
     "ActionStatus",
     "CommentReply",
+    "CycleDepartment",
     "CycleResultSettings",
     "ImprovementAction",
     "RankTaskVisibility",

@@ -18,8 +18,9 @@ The statements (plain SQL for PostgreSQL and SQLite):
    serving a customer through one type has no all-types row for it: the type's row, flagged
    `only_type` (by steps 1 and 2; closing on PostgreSQL, by the suppression), stands for it;
 4. each department that has sub-departments with its whole subtree (`scope=tree`), through a
-   recursive closure of the department tree (a department without any: its department-alone
-   rows of all customers are that figure, `reviews.models.with_subtree`);
+   recursive closure of the department tree as the cycle closed (`reviews.snapshot`: copied
+   the first time, read by every recomputation; a department without sub-departments: its
+   department-alone rows of all customers are that figure, `reviews.models.with_subtree`);
 5. people as providers, only those with at least ICR_MIN_RATERS raters, leaving the rank task
    rating out of their "all types" row (see `RankTaskVisibility`);
 then the suppression flags (`reviews.results.Suppression`) and the comments. On PostgreSQL
@@ -64,6 +65,7 @@ from .models import (
     RollupScope,
 )
 from .services import SideQueries, analyze_tables, cycle_closed
+from .snapshot import TREE_TABLE, create_tree_table, freeze_tree, tree_children, tree_sql
 
 ROLLUP_COLUMNS = (
     "cycle_id, scope, department_id, employee_id, kind, criterion_id, customer_department_id, "
@@ -151,11 +153,12 @@ RANK_KINDS = ", ".join(
 
 CLOSURE_SQL = """
     WITH RECURSIVE closure(ancestor, descendant) AS (
-        SELECT id, id FROM {dept}
+        SELECT t.id, t.id FROM {dept} t
         UNION
         SELECT c.ancestor, d.id FROM closure c JOIN {dept} d ON d.parent_id = c.descendant
     )
 """  # UNION, not UNION ALL: a (forbidden but possible) loop in the tree still terminates.
+# {dept}: the tree as (id, parent_id), a closed cycle's copy of it (`snapshot.tree_sql`).
 # PostgreSQL, closing: the closure computed once into this table, with statistics. The planner
 # guesses a million rows for the recursive query (ten thousand here) and sorts both sides of
 # the join instead of hashing the closure (make bench).
@@ -171,8 +174,9 @@ def _closure_sql(dept: str, *, materialized: bool) -> str:
     return CLOSURE_SQL.format(dept=dept)
 
 
-def _create_closure_table(cursor) -> None:
-    closure = CLOSURE_SQL.format(dept=_tables()["dept"])
+def _create_closure_table(cursor, cycle: Cycle) -> None:
+    # The tree the cycle closed with, as a table with statistics (`snapshot.TREE_TABLE`).
+    closure = CLOSURE_SQL.format(dept=create_tree_table(cursor, cycle))
     cursor.execute(f"DROP TABLE IF EXISTS {CLOSURE_TABLE}")
     cursor.execute(
         f"CREATE TEMPORARY TABLE {CLOSURE_TABLE} ON COMMIT DROP AS "  # noqa: S608
@@ -194,6 +198,8 @@ _FINEST_SQL = (
 
 def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_Insert]:
     t = _tables(table)
+    # The tree the cycle closed with; closing on PostgreSQL, its table made with the closure.
+    tree = TREE_TABLE if table == WORK_TABLE else tree_sql(cycle)
     kind = _kind_sql()
     base_filter = """
         a.cycle_id = %s AND a.submitted
@@ -325,11 +331,11 @@ def _department_statements(cycle: Cycle, *, table: str | None = None) -> list[_I
     statements.append(
         _Insert(
             f"""
-            {_closure_sql(t["dept"], materialized=partitioned)}
+            {_closure_sql(tree, materialized=partitioned)}
             SELECT %s, %s, c.ancestor, NULL, r.kind, r.criterion_id, NULL, {SUMS}
             FROM {t["rollup"]} r JOIN closure c ON c.descendant = r.department_id
             WHERE r.cycle_id = %s AND r.scope = %s AND r.customer_department_id IS NULL
-              AND c.ancestor IN (SELECT p.parent_id FROM {t["dept"]} p)
+              AND c.ancestor IN (SELECT p.parent_id FROM {tree} p)
             GROUP BY c.ancestor, r.kind, r.criterion_id
             """,  # noqa: S608
             [cycle.pk, RollupScope.TREE.value, True, cycle.pk, self_],
@@ -489,7 +495,7 @@ def _response_rate_statements(cycle: Cycle, *, closing: bool = False) -> list[_I
         ),
         _Insert(
             f"""
-            {_closure_sql(t["dept"], materialized=closing)}
+            {_closure_sql(tree_sql(cycle), materialized=closing)}
             SELECT %s, %s, c.ancestor, SUM(r.requests), SUM(r.answered)
             FROM {t["rate"]} r JOIN closure c ON c.descendant = r.department_id
             WHERE r.cycle_id = %s AND r.scope = %s
@@ -836,7 +842,6 @@ def _partition_rows(
     not need the flags (`beside`, then `side`) run. `person_inserts(cursor)` gives the
     people's statements. Returns (rows, suppressed rows)."""
     from .close.suppression import ROW_FIELDS, Suppression, order_key
-    from .results import department_children
 
     def read(where: str) -> str:
         # Sorted by department only (integers: cheap on the connection, which is the busier
@@ -857,7 +862,7 @@ def _partition_rows(
         cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
         finest_insert, *alone_inserts, subtree_insert = department_inserts
         _create_work_table(cursor, finest_insert)
-        children = department_children()
+        children = tree_children(cycle)  # the tree the cycle closed with
         finest = _ReadBeside(read(_FINEST_SQL), [])
         finest.run()
         alone = _ReadBeside(read(f"scope = %s AND NOT ({_FINEST_SQL})"), [self_])
@@ -873,7 +878,7 @@ def _partition_rows(
                 for insert in alone_inserts:
                     _run(raw_cursor, insert)
                 alone.run()
-                _create_closure_table(raw_cursor)
+                _create_closure_table(raw_cursor, cycle)
                 _run(raw_cursor, subtree_insert)
                 subtrees.run()
                 for insert in person_inserts(raw_cursor):
@@ -939,7 +944,7 @@ def _partition_rows(
         )
         figures = cursor.rowcount
         freeing.join()
-        cursor.execute(f"DROP TABLE {WORK_TABLE}, {CLOSURE_TABLE}, {COUNTED_TABLE}")
+        cursor.execute(f"DROP TABLE {WORK_TABLE}, {CLOSURE_TABLE}, {COUNTED_TABLE}, {TREE_TABLE}")
         attach_partition(cursor, cycle.pk, partition)
     return figures, suppressed
 
@@ -956,6 +961,8 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
     with transaction.atomic():
         cycle = Cycle.objects.select_for_update().get(pk=cycle.pk)
         closed = cycle.status == CycleStatus.CLOSED
+        if closed:  # the tree it closed with, copied the first time (`reviews.snapshot`)
+            freeze_tree(cycle)
         partitioned = closed and connection.vendor == "postgresql"
         if not partitioned:  # a partition is swapped whole (_partition_rows)
             Rollup.objects.filter(cycle=cycle).delete()

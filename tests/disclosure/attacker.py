@@ -161,8 +161,8 @@ def hr() -> Role:
 
 
 def head(department, *, subtree: Iterable[int] | None = None) -> Role:
-    """The head of `department`: the figures of its subtree (TODO: the tree as it was at close,
-    `reviews/snapshot.py`, once the lead adds it; today the live tree)."""
+    """The head of `department`: the figures of its subtree (a head sees their department as
+    it is today; the figures are those of the tree the cycle closed with)."""
     if subtree is None:
         from relations.models import subtree_ids
 
@@ -376,8 +376,12 @@ def background_from_db(cycle, role: Role, *, min_raters: int | None = None) -> B
             answered=r["answered"] if knows else None,
             declined=r["declined"] if knows else None,
         )
-    # TODO: the tree the cycle closed with (`reviews/snapshot.py`, which the lead adds).
-    parents = dict(Department.objects.values_list("id", "parent_id"))
+    # The tree the cycle closed with: its subtree figures were summed over it.
+    from reviews.models import CycleDepartment
+
+    parents = dict(
+        CycleDepartment.objects.filter(cycle=cycle).values_list("department_id", "parent_id")
+    ) or dict(Department.objects.values_list("id", "parent_id"))
     n = settings.ICR_MIN_RATERS if min_raters is None else min_raters
     return Background(groups, parents, n, knows_answered=role.knows_answered)
 

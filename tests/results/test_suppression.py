@@ -338,3 +338,26 @@ def test_a_type_alone_between_two_departments_is_taken_for_their_all_types_figur
     ]
     _flags, only_type, _protecting = sp.suppression_flags(rows_of(spec), N, {})
     assert only_type == [0, 1]
+
+
+def test_per_customer_figures_leave_rank_out_and_add_up_with_the_rank_types():
+    # 10 raters: rank task 1 and rank condition 3 (no customer breakdown), function 6 towards
+    # two customers (4 and 2). The customer figures and the rank types make up the total.
+    spec = [
+        T(1, 10),
+        T(1, 1, "rank_task"),
+        T(1, 3, "rank_condition"),
+        T(1, 6, "function"),
+        T(1, 4, cust=21),
+        T(1, 2, cust=22),
+    ]
+    hidden = hidden_keys(spec)
+    assert {T(1, 1, "rank_task")[:6], T(1, 2, cust=22)[:6]} <= hidden
+    # Each hidden row has company that makes N raters with it; the headline stays.
+    assert T(1, 10)[:6] not in hidden
+    rows = rows_of(spec)
+    suppression = sp.Suppression(N, {})
+    suppression.add(rows)
+    suppression.settle()
+    (customers,) = [e for e in suppression.equations if 4 in e.parts]
+    assert set(customers.parts) == {1, 2, 4, 5} and customers.rest == 0
