@@ -9,8 +9,8 @@
    one score per criterion, written set-based (INSERT … SELECT over the requests: submitting a
    million answers one by one is not what is measured); about 5% say "did not receive". The
    tables are then vacuumed, as autovacuum would have done during a real cycle.
-3. Timed: `services.close_cycle`, which computes every rollup in its transaction (the
-   `cycle_closed` receiver); then the floor, the simplest raw GROUP BY over the same scores
+3. Timed: `services.close_cycle`, which computes every rollup in its transaction
+   (`reviews.close`); then the floor, the simplest raw GROUP BY over the same scores
    (provider department × type × criterion × customer department: count, avg, the 1–5 counts)
    into a temporary table, in the same process.
 4. The department dashboard with `stored` closed cycles: the big cycle's rollup rows are copied
@@ -240,8 +240,9 @@ def child_results_store(cycle_id: str, stored: str) -> dict:
 
     from django.db import connection
 
+    from reviews.close.postgres import attach_partition, new_partition
+    from reviews.close.statements import ROLLUP_COLUMNS
     from reviews.models import Cycle, CycleStatus, ResponseRate, Rollup
-    from reviews.rollups import ROLLUP_COLUMNS, attach_partition, new_partition
 
     big = Cycle.objects.get(pk=int(cycle_id))
     q = connection.ops.quote_name

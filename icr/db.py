@@ -43,3 +43,12 @@ def execute_prepared(cursor, sql: str, params: list) -> None:
     # fails, raises, and is not recorded.
     cursor.execute(f"PREPARE {name} AS {prepared}; {execute}", params)
     known[1].add(name)
+
+
+def analyze_tables(*models) -> None:
+    """Refresh PostgreSQL's planner statistics of these models' tables (a sample each)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")

@@ -221,7 +221,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Response rates of open cycles for the results pages (figures wait for the close).
     "results-response-rates": {
-        "task": "reviews.rollups.refresh_response_rates",
+        "task": "reviews.tasks.refresh_response_rates",
         "schedule": env_int("ICR_RESULTS_REFRESH_SECONDS", 900),
     },
 }

@@ -6,7 +6,3 @@ class ReviewsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "reviews"
     verbose_name = _("Mutual evaluations")
-
-    def ready(self) -> None:
-        # Connects the results receiver to `cycle_closed` (rollups are written on close).
-        from . import rollups  # noqa: F401

@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from relations.models import Department, DepartmentTree, Edge, Employee
 from relations.roles import Roles, roles_of, visible_department_ids
 
-from .close.suppression import ROW_FIELDS, is_published, suppression_flags
+from .close.suppression import is_published
 from .models import (
     PART_KINDS,
     CommentReply,
@@ -54,23 +54,7 @@ from .models import (
     subtree_rows,
     with_subtree,
 )
-from .snapshot import department_labels, tree_children
-
-# --- Suppression ----------------------------------------------------------------------------
-
-
-def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
-    """Set the cycle's `Rollup.suppressed` flags (rows are written suppressed, then opened).
-
-    The in-place way (SQLite); PostgreSQL flags the rows before they are written
-    (`reviews.rollups._partition_rows`). Which rows: `reviews.close.suppression`.
-    """
-    rows = list(Rollup.objects.filter(cycle=cycle).values_list(*ROW_FIELDS))
-    hidden, _only_type, _protecting = suppression_flags(rows, min_raters, tree_children(cycle))
-    shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
-    for start in range(0, len(shown_ids), 900):
-        Rollup.objects.filter(pk__in=shown_ids[start : start + 900]).update(suppressed=False)
-    return len(rows), len(rows) - len(shown_ids)
+from .snapshot import department_labels
 
 
 def disclosure_summary(cycle: Cycle) -> dict:

@@ -19,6 +19,7 @@ from relations.models import Department, DepartmentTree, subtree_ids
 from relations.roles import request_roles, visible_department_ids
 
 from . import results, results_export
+from .close import compute_rollups
 from .models import (
     ActionStatus,
     CommentReply,
@@ -29,7 +30,6 @@ from .models import (
     ResultComment,
 )
 from .results_forms import ActionForm, ActionStatusForm, ReplyForm, ResultSettingsForm
-from .rollups import compute_rollups
 
 
 def _chart_labels() -> dict:

@@ -1,6 +1,6 @@
 """Results of a cycle, stored: rollup rows, response rates, kept comments, actions and replies.
 
-Closing a cycle writes these rows (`reviews.rollups`); the result pages and exports read only
+Closing a cycle writes these rows (`reviews.close`); the result pages and exports read only
 them, never the answers, so a page costs the same for 60 people or 100,000, and suppression is
 decided once, when the rows are written (the `suppressed` flag), not in each template.
 

@@ -19,13 +19,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.signals import post_delete, post_save
-from django.dispatch import Signal, receiver
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from icr.db import execute_prepared
+from icr.db import analyze_tables, execute_prepared
 from relations.models import Department, Edge, EdgeType, Employee
 
+from .close import SideQueries, compute_rollups
 from .models import (
     Answer,
     AnswerScore,
@@ -45,8 +46,6 @@ from .models import (
 )
 
 # Sent inside the closing transaction, so a receiver's writes (rollups) commit with the close.
-# Arguments: cycle, and side (SideQueries the close needs, to run at an idle moment).
-cycle_closed = Signal()
 
 
 class ReviewError(Exception):
@@ -94,32 +93,6 @@ class CycleSummary:
             "requests": dict(self.requests),
             "raters": self.raters,
         }
-
-
-class SideQueries:
-    """Read-only queries an operation needs anyway, run by whoever has an idle moment.
-
-    Closing passes the summary's queries to the `cycle_closed` receivers: the rollups run them
-    on the same connection while Python computes suppression (`reviews.rollups._beside`). If
-    no receiver did, the operation runs them itself.
-    """
-
-    def __init__(self, queries: list[tuple[str, list]]):
-        self.queries = queries
-        self.results: list[list[tuple]] | None = None
-
-    def run(self, cursor) -> None:
-        results = []
-        for sql, params in self.queries:
-            cursor.execute(sql, params)
-            results.append(cursor.fetchall())
-        self.results = results
-
-    def ensure_run(self) -> list[list[tuple]]:
-        if self.results is None:
-            with connection.cursor() as cursor:
-                self.run(cursor)
-        return self.results
 
 
 def _summary_queries(cycle: Cycle, *, raters: bool = True) -> list[tuple[str, list]]:
@@ -505,7 +478,8 @@ def close_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> 
         cycle.closed_at = now
         cycle.save(update_fields=["status", "closed_at"])
         side = SideQueries(_summary_queries(cycle))
-        cycle_closed.send(sender=Cycle, cycle=cycle, side=side)
+        # The results are written in the closing transaction: closed means results are there.
+        compute_rollups(cycle, side=side)
         summary = _summary_from(cycle, side.ensure_run())
         CycleEvent.objects.create(
             cycle=cycle,
@@ -1059,15 +1033,6 @@ def events_without_notifications(*, now: dt.datetime | None = None) -> list[tupl
     return [(pk, NotificationKind.INVITATION) for pk in opened.values_list("pk", flat=True)] + [
         (pk, NotificationKind.CLOSED) for pk in closed.values_list("pk", flat=True)
     ]
-
-
-def analyze_tables(*models) -> None:
-    """Refresh PostgreSQL's planner statistics of these models' tables (a sample each)."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for model in models:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def refresh_request_statistics() -> None:

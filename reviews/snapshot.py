@@ -8,7 +8,7 @@ a recomputation (HR saving the cycle's result settings) used today's tree, movin
 after the close would change the subtree figures by exactly that department's answers, and the
 export before and after would give them away.
 
-So the first computation of a closed cycle's results (the close itself, `reviews.rollups.
+So the first computation of a closed cycle's results (the close itself, `reviews.close.
 compute_rollups`) copies the tree first, in one INSERT … SELECT (`freeze_tree`), and every
 computation of a closed cycle reads that copy (the closure's SQL `tree_sql`, closing on
 PostgreSQL through `create_tree_table`; the suppression's `tree_children`), and so does its

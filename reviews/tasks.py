@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import OperationalError
 
 from . import emails, services
+from .close import refresh_open_cycles, refresh_planner_statistics
 from .models import (
     Cycle,
     CycleStatus,
@@ -108,7 +109,6 @@ def cycle_closed_followup(cycle_id: int) -> None:
 
     Runs after the close committed, never inside its transaction: the answers it rewrites are
     final by then (drafts dropped, submissions refused), and the close keeps to the rollups."""
-    from .rollups import refresh_planner_statistics
 
     refresh_planner_statistics()
     cycle = Cycle.objects.filter(pk=cycle_id).first()
@@ -118,3 +118,9 @@ def cycle_closed_followup(cycle_id: int) -> None:
         cycle_id,
         unlinked,
     )
+
+
+@shared_task(**DB_RETRY)
+def refresh_response_rates() -> int:
+    """Periodic (settings.CELERY_BEAT_SCHEDULE): open cycles' response rates, idempotent."""
+    return refresh_open_cycles()

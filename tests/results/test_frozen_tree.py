@@ -13,9 +13,10 @@ from django.test import Client
 
 from relations import services as graph
 from relations.models import Department
-from reviews import results, snapshot
+from reviews import snapshot
+from reviews.close import compute_rollups
+from reviews.close import suppression as sp
 from reviews.models import CycleDepartment, ResponseRate, Rollup
-from reviews.rollups import compute_rollups
 from tests.results.test_pages import exported_lines
 
 N = 3  # ICR_MIN_RATERS in these tests (conftest)
@@ -194,11 +195,11 @@ def test_both_databases_roll_up_and_suppress_with_the_tree_of_the_close(corp, cy
     } == FROZEN_RATES
     # The flags are those of the suppression run on the tree of the close, which differ here
     # from those on today's tree.
-    rows = list(Rollup.objects.filter(cycle=cycle).values_list(*results.ROW_FIELDS, "suppressed"))
+    rows = list(Rollup.objects.filter(cycle=cycle).values_list(*sp.ROW_FIELDS, "suppressed"))
     stored = [row[-1] for row in rows]
     rows = [row[:-1] for row in rows]
-    assert results.suppression_flags(rows, N, snapshot.tree_children(cycle))[0] == stored
-    assert results.suppression_flags(rows, N, snapshot.department_children())[0] != stored
+    assert sp.suppression_flags(rows, N, snapshot.tree_children(cycle))[0] == stored
+    assert sp.suppression_flags(rows, N, snapshot.department_children())[0] != stored
 
 
 def test_the_migration_copies_todays_tree_for_cycles_closed_before_it(corp, cycles):

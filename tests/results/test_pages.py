@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 
 from relations.models import Department
 from reviews import results
+from reviews.close import compute_rollups
 from reviews.models import (
     CommentReply,
     CycleResultSettings,
@@ -20,7 +21,6 @@ from reviews.models import (
     Rollup,
 )
 from reviews.results_export import neutralise
-from reviews.rollups import compute_rollups
 
 
 def ops_a_scores(req, crit):

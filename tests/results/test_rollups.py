@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from relations.models import Department, subtree_ids
 from reviews import rollups, services
+from reviews.close import compute_rollups
 from reviews.models import (
     Answer,
     AnswerScore,
@@ -19,7 +20,6 @@ from reviews.models import (
     subtree_rows,
     with_subtree,
 )
-from reviews.rollups import compute_rollups
 
 FIGURE_FIELDS = ("raters", "not_received", "n1", "n2", "n3", "n4", "n5", "score_sum")
 
@@ -314,7 +314,7 @@ def test_the_number_of_queries_does_not_grow_with_the_company(corp, cycles):
 
 
 def test_the_periodic_refresh_updates_open_cycles_response_rates(corp, cycles):
-    from reviews.rollups import refresh_response_rates
+    from reviews.tasks import refresh_response_rates
 
     cycle = cycles.run(close=False, skip=lambda req: True)
     refresh_response_rates.delay()

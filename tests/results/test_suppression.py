@@ -11,9 +11,9 @@ import pytest
 
 from relations.models import Department
 from reviews import results
+from reviews.close import compute_rollups
 from reviews.close import suppression as sp
 from reviews.models import Cycle, CycleResultSettings, ResultComment, Rollup
-from reviews.rollups import compute_rollups
 
 N = 3
 

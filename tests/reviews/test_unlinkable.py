@@ -23,6 +23,7 @@ from django.utils import timezone
 from relations import services as graph
 from relations.models import Department, Edge, EdgeType, Employee, RelationPair
 from reviews import services
+from reviews.close import compute_rollups
 from reviews.models import (
     Answer,
     AnswerScore,
@@ -32,7 +33,6 @@ from reviews.models import (
     ReviewRequest,
     Rollup,
 )
-from reviews.rollups import compute_rollups
 
 SELLERS = 6  # with the head and the seller of the company fixture: 8 raters of the group
 # The order in which the group's raters answer: not the order of their requests' ids.
