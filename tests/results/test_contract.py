@@ -1,0 +1,79 @@
+"""The close's contract: PostgreSQL and SQLite write identical rows for the same answers.
+
+The two databases take different paths (PostgreSQL: a work table, a thread, the cycle's
+partition; SQLite: in place), so this test writes down what the close must write for a fixed
+company and fixed answers, in the departments' and people's codes rather than ids (sequences
+differ between databases and test orders), and CI runs it on both: each must write exactly
+these rows, so the two write the same.
+"""
+
+import hashlib
+
+from reviews.models import Criterion, ResponseRate, Rollup
+
+
+def _score(req, crit) -> int:
+    # Fixed by names, not ids: the same answers on both databases whatever the test order.
+    digest = hashlib.sha256(f"{req.rater_name}|{req.provider_name}|{crit.code}".encode())
+    return 1 + digest.digest()[0] % 5
+
+
+def _skip(req) -> bool:
+    return hashlib.sha256(f"{req.rater_name}|{req.provider_name}".encode()).digest()[0] % 5 == 0
+
+
+def stored_rows(cycle) -> list[tuple]:
+    from relations.models import Department, Employee
+
+    depts = dict(Department.objects.values_list("id", "code"))
+    people = dict(Employee.objects.values_list("id", "employee_id"))
+    criteria = dict(Criterion.objects.values_list("id", "code"))
+    rows = [
+        (
+            r.scope,
+            depts[r.department_id],
+            people.get(r.employee_id, ""),
+            r.kind,
+            criteria.get(r.criterion_id, ""),
+            depts.get(r.customer_department_id, ""),
+            r.raters,
+            r.not_received,
+            *r.distribution,
+            r.score_sum,
+            None if r.mean is None else round(r.mean, 9),
+            None if r.favourable is None else round(r.favourable, 9),
+            r.only_type,
+            r.suppressed,
+        )
+        for r in Rollup.objects.filter(cycle=cycle)
+    ]
+    rates = [
+        ("rate", r.scope, depts[r.department_id], r.requests, r.answered)
+        for r in ResponseRate.objects.filter(cycle=cycle)
+    ]
+    return sorted(rows, key=repr) + sorted(rates, key=repr)
+
+
+def fingerprint(rows: list[tuple]) -> str:
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+
+# What both databases write for this company and these answers. A change to what the close
+# computes changes it: check the new rows by hand (`stored_rows`), then write the new value.
+EXPECTED = {"rows": 295, "hidden": 252, "fingerprint": "b29ea8b3806d1255"}
+
+
+def test_postgresql_and_sqlite_write_the_same_rows(corp, cycles):
+    cycle = cycles.run(
+        _score,
+        skip=_skip,
+        not_received=lambda req: req.rater_name.endswith("1") and req.provider_name == "周运营",
+    )
+    rows = stored_rows(cycle)
+    figures = [r for r in rows if r[0] != "rate"]
+    got = {
+        "rows": len(figures),
+        "hidden": sum(1 for r in figures if r[-1]),
+        "fingerprint": fingerprint(rows),
+    }
+    assert got == EXPECTED
