@@ -683,7 +683,10 @@ def employee_page(employee: Employee, cycle: Cycle | None, *, own: bool) -> dict
     )
     keyed = _keyed(rows)
     kinds = [k for k in PART_KINDS if k != RollupKind.RANK_TASK]
-    context.update(_breakdown(keyed, _keyed(prev_rows), criteria, kinds=kinds))
+    # A person's figures per criterion are not published (reviews.close.suppression): per
+    # type only.
+    context.update(_breakdown(keyed, _keyed(prev_rows), [], kinds=kinds))
+    context["per_criterion"] = False
     context["has_figures"] = ("", None) in keyed
     if own and (RollupKind.RANK_TASK, None) in keyed:
         # HR chose to show the superior's rating to the report, named, for this cycle.

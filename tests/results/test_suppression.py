@@ -177,6 +177,10 @@ def check_equations(cycle: Cycle, n: int) -> int:
             families[("crit", scope, d, e)].append(r)
         if cu is not None:
             families[("cust", scope, d, e)].append(r)
+    for (scope, d, e, k, c, _cu), r in index.items():
+        # Per customer rank is left out: with the rank types the customers add up to the total.
+        if k in ("rank_task", "rank_condition") and c is None and ("cust", scope, d, e) in families:
+            families[("cust", scope, d, e)].append(r)
     for (family, scope, d, e), parts in families.items():
         total = index.get((scope, d, e, "", None, None))
         checked += _check(total, parts, n, disjoint=family != "crit")
