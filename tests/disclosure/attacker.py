@@ -796,10 +796,18 @@ def _targets(published: Published, model: _Model, truth: Truth, role: Role) -> l
             truth.raters.get(g, 0) for g in groups if c is None or c in model.bg.groups[g].criteria
         )
 
+    # A superior's rating of a direct report has one rater by nature and is labelled "not
+    # anonymous" where it is asked (HR may show it to the report, named): not a target, alone
+    # or with other superiors' ratings (docs/disclosure.md).
+    def anonymous(groups) -> bool:
+        return any(g.kind != TASK for g in groups)
+
     for f in published.seen_by(role).figures:
         if not f.hidden:
             continue
         groups = tuple(model.members(f))
+        if not anonymous(groups):
+            continue
         crits = (
             (f.criterion_id,)
             if f.criterion_id is not None
@@ -812,7 +820,7 @@ def _targets(published: Published, model: _Model, truth: Truth, role: Role) -> l
     # A group that no figure the role sees sums is not a target: nothing is known of it.
     mentioned = {v for coefs, *_ in model.rows[model.structural :] for v in coefs}
     for g in model.r:
-        if 1 <= truth.raters.get(g, 0) < n and model.r[g] in mentioned:
+        if 1 <= truth.raters.get(g, 0) < n and model.r[g] in mentioned and anonymous((g,)):
             crits = model.bg.groups[g].criteria
             out[("group", g)] = _Target(f"group {g}", (g,), crits)
     return list(out.values())
