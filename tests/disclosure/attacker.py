@@ -250,6 +250,16 @@ class Truth:
 # --- From the database ------------------------------------------------------------------------
 
 
+# The columns that name a finest group, on requests and on answers alike.
+GROUP_COLUMNS = (
+    "edge_type",
+    "rank_kind",
+    "provider_department_id",
+    "provider_employee_id",
+    "customer_department_id",
+)
+
+
 def _kind(edge_type: str, rank_kind: str) -> str:
     return f"rank_{rank_kind}" if edge_type == "rank" else edge_type
 
@@ -343,13 +353,7 @@ def background_from_db(cycle, role: Role, *, min_raters: int | None = None) -> B
 
     rows = (
         ReviewRequest.objects.filter(cycle=cycle, provider_department__isnull=False)
-        .values(
-            "edge_type",
-            "rank_kind",
-            "provider_department_id",
-            "provider_employee_id",
-            "customer_department_id",
-        )
+        .values(*GROUP_COLUMNS)
         .annotate(
             n=Count("id"),
             answered=Count("id", filter=Q(status=RequestStatus.ANSWERED)),
@@ -396,13 +400,7 @@ def truth_from_db(cycle) -> Truth:
     not_received: dict[Group, int] = defaultdict(int)
     answers = (
         Answer.objects.filter(cycle=cycle, submitted=True, provider_department__isnull=False)
-        .values(
-            "edge_type",
-            "rank_kind",
-            "provider_department_id",
-            "provider_employee_id",
-            "customer_department_id",
-        )
+        .values(*GROUP_COLUMNS)
         .annotate(
             nr=Count("id", filter=Q(not_received=True)), r=Count("id", filter=Q(not_received=False))
         )
