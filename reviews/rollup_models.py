@@ -135,7 +135,8 @@ class Rollup(models.Model):
     mean = models.FloatField(_("mean"), null=True, blank=True)
     favourable = models.FloatField(_("favourable share (4–5)"), null=True, blank=True)
     # A department that serves a customer through one type only has no "all types" row for
-    # that customer (and criterion): this row is that figure too. About 30% of a large
+    # that customer (and criterion): this row is that figure too. On a person's row: their
+    # only type, the same figure as their overall row (not published apart). About 30% of a large
     # cycle's rows would be such copies, each written, indexed and suppressed.
     only_type = models.BooleanField(
         _("the only type between the two departments"), default=False, db_default=False

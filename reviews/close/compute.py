@@ -24,6 +24,7 @@ from ..models import (
     ResponseRate,
     ResultComment,
     Rollup,
+    RollupScope,
 )
 from ..snapshot import freeze_tree, tree_children
 from .postgres import create_counted_table, partition_rows
@@ -154,8 +155,13 @@ def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
     (`reviews.close.postgres.partition_rows`). Which rows: `reviews.close.suppression`.
     """
     rows = list(Rollup.objects.filter(cycle=cycle).values_list(*ROW_FIELDS))
-    hidden, _only_type, _protecting = suppression_flags(rows, min_raters, tree_children(cycle))
+    hidden, only_type, _protecting = suppression_flags(rows, min_raters, tree_children(cycle))
     shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
     for start in range(0, len(shown_ids), 900):
         Rollup.objects.filter(pk__in=shown_ids[start : start + 900]).update(suppressed=False)
+    # The statements flag a department's only type per customer; a person's only type is
+    # found with the suppression (as closing on PostgreSQL finds both).
+    people = [rows[i][0] for i in only_type if rows[i][1] == RollupScope.PERSON]
+    for start in range(0, len(people), 900):
+        Rollup.objects.filter(pk__in=people[start : start + 900]).update(only_type=True)
     return len(rows), len(rows) - len(shown_ids)

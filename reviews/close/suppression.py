@@ -6,8 +6,10 @@ built from finer rows, but every cross-table published is one more set of equati
 attacker can solve together, and each one costs hidden figures. So only these shapes are
 published (pages and exports read nothing else):
 
-- a department alone, a department with its sub-departments, a person: all types or one
-  type over all criteria, and all types for one criterion;
+- a department alone and a department with its sub-departments: all types or one type over
+  all criteria, and all types for one criterion;
+- a person: all types or one type over all criteria (one rated through a single type: that
+  type's row is their overall figure, flagged `only_type`, with the overall's flag);
 - a department alone per customer department: all types but rank, all criteria (the matrix
   and the reciprocity gaps: departments serving departments through function, process and
   workflow relationships; where one type is all there is between the two, that type's row,
@@ -99,7 +101,8 @@ def is_published(scope: str, kind: str, criterion, customer, only_type: bool) ->
     if customer is not None:
         return scope == SELF and criterion is None and (kind == ALL_TYPES or only_type)
     if scope == PERSON:
-        return criterion is None
+        # A person's only type is their overall figure: published as that one figure.
+        return criterion is None and not only_type
     return criterion is None or kind == ALL_TYPES
 
 
@@ -146,7 +149,25 @@ class Suppression:
                 only.add(positions[0])
         return only
 
-    def _build_equations(self, only_type: set[int]) -> None:
+    def _find_single_type_people(self) -> dict[int, int]:
+        """People with a figure for one type only (rank task aside): that row is their overall
+        figure too. Returns {the type's row: the overall row}."""
+        kinds: dict[tuple, list[int]] = defaultdict(list)
+        overall: dict[tuple, int] = {}
+        for i, (_id, scope, dept, emp, kind, crit, _cust, _r) in enumerate(self.rows):
+            if scope != PERSON or crit is not None or kind == RANK_TASK:
+                continue
+            if kind == ALL_TYPES:
+                overall[(dept, emp)] = i
+            else:
+                kinds[(dept, emp)].append(i)
+        return {
+            positions[0]: overall[person]
+            for person, positions in kinds.items()
+            if len(positions) == 1 and person in overall
+        }
+
+    def _build_equations(self, only_type: set[int], single_type: dict[int, int]) -> None:
         rows = self.rows
         index: dict[tuple, int] = {}
         for i, (_id, scope, dept, emp, kind, crit, cust, _r) in enumerate(rows):
@@ -208,6 +229,9 @@ class Suppression:
         for (scope, dept, _emp, kind, crit, _cust), i in index.items():
             if scope == PERSON and (kind != ALL_TYPES or crit is not None):
                 people[(dept, kind, crit)].append(i)
+        for kind_row, overall in single_type.items():  # their overall is the type's figure
+            _id, _scope, dept, _emp, kind, _crit, _cust, _r = rows[kind_row]
+            people[(dept, kind, None)].append(overall)
         for (dept, kind, crit), parts in people.items():
             add(index.get((SELF, dept, None, kind, crit, None)), parts, disjoint=True)
 
@@ -217,13 +241,14 @@ class Suppression:
         """The hidden flag of every row added, in the order added."""
         rows, n = self.rows, self.min_raters
         only_type = self._find_only_type()
-        self.only_type = sorted(only_type)
+        single_type = self._find_single_type_people()
+        self.only_type = sorted(only_type | set(single_type))
         self.published = [
-            is_published(scope, kind, crit, cust, i in only_type)
+            is_published(scope, kind, crit, cust, i in only_type or i in single_type)
             for i, (_id, scope, _d, _e, kind, crit, cust, _r) in enumerate(rows)
         ]
         self.equations = []
-        self._build_equations(only_type)
+        self._build_equations(only_type, single_type)
         raters = [row[7] for row in rows]
         # A superior's rating of one report exists only where HR chose to show it to the
         # report, named, like a manager's review: in no sum, so never hidden.
@@ -234,6 +259,8 @@ class Suppression:
         ]
         primary = list(hidden)
         self._settle_flags(hidden, raters)
+        for kind_row, overall in single_type.items():
+            hidden[kind_row] = primary[kind_row] = hidden[overall]  # the same figure
         self.protecting = [
             i for i, (h, p) in enumerate(zip(hidden, primary, strict=True)) if h and not p
         ]

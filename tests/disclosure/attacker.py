@@ -292,7 +292,7 @@ def figures_from_rollups(
     lines: list = []
     for row in rows:
         lines.append((row, row.scope, row.kind))
-        if row.only_type:
+        if row.only_type and row.scope == "self":  # a person's: a copy of their overall
             lines.append((row, row.scope, ""))
     for row in subtree_rows(Rollup.objects.filter(with_subtree(), cycle=cycle)):
         lines.append((row, TREE, row.kind))

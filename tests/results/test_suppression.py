@@ -365,3 +365,23 @@ def test_per_customer_figures_leave_rank_out_and_add_up_with_the_rank_types():
     suppression.settle()
     (customers,) = [e for e in suppression.equations if 4 in e.parts]
     assert set(customers.parts) == {1, 2, 4, 5} and customers.rest == 0
+
+
+def test_a_person_rated_through_one_type_has_one_figure():
+    # The person's function row is their overall figure: one figure, flagged only_type, with
+    # the overall's flag; in their department's people equation it stands as the overall.
+    spec = [
+        T(1, 6),
+        T(1, 6, "function"),
+        T(1, 4, scope="person", emp=9),
+        T(1, 4, "function", scope="person", emp=9),
+    ]
+    flags, only_type, _protecting = sp.suppression_flags(rows_of(spec), N, {})
+    assert only_type == [3]
+    assert flags[2] == flags[3]
+    assert not sp.is_published("person", "function", None, None, only_type=True)
+    suppression = sp.Suppression(N, {})
+    suppression.add(rows_of(spec))
+    suppression.settle()
+    (people,) = [e for e in suppression.equations if e.total == 1]
+    assert people.parts == (2,) and people.rest == 2
