@@ -313,7 +313,7 @@ def test_the_export_publishes_one_line_per_customer_also_where_one_type_stands_f
     codes = dict(Department.objects.values_list("pk", "code"))
     names = dict(Department.objects.values_list("pk", "name"))
     lines = {(r[2], r[7]): r for r in per_customer}
-    only_type = Rollup.objects.filter(cycle=cycle, only_type=True, criterion=None)
+    only_type = Rollup.objects.filter(cycle=cycle, scope="self", only_type=True, criterion=None)
     assert only_type.exists()
     for row in only_type:
         line = lines[(codes[row.department_id], names[row.customer_department_id])]
