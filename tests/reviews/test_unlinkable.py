@@ -190,9 +190,8 @@ def test_no_column_of_an_answer_or_score_references_an_edge_request_or_rater(clo
     )
 
 
+@pytest.mark.postgresql  # xmin, the writing transaction's id, is PostgreSQL's
 def test_answers_share_no_transaction_with_requests(closed_cycle):
-    if connection.vendor != "postgresql":
-        pytest.skip("xmin, the writing transaction's id, is PostgreSQL's")
     answer_xmins = set(
         rows("SELECT xmin::text FROM reviews_answer WHERE cycle_id = %s", [closed_cycle.pk])
     )
@@ -212,9 +211,11 @@ def test_answers_share_no_transaction_with_requests(closed_cycle):
 
 
 def test_the_old_row_versions_are_vacuumed_after_the_commit(closed_cycle):
-    if connection.vendor != "postgresql":
-        pytest.skip("the vacuum of old row versions is PostgreSQL's")
     vacuums = [sql for sql in closed_cycle.queries if sql.startswith("VACUUM")]
+    if connection.vendor != "postgresql":
+        # SQLite keeps no old row versions to vacuum, and its VACUUM rewrites the whole file.
+        assert vacuums == []
+        return
     assert len(vacuums) == 1
     assert "reviews_answer" in vacuums[0] and "reviews_answerscore" in vacuums[0]
 
