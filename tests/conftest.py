@@ -31,6 +31,13 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Passwords hashed with MD5 in tests: production's PBKDF2 (a million iterations) made
+    fixtures that sign people in most of the suite's time. No test measures hashing cost."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_criteria_cache():
     """Each test starts without cached criteria: a rolled-back cycle's id comes back."""
     from reviews.services import forget_cached_criteria

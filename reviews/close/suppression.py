@@ -130,6 +130,8 @@ class Suppression:
         self.protecting: list[int] = []
         self.published: list[bool] = []
         self.equations: list[Equation] = []
+        # Per row, its anonymous raters: all but a superior's ratings of their reports.
+        self.anonymous: list[int] = []
 
     def add(self, rows: list[tuple]) -> None:
         self.rows.extend(rows)
@@ -167,6 +169,25 @@ class Suppression:
             if len(positions) == 1 and person in overall
         }
 
+    def _anonymous_raters(self) -> list[int]:
+        """Each row's raters but the superiors rating their reports (`rank_task`): those of
+        its department's (or subtree's) rank task row for the same criterion. A figure over
+        all types holds them; per customer, rank is left out; a person's leave them out."""
+        task: dict[tuple, int] = {}
+        for _id, scope, dept, emp, kind, crit, cust, r in self.rows:
+            if kind == RANK_TASK and emp is None and cust is None and scope in (SELF, TREE):
+                task[(scope, dept, crit)] = r
+        out = []
+        for _id, scope, dept, _emp, kind, crit, cust, r in self.rows:
+            if kind == RANK_TASK:
+                named = r
+            elif kind == ALL_TYPES and cust is None and scope in (SELF, TREE):
+                named = task.get((scope, dept, crit), 0)
+            else:
+                named = 0
+            out.append(r - named)
+        return out
+
     def _build_equations(self, only_type: set[int], single_type: dict[int, int]) -> None:
         rows = self.rows
         index: dict[tuple, int] = {}
@@ -176,7 +197,7 @@ class Suppression:
             if i in only_type:
                 kind = ALL_TYPES
             index[(scope, dept, emp, kind, crit, cust)] = i
-        raters = [row[7] for row in rows]
+        raters = self.anonymous
         equations = self.equations
 
         def add(total: int | None, parts: list[int], *, disjoint: bool) -> None:
@@ -247,18 +268,23 @@ class Suppression:
             is_published(scope, kind, crit, cust, i in only_type or i in single_type)
             for i, (_id, scope, _d, _e, kind, crit, cust, _r) in enumerate(rows)
         ]
+        self.anonymous = self._anonymous_raters()
         self.equations = []
         self._build_equations(only_type, single_type)
         raters = [row[7] for row in rows]
         # A superior's rating of one report exists only where HR chose to show it to the
         # report, named, like a manager's review: in no sum, so never hidden.
         named = [row[1] == PERSON and row[4] == RANK_TASK for row in rows]
+        # A figure of N raters, some of them superiors rating their reports (whose ratings
+        # the report and HR may read, named), holds fewer than N anonymous ones: hidden too.
         hidden = [
-            not by_name and (not shown or r < n)
-            for shown, by_name, r in zip(self.published, named, raters, strict=True)
+            not by_name and (not shown or r < n or 0 < anonymous < n)
+            for shown, by_name, r, anonymous in zip(
+                self.published, named, raters, self.anonymous, strict=True
+            )
         ]
         primary = list(hidden)
-        self._settle_flags(hidden, raters)
+        self._settle_flags(hidden, self.anonymous)
         for kind_row, overall in single_type.items():
             hidden[kind_row] = primary[kind_row] = hidden[overall]  # the same figure
         self.protecting = [
@@ -346,7 +372,7 @@ class Suppression:
                     coefficients = {q: 1 for q in others}
                     coefficients[p] = coefficients.get(p, 0) - 1
                     out.append((coefficients, 0))
-                if raters[p] < n and eq.rest < n:
+                if 0 < raters[p] < n and eq.rest < n:
                     # 2. a small part's other unknowns hold N raters (a hidden total counts as
                     # N): subtraction gives it only mixed into a group of N or more others.
                     coefficients = {q: (n if q == eq.total else min(raters[q], n)) for q in others}

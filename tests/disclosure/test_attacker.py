@@ -269,9 +269,11 @@ def _random_company(rng: random.Random) -> Cycle:
 
 # Known to fail: the suppression's pairwise rules are necessary, not sufficient. On companies
 # of a handful of people the attacker still finds chains that pin one anonymous rater's score
-# to within one point (seen: a manager's condition ratings from two sub-departments, beside a
-# department's per-criterion figure of three raters one of whom is the superior's named
-# rating). Issue 17 stays open for it: feeding the attacker's findings back into the solver.
+# to within one point: in 5 of 120 seeds tried (63, 80, 106, 112, 142; seen: a department whose
+# every criterion is near the lowest score, beside its hidden types and people, leaves a one-rater
+# condition group at 1 or 2). Issue 17 stays open for it: feeding the attacker's findings back
+# into the solver. The first two examples failed before figures stopped counting a superior's
+# named ratings toward N; the last two still fail.
 @pytest.mark.xfail(strict=False, raises=Leak, reason="pairwise suppression rules, issue 17")
 @hypothesis_settings(
     max_examples=4,
@@ -287,6 +289,8 @@ def _random_company(rng: random.Random) -> Cycle:
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1))
 @example(seed=1952)  # companies where the attacker pinned a score (see the mark above)
 @example(seed=500000)
+@example(seed=63)
+@example(seed=80)
 def test_no_hidden_figure_of_a_small_random_company_is_pinned(db, thresholds, seed):
     # Each example in a savepoint rolled back after it: examples do not see each other's rows.
     with transaction.atomic():

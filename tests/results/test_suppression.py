@@ -52,6 +52,23 @@ def test_hidden_parts_hold_n_raters_together():
     assert T(1, 10)[:6] not in hidden  # the headline is the last thing hidden
 
 
+def test_a_figure_of_n_raters_with_a_superiors_named_rating_among_them_is_hidden():
+    # Department 1 per criterion: three raters, one of them the superior rating a report
+    # (rank task, which the report and HR may read named): two anonymous raters, too few.
+    # Department 2: four raters, one named, three anonymous: shown.
+    spec = [
+        T(1, 3, crit=7),
+        T(1, 1, "rank_task", crit=7),
+        T(1, 2, "rank_condition", crit=7),
+        T(2, 4, crit=7),
+        T(2, 1, "rank_task", crit=7),
+        T(2, 3, "rank_condition", crit=7),
+    ]
+    hidden = hidden_keys(spec)
+    assert T(1, 3, crit=7)[:6] in hidden
+    assert T(2, 4, crit=7)[:6] not in hidden
+
+
 def test_a_hidden_total_is_not_the_sum_of_shown_parts():
     # The total has 2 raters (hidden); its two parts have 1 each (hidden too, by size). A
     # criterion row of the same 2 raters is hidden by size as well.
