@@ -1,22 +1,19 @@
 """In a real browser: a head, HR and an employee open their results pages.
 
-Debian's chromium through Playwright against pytest-django's live server; a missing chromium
-fails the test. Screenshots go to test-artifacts/.
+Debian's chromium through Playwright against pytest-django's live server (see
+tests/browser/chromium.py: a missing chromium or a CSP violation fails the test). Screenshots go
+to test-artifacts/.
 """
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from tests.browser import chromium
+from tests.browser.chromium import ARTIFACTS
 from tests.conftest import PASSWORD
 from tests.results.conftest import CycleRunner, build_company
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 
 
 @pytest.fixture
@@ -25,7 +22,6 @@ def data(monkeypatch, settings, tmp_path, hr_user):
     settings.VAR_DIR = tmp_path / "var"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    ARTIFACTS.mkdir(exist_ok=True)
     # Everything is in the database before the browser starts (see the admin browser test).
     hr_user.set_password(PASSWORD)
     hr_user.save()
@@ -43,20 +39,8 @@ def data(monkeypatch, settings, tmp_path, hr_user):
 
 @pytest.fixture
 def browser(data):
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+    with chromium.launch() as browser:
         yield browser
-        browser.close()
 
 
 def log_in(browser, live_server, username, **context_args):
