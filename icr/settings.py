@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_celery_beat",
@@ -47,6 +49,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -250,6 +253,29 @@ SECURE_PROXY_SSL_HEADER = (
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# Content-Security-Policy on every page (django-csp), ICR's and the admin's alike: script and
+# style only from ICR's own origin, never inline, so markup that reaches a page through data (a
+# department's name, say) cannot run. Templates hand data to scripts in json_script blocks
+# (type="application/json": data, not script) and bind events in static/icr/*.js.
+# style-src without 'unsafe-inline', which would let style attributes and <style> blocks in:
+# templates style through classes, and scripts through the CSSOM (element.style), which CSP does
+# not govern; Bootstrap's and the admin's scripts style only that way. ECharts' own tooltip HTML
+# carries style attributes, so dashboard.js builds its tooltips as DOM nodes.
+# script-src without 'unsafe-eval': ECharts' one `new Function` parses GeoJSON given as a string,
+# which ICR never does. img-src data: is for the icons Bootstrap's CSS draws as data: SVG.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

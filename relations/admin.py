@@ -114,6 +114,10 @@ class DepartmentAdmin(admin.ModelAdmin):
     list_select_related = ["parent", "head"]
     list_per_page = 200
 
+    class Media:
+        # Indents tree_name by its data-depth: the CSP refuses style attributes.
+        js = ["icr/admin_tree.js"]
+
     def get_queryset(self, request):
         qs = self.model._default_manager.get_queryset()
         if not _is_changelist(request, self.model):
@@ -147,9 +151,8 @@ class DepartmentAdmin(admin.ModelAdmin):
     def tree_name(self, obj: Department):
         depth = getattr(obj, "tree_depth", 0)
         return format_html(
-            '<span class="icr-tree-node" data-depth="{}" style="padding-left: {}em">{}{}</span>',
+            '<span class="icr-tree-node" data-depth="{}">{}{}</span>',
             depth,
-            depth * 1.5,
             "└ " if depth else "",
             obj.name,
         )

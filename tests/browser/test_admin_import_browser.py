@@ -1,25 +1,24 @@
 """In a real browser: HR imports the org files in the admin, then an employee sees their page.
 
-Drives Debian's chromium (/usr/bin/chromium) through Playwright against pytest-django's live
-server. A missing chromium fails the test: it must never pass by not running.
+Drives Debian's chromium through Playwright against pytest-django's live server (see
+tests/browser/chromium.py: a missing chromium or a CSP violation fails the test).
 """
 
 import re
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core import mail
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from relations.roles import HR_GROUP
+from tests.browser import chromium
+from tests.browser.chromium import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 HR_PASSWORD = "hr-browser-pass-123"
 EMPLOYEE_PASSWORD = "zhang-browser-pass-123"
 
@@ -48,7 +47,6 @@ def browser_env(monkeypatch, settings, tmp_path):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.VAR_DIR = tmp_path / "var"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    ARTIFACTS.mkdir(exist_ok=True)
 
 
 @pytest.fixture
@@ -64,20 +62,8 @@ def hr_account(browser_env):
 
 @pytest.fixture
 def browser(browser_env, hr_account):
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+    with chromium.launch() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

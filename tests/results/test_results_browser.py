@@ -1,22 +1,21 @@
 """In a real browser: a head, HR and an employee open their results pages.
 
-Debian's chromium through Playwright against pytest-django's live server; a missing chromium
-fails the test. Screenshots go to test-artifacts/.
+Debian's chromium through Playwright against pytest-django's live server (see
+tests/browser/chromium.py: a missing chromium or a CSP violation fails the test). Screenshots go
+to test-artifacts/.
 """
 
-from pathlib import Path
+import re
 
 import pytest
-from django.conf import settings
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
+from tests.browser import chromium
+from tests.browser.chromium import ARTIFACTS
 from tests.conftest import PASSWORD
 from tests.results.conftest import CycleRunner, build_company
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 
 
 @pytest.fixture
@@ -25,38 +24,27 @@ def data(monkeypatch, settings, tmp_path, hr_user):
     settings.VAR_DIR = tmp_path / "var"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    ARTIFACTS.mkdir(exist_ok=True)
     # Everything is in the database before the browser starts (see the admin browser test).
     hr_user.set_password(PASSWORD)
     hr_user.save()
     corp = build_company()
     runner = CycleRunner()
-    runner.run(lambda req, crit: 3, edge_types=["function"], comment=lambda r: "希望更快响应")
+    first = runner.run(
+        lambda req, crit: 3, edge_types=["function"], comment=lambda r: "希望更快响应"
+    )
     last = runner.run(
         lambda req, crit: 2 if req.provider_name == "运营一组" else 4,
         edge_types=["function"],
         comment=lambda r: "沟通有改进",
     )
     raters = set(last.requests.values_list("rater_name", flat=True))
-    return {**corp, "cycle": last, "raters": raters}
+    return {**corp, "first": first, "cycle": last, "raters": raters}
 
 
 @pytest.fixture
 def browser(data):
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+    with chromium.launch() as browser:
         yield browser
-        browser.close()
 
 
 def log_in(browser, live_server, username, **context_args):
@@ -128,6 +116,10 @@ def test_hr_sees_every_department_and_the_exports(live_server, browser, data):
     assert download.value.suggested_filename.endswith(".csv")
     page.goto(f"{live_server.url}/results/departments/{data['hq'].pk}/")
     page.screenshot(path=ARTIFACTS / "results-hr-dashboard.png", full_page=True)
+    # Picking another cycle shows it at once (static/icr/icr.js submits the filters).
+    page.select_option("#id_cycle", label="C1")
+    expect(page).to_have_url(re.compile(rf"[?&]cycle={data['first'].pk}(&|$)"))
+    expect(page.locator("#id_cycle option:checked")).to_have_text("C1")
     context.close()
 
 
@@ -139,6 +131,9 @@ def test_an_employee_sees_their_own_page_and_nothing_else(live_server, browser, 
     expect(page.locator("#my-requests")).to_contain_text("运营一组")
     expect(page.locator("#overall")).to_have_count(0)  # only their superior rates them
     page.screenshot(path=ARTIFACTS / "results-employee.png", full_page=True)
+    # The language switch in the navigation bar takes effect as it is chosen.
+    page.select_option("select[name=language]", "zh-hans")
+    expect(page.locator("main h1")).to_have_text("我的服务")
     for url in (
         f"/results/departments/{data['sales'].pk}/",
         f"/results/employees/{data['heads']['SALES'].pk}/",

@@ -1,0 +1,15 @@
+/* Behaviour every page of ICR shares, bound here because the Content-Security-Policy allows no
+   inline script or event handler attribute (icr/settings.py, CONTENT_SECURITY_POLICY).
+
+   A <select data-icr-autosubmit> submits its form as soon as its value changes; the form keeps
+   a <noscript> button for browsers without script. */
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (field instanceof HTMLSelectElement && field.hasAttribute("data-icr-autosubmit") &&
+        field.form) {
+      field.form.submit();
+    }
+  });
+})();
