@@ -5,6 +5,9 @@ can list all of them at once. Limits come from settings and are checked before a
 is decoded or unpacked: a .xlsx is a zip archive, so its entry count and declared uncompressed
 size are checked with `zipfile` before openpyxl opens it (Python's zipfile never inflates an
 entry beyond its declared size, so a lying header cannot get past the check either).
+
+A value that `export_org` neutralised for spreadsheets ("'=SUM(A1)" for "=SUM(A1)", see
+`icr.spreadsheet`) is read as the text it stands for.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+from icr.spreadsheet import restore
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,7 @@ def _take_rows(raw_rows, headers, table: Table, errors: list[ImportIssue]) -> No
                 )
             )
             continue
+        values = [restore(v) for v in values]  # as export_org wrote "=SUM(A1)": "'=SUM(A1)"
         values += [""] * (len(header) - len(values))
         table.rows.append((line, dict(zip(header, values, strict=False))))
     if header is None and not table.failed:
