@@ -5,6 +5,9 @@ active ones). A parent, head or manager who is no longer active is written empty
 importer could not resolve it. relations.csv lists every active edge, one row each (both
 directions of every pair, rank included), with `id,reverse_id,rank_kind` first; the importer
 accepts that header and skips the rank rows, so importing an export changes nothing.
+
+Text a spreadsheet would run as a formula (a name such as "=SUM(A1)" or "-张三") is written with
+a leading apostrophe (`icr.spreadsheet.neutralise`), which the importer takes off again.
 """
 
 from __future__ import annotations
@@ -13,8 +16,14 @@ import csv
 from pathlib import Path
 from typing import TextIO
 
+from icr.spreadsheet import neutralise
+
 from .importing import DEPARTMENT_COLUMNS, EMPLOYEE_COLUMNS, EXPORT_RELATION_COLUMNS
 from .models import Department, Direction, Edge, Employee
+
+
+def _cells(values) -> list:
+    return [neutralise(value) for value in values]
 
 
 def write_departments(out: TextIO) -> int:
@@ -29,12 +38,14 @@ def write_departments(out: TextIO) -> int:
         )
     ):
         writer.writerow(
-            [
-                code,
-                name,
-                parent_code if parent_active else "",
-                head_id if head_active else "",
-            ]
+            _cells(
+                [
+                    code,
+                    name,
+                    parent_code if parent_active else "",
+                    head_id if head_active else "",
+                ]
+            )
         )
         count += 1
     return count
@@ -58,7 +69,9 @@ def write_employees(out: TextIO) -> int:
         )
         .iterator(chunk_size=10_000)
     ):
-        writer.writerow([eid, name, email, dept_code, manager_id if manager_active else "", title])
+        writer.writerow(
+            _cells([eid, name, email, dept_code, manager_id if manager_active else "", title])
+        )
         count += 1
     return count
 
@@ -86,7 +99,7 @@ def write_relations(out: TextIO) -> int:
     count = 0
     pending: dict[int, list] = {}  # the first edge of a pair seen, waiting for its reverse's id
     for edge_id, pair_id, direction, rank_kind, *rest in rows:
-        row = [edge_id, None, rank_kind, *[v or "" for v in rest]]
+        row = [edge_id, None, rank_kind, *_cells(v or "" for v in rest)]
         other = pending.pop(pair_id, None)
         if other is None:
             pending[pair_id] = row

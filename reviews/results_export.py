@@ -1,7 +1,8 @@
 """A cycle's results as CSV or XLSX: the stored aggregates with their suppression, nothing else.
 
 Headers in English or Simplified Chinese. A cell a spreadsheet would run as a formula (text
-starting with =, +, -, @, or a tab/carriage return) gets a leading apostrophe.
+starting with =, +, -, @, or a tab/carriage return) gets a leading apostrophe
+(`icr.spreadsheet.neutralise`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import io
 
 from django.utils import translation
 
+from icr.spreadsheet import neutralise
+
 from . import results
 from .models import Cycle
 
@@ -18,14 +21,6 @@ FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    """Text that would start a formula is prefixed with ' (numbers stay numbers)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def table(cycle: Cycle, *, language: str | None = None) -> list[list]:

@@ -84,3 +84,25 @@ def company(size: int) -> dict:
         ["process", "", "E1", "", "E2", "工序"],
     ]
     return {"departments": departments, "employees": employees, "relations": relations}
+
+
+def formula_like_org() -> dict:
+    """The sample files with text a spreadsheet would run as a formula, imported.
+
+    Names, an employee ID and a service start with =, -, @ or +; then (behind the importer's
+    back) two titles start with an apostrophe, one followed by =.
+    """
+    from relations.models import Employee
+
+    departments = rows_of("departments.csv")
+    departments[3][1] = "=SUM(A1)"  # FIN
+    employees = rows_of("employees.csv")
+    employees[2][1] = "-张三"  # E003
+    employees[4][1] = "@x"  # E005
+    employees[5][:2] = ["+E006", "+1"]
+    relations = rows_of("relations.csv")
+    relations[0][5] = "+合同审核"
+    import_ok(departments=departments, employees=employees, relations=relations)
+    Employee.objects.filter(employee_id="E004").update(title="'=1")
+    Employee.objects.filter(employee_id="E001").update(title="'总经理")
+    return {"departments": departments, "employees": employees, "relations": relations}

@@ -15,8 +15,8 @@ from relations.importing import (
     ImportSource,
     plan_import,
 )
-from relations.models import Department, Edge, Workflow
-from tests.relations.import_helpers import import_ok, rows_of
+from relations.models import Department, Edge, Employee, Workflow
+from tests.relations.import_helpers import formula_like_org, import_ok, rows_of
 
 
 @pytest.fixture(autouse=True)
@@ -113,3 +113,26 @@ def test_export_leaves_out_who_has_left(tmp_path):
     assert "E006" not in (tmp_path / "employees.csv").read_text(encoding="utf-8")
     assert "E006" not in (tmp_path / "relations.csv").read_text(encoding="utf-8")
     assert plan_import(**exported_sources(tmp_path)).is_noop
+
+
+@pytest.mark.django_db
+def test_formula_like_text_is_neutralised_and_imports_back_unchanged(tmp_path):
+    formula_like_org()
+    before = sorted(Employee.objects.values_list("employee_id", "name", "title"))
+
+    call_command("export_org", str(tmp_path), stdout=StringIO())
+
+    assert ["FIN", "'=SUM(A1)", "HQ", ""] in read(tmp_path / "departments.csv")
+    employees = {row[0]: row for row in read(tmp_path / "employees.csv")[1:]}
+    assert employees["E003"][1] == "'-张三"
+    assert employees["E005"][1] == "'@x"
+    assert employees["'+E006"][1] == "'+1"
+    assert employees["'+E006"][4] == "E003"
+    assert employees["E004"][5] == "''=1"  # one apostrophe more, so that import takes one off
+    assert employees["E001"][5] == "'总经理"  # not formula-like: left as it is
+    services = [row[8] for row in read(tmp_path / "relations.csv")[1:]]
+    assert "'+合同审核" in services
+    plan = plan_import(**exported_sources(tmp_path))
+    assert plan.errors == []
+    assert plan.is_noop, plan.changes.lines()
+    assert sorted(Employee.objects.values_list("employee_id", "name", "title")) == before

@@ -155,6 +155,182 @@ def test_highly_compressed_xlsx_over_the_unpacked_limit_is_refused(settings):
     assert locations(plan) == [("departments.xlsx", 1, "")]
 
 
+_MAIN = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_PACKAGE = 'xmlns="http://schemas.openxmlformats.org/package/2006/relationships"'
+_OFFICE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+
+
+def workbook_with_shared_strings(rows, *, padding: int = 0, compression=zipfile.ZIP_DEFLATED):
+    """A workbook as Excel saves it (every text in xl/sharedStrings.xml), made by hand.
+
+    `padding` adds that many bytes of unused shared strings: a tiny, highly compressible part
+    that unpacks to a lot.
+    """
+    strings = [value for row in rows for value in row]
+    cells = []
+    index = 0
+    for number, row in enumerate(rows, start=1):
+        row_cells = []
+        for column, _value in zip("ABCDEF", row, strict=False):
+            row_cells.append(f'<c r="{column}{number}" t="s"><v>{index}</v></c>')
+            index += 1
+        cells.append(f'<row r="{number}">{"".join(row_cells)}</row>')
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{_SHEET_TYPE}.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" '
+            f'ContentType="{_SHEET_TYPE}.worksheet+xml"/>'
+            '<Override PartName="/xl/sharedStrings.xml" '
+            f'ContentType="{_SHEET_TYPE}.sharedStrings+xml"/></Types>'
+        ),
+        "_rels/.rels": (
+            f'<Relationships {_PACKAGE}><Relationship Id="rId1" '
+            f'Type="{_OFFICE}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook {_MAIN} xmlns:r="{_OFFICE}"><sheets>'
+            '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships {_PACKAGE}><Relationship Id="rId1" Type="{_OFFICE}/worksheet" '
+            'Target="worksheets/sheet1.xml"/><Relationship Id="rId2" '
+            f'Type="{_OFFICE}/sharedStrings" Target="sharedStrings.xml"/></Relationships>'
+        ),
+        "xl/worksheets/sheet1.xml": (
+            f"<worksheet {_MAIN}><sheetData>{''.join(cells)}</sheetData></worksheet>"
+        ),
+    }
+    unused = b"<si><t>x</t></si>"
+    shared = (
+        f"<sst {_MAIN}>".encode()
+        + "".join(f"<si><t>{value}</t></si>" for value in strings).encode()
+        + unused * (padding // len(unused))
+        + b"</sst>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text, compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr("xl/sharedStrings.xml", shared)
+    return out.getvalue()
+
+
+def declaring(data: bytes, name: str, declared: int) -> bytes:
+    """The zip `data` with the central directory claiming `declared` bytes for part `name`."""
+    data = bytearray(data)
+    at = data.find(b"PK\x01\x02")
+    while at != -1:
+        name_length = struct.unpack_from("<H", data, at + 28)[0]
+        if data[at + 46 : at + 46 + name_length] == name.encode():
+            struct.pack_into("<I", data, at + 24, declared)  # uncompressed size field
+        at = data.find(b"PK\x01\x02", at + 4)
+    return bytes(data)
+
+
+@pytest.fixture
+def openpyxl_opens(monkeypatch):
+    """The workbooks handed to openpyxl (a refused file must never get there)."""
+    opened = []
+    load = openpyxl.load_workbook
+
+    def recording(*args, **kwargs):
+        opened.append(args)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(openpyxl, "load_workbook", recording)
+    return opened
+
+
+DEPARTMENT_ROWS = [list(DEPARTMENT_COLUMNS), *rows_of("departments.csv")]
+
+
+@pytest.mark.django_db
+def test_workbook_saved_with_shared_strings_imports(settings):
+    settings.ICR_XLSX_MAX_PART_BYTES = 1_000_000
+    data = workbook_with_shared_strings(DEPARTMENT_ROWS, padding=500_000)
+
+    plan = plan_import(
+        departments=ImportSource("departments.xlsx", data), employees=sources()["employees"]
+    )
+
+    assert plan.errors == []
+    assert plan.changes.departments_created == 5
+
+
+@pytest.mark.django_db
+def test_shared_strings_that_unpack_past_the_part_limit_are_refused_before_openpyxl(
+    settings, openpyxl_opens
+):
+    settings.ICR_XLSX_MAX_PART_BYTES = 1_000_000
+    data = workbook_with_shared_strings(DEPARTMENT_ROWS, padding=5_000_000)
+    assert len(data) < 30_000  # tiny on disk, and well under the total limit unpacked
+
+    plan = plan_import(
+        departments=ImportSource("departments.xlsx", data), employees=sources()["employees"]
+    )
+
+    assert locations(plan) == [("departments.xlsx", 1, "")]
+    assert plan.errors[0].message == (
+        "The part xl/sharedStrings.xml of the .xlsx file unpacks to more than 1000000 bytes; "
+        "at most 1000000 bytes are accepted for a part other than a worksheet."
+    )
+    assert openpyxl_opens == []
+
+
+@pytest.mark.django_db
+def test_part_that_unpacks_to_more_than_declared_is_refused_before_openpyxl(
+    settings, openpyxl_opens
+):
+    settings.ICR_XLSX_MAX_UNCOMPRESSED_BYTES = 1_000_000
+    settings.ICR_XLSX_MAX_PART_BYTES = 1_000_000
+    bomb = workbook_with_shared_strings(DEPARTMENT_ROWS, padding=5_000_000)
+    data = declaring(bomb, "xl/sharedStrings.xml", 1000)
+    declared = {i.filename: i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist()}
+    assert declared["xl/sharedStrings.xml"] == 1000  # what the archive claims: far under both
+
+    plan = plan_import(
+        departments=ImportSource("departments.xlsx", data), employees=sources()["employees"]
+    )
+
+    assert locations(plan) == [("departments.xlsx", 1, "")]
+    assert openpyxl_opens == []
+
+
+@pytest.mark.django_db
+def test_worksheets_may_unpack_past_the_part_limit(settings):
+    settings.ICR_XLSX_MAX_PART_BYTES = 100_000  # openpyxl streams worksheets: only the total
+    rows = [*DEPARTMENT_ROWS, *([f"D{i}", f"部门{i}", "HQ", ""] for i in range(1000))]
+    data = workbook_with_shared_strings(rows)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.getinfo("xl/worksheets/sheet1.xml").file_size > 100_000
+        assert archive.getinfo("xl/sharedStrings.xml").file_size < 100_000
+
+    plan = plan_import(
+        departments=ImportSource("departments.xlsx", data), employees=sources()["employees"]
+    )
+
+    assert plan.errors == []
+    assert plan.changes.departments_created == 1005
+
+
+@pytest.mark.django_db
+def test_xlsx_with_a_part_in_another_compression_is_refused(openpyxl_opens):
+    data = workbook_with_shared_strings(DEPARTMENT_ROWS, compression=zipfile.ZIP_BZIP2)
+
+    plan = plan_import(
+        departments=ImportSource("departments.xlsx", data), employees=sources()["employees"]
+    )
+
+    assert locations(plan) == [("departments.xlsx", 1, "")]
+    assert plan.errors[0].message == "This is not a readable Excel .xlsx file."
+    assert openpyxl_opens == []
+
+
 @pytest.mark.django_db
 def test_xlsx_with_too_many_entries_is_refused(settings):
     settings.ICR_XLSX_MAX_ENTRIES = 3
