@@ -3,12 +3,19 @@ import os
 
 import pytest
 from django.contrib.auth.models import Group
+from django.test import RequestFactory
 
 from relations import services
 from relations.roles import HR_GROUP
 from tests.factories import DepartmentFactory
 
 PASSWORD = "icr-test-pass-123"
+
+
+def sign_in_request(address: str = "127.0.0.1"):
+    """The request of a sign-in, for authenticate() and client.login(request=…): the sign-in
+    lockout (axes) counts failures by the request's address and refuses to work without one."""
+    return RequestFactory().post("/accounts/login/", REMOTE_ADDR=address)
 
 
 def pytest_collection_modifyitems(config, items):

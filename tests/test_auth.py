@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from relations import services
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, sign_in_request
 
 # Any page that needs a login; Django's own, so the test does not depend on ICR's pages.
 PRIVATE_URL = "/accounts/password_change/"
@@ -20,6 +20,14 @@ PRIVATE_URL = "/accounts/password_change/"
 def fast_hasher(settings):
     # The behaviour under test is who may sign in, not the hash's cost.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def log_in(client, login: str, password: str) -> bool:
+    return client.login(request=sign_in_request(), username=login, password=password)
+
+
+def authenticated(login: str, password: str):
+    return authenticate(sign_in_request(), username=login, password=password)
 
 
 def _signed_in_as(client):
@@ -36,7 +44,7 @@ def client_for(employee):
 
 @pytest.mark.parametrize("login", ["E003", "e003", "zhang@example.com", "ZHANG@Example.COM"])
 def test_sign_in_by_employee_id_or_email_in_any_case(client, company, login):
-    assert client.login(username=login, password=PASSWORD)
+    assert log_in(client, login, PASSWORD)
     assert _signed_in_as(client) == "E003"
 
 
@@ -50,8 +58,8 @@ def test_sign_in_through_the_login_page_with_the_email(client, company):
 
 
 def test_wrong_password_is_refused(client, company):
-    assert not client.login(username="E003", password="not-the-password")
-    assert not client.login(username="zhang@example.com", password="not-the-password")
+    assert not log_in(client, "E003", "not-the-password")
+    assert not log_in(client, "zhang@example.com", "not-the-password")
     assert _signed_in_as(client) is None
 
 
@@ -60,8 +68,8 @@ def test_inactive_login_is_refused(client, company):
     user.is_active = False
     user.save(update_fields=["is_active"])
 
-    assert not client.login(username="E003", password=PASSWORD)
-    assert authenticate(username="zhang@example.com", password=PASSWORD) is None
+    assert not log_in(client, "E003", PASSWORD)
+    assert authenticated("zhang@example.com", PASSWORD) is None
 
 
 def test_an_email_shared_by_two_logins_signs_in_neither(company):
@@ -71,23 +79,23 @@ def test_an_email_shared_by_two_logins_signs_in_neither(company):
         employee.user.email = "team@example.com"
         employee.user.save(update_fields=["email"])
 
-    assert authenticate(username="team@example.com", password=PASSWORD) is None
-    assert authenticate(username="E004", password=PASSWORD) == commerce_head.user
+    assert authenticated("team@example.com", PASSWORD) is None
+    assert authenticated("E004", PASSWORD) == commerce_head.user
 
 
 def test_a_login_named_like_another_users_email_wins_over_the_email(django_user_model, company):
     # Username match first: the person who owns the username is the one signing in.
     odd = django_user_model.objects.create_user(username="zhang@example.com", password="x-9f!kq2")
 
-    assert authenticate(username="zhang@example.com", password="x-9f!kq2") == odd
-    assert authenticate(username="zhang@example.com", password=PASSWORD) is None
+    assert authenticated("zhang@example.com", "x-9f!kq2") == odd
+    assert authenticated("zhang@example.com", PASSWORD) is None
 
 
 def test_departure_disables_the_login_and_ends_its_sessions(
     client, company, django_capture_on_commit_callbacks
 ):
     seller = company["seller"]
-    assert client.login(username="E003", password=PASSWORD)
+    assert log_in(client, "E003", PASSWORD)
     assert _signed_in_as(client) == "E003"
     other = client_for(company["sales_head"])
 
@@ -99,7 +107,7 @@ def test_departure_disables_the_login_and_ends_its_sessions(
     assert not seller.user.is_active
     remaining = [s.get_decoded().get("_auth_user_id") for s in Session.objects.all()]
     assert str(seller.user.pk) not in remaining
-    assert not client.login(username="E003", password=PASSWORD)
+    assert not log_in(client, "E003", PASSWORD)
     # Someone else's session is untouched.
     assert _signed_in_as(other) == "E002"
 
@@ -112,8 +120,8 @@ def test_a_hired_employee_has_no_usable_password(company):
     assert newcomer.user.username == "E100"
     assert newcomer.user.email == "new@example.com"
     assert not newcomer.user.has_usable_password()
-    assert authenticate(username="E100", password="") is None
-    assert authenticate(username="new@example.com", password="!") is None
+    assert authenticated("E100", "") is None
+    assert authenticated("new@example.com", "!") is None
 
 
 def test_a_login_without_password_gets_a_set_password_link_and_can_then_sign_in(client, company):
@@ -135,7 +143,7 @@ def test_a_login_without_password_gets_a_set_password_link_and_can_then_sign_in(
         {"new_password1": "Blue-river-42-tea", "new_password2": "Blue-river-42-tea"},
     )
     assert response.status_code == 302
-    assert client.login(username="E100", password="Blue-river-42-tea")
+    assert log_in(client, "E100", "Blue-river-42-tea")
 
 
 def test_no_reset_mail_for_an_inactive_login(client, company):
