@@ -48,6 +48,19 @@ def _fresh_criteria_cache():
 
 
 @pytest.fixture
+def eager_celery():
+    """Tasks run in the calling process when queued, their errors raised (tests/reviews and
+    tests/results have their own, for every test there)."""
+    from icr.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+    app.conf.task_eager_propagates = False
+
+
+@pytest.fixture
 def company(db):
     """A small company: 总部 with 销售部 and 商务部; a head each, staff under them."""
     hq = DepartmentFactory(code="HQ", name="总部")

@@ -1,16 +1,23 @@
 """Logins: sign-in by employee id or e-mail, first password by e-mail link, departures."""
 
 import re
+from smtplib import SMTPException
+from unittest import mock
 
 import pytest
 from django.contrib.auth import authenticate
 from django.contrib.sessions.models import Session
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.test import Client
 from django.urls import reverse
 
 from relations import services
+from relations.tasks import send_password_reset
 from tests.conftest import PASSWORD, sign_in_request
+
+# The password-set mail leaves from a Celery task: run it as it is queued.
+pytestmark = pytest.mark.usefixtures("eager_celery")
 
 # Any page that needs a login; Django's own, so the test does not depend on ICR's pages.
 PRIVATE_URL = "/accounts/password_change/"
@@ -152,3 +159,58 @@ def test_no_reset_mail_for_an_inactive_login(client, company):
     client.post(reverse("password_reset"), {"email": "zhang@example.com"})
 
     assert mail.outbox == []
+
+
+def test_a_known_and_an_unknown_address_get_the_same_answer_and_the_same_task(
+    client, company, django_assert_num_queries
+):
+    # No lookup on the page (no query at all): the task does it.
+    with (
+        mock.patch.object(send_password_reset, "delay") as queue,
+        django_assert_num_queries(0),
+    ):
+        known = client.post(reverse("password_reset"), {"email": "zhang@example.com"})
+        unknown = client.post(reverse("password_reset"), {"email": "nobody@example.com"})
+
+    assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
+    same = {"domain": "testserver", "use_https": False, "language": "en"}
+    assert queue.call_args_list == [
+        mock.call("zhang@example.com", **same),
+        mock.call("nobody@example.com", **same),
+    ]
+    assert mail.outbox == []
+
+
+def test_the_reset_task_mails_a_known_address_only_in_the_asking_language(company):
+    options = {"domain": "icr.example.com", "use_https": True, "language": "zh-hans"}
+
+    send_password_reset.apply(("nobody@example.com",), options).get()
+    assert mail.outbox == []
+    send_password_reset.apply(("Zhang@Example.com",), options).get()
+
+    assert [m.to for m in mail.outbox] == [["zhang@example.com"]]
+    assert mail.outbox[0].subject == "ICR：设置密码"
+    assert "https://icr.example.com/accounts/reset/" in mail.outbox[0].body
+
+
+class RefusesOnce(locmem.EmailBackend):
+    refusals = 0
+
+    def send_messages(self, messages):
+        if RefusesOnce.refusals:
+            RefusesOnce.refusals -= 1
+            raise SMTPException("451 try again later")
+        return super().send_messages(messages)
+
+
+def test_a_reset_mail_the_server_refuses_is_sent_again(company, settings):
+    settings.EMAIL_BACKEND = f"{__name__}.RefusesOnce"
+    RefusesOnce.refusals = 1
+    options = {"domain": "testserver", "use_https": False, "language": "en"}
+
+    # throw=False: an eager task then runs its retries at once, as a worker would later.
+    result = send_password_reset.apply(("zhang@example.com",), options, throw=False)
+
+    assert result.successful()
+    assert RefusesOnce.refusals == 0
+    assert [m.to for m in mail.outbox] == [["zhang@example.com"]]
