@@ -159,7 +159,8 @@ def child_load_setup(raters: str, data_path: str) -> dict:
     )
     User = get_user_model()
     hashes = {u.pk: u.get_session_auth_hash() for u in User.objects.filter(pk__in=users.values())}
-    backend = settings.AUTHENTICATION_BACKENDS[0]
+    # The backend a sign-in records (axes' backend, listed first, only guards and loads no one).
+    backend = "relations.auth.EmployeeIdOrEmailBackend"
     store = SessionStore()
     expire = now + dt.timedelta(days=1)
     sessions, lines = [], []

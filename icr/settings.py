@@ -1,5 +1,6 @@
 """Django settings for ICR. Everything a deployment changes comes from the environment."""
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "relations",
     "reviews",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -57,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a refused sign-in into relations.lockout's page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "icr.urls"
@@ -113,7 +117,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTHENTICATION_BACKENDS = ["relations.auth.EmployeeIdOrEmailBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out sign-in before any password is checked. It needs the request,
+    # which Django's login views (the app's and the admin's) pass to authenticate().
+    "axes.backends.AxesStandaloneBackend",
+    "relations.auth.EmployeeIdOrEmailBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -123,6 +132,32 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "relations:home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in lockout (django-axes, hooks in relations/lockout.py). Two separate counters; failures
+# count until AXES_COOLOFF_MINUTES pass without a new one:
+# - per login (["username"], whatever the address): AXES_FAILURE_LIMIT failures lock that login,
+#   which stops guessing one person's password from many addresses;
+# - per client address (["ip_address"], whatever the login): ICR_LOCKOUT_ADDRESS_FAILURE_LIMIT
+#   failures lock every sign-in from that address, which stops trying one password on many
+#   logins. Higher than the login's, because a company's people often reach ICR through one
+#   office address: a few colleagues' typos must not lock them all out.
+# Not the combination [["username", "ip_address"]]: that only locks a login from one address,
+# and an attacker with a few addresses would guess on. A successful sign-in clears the failures
+# against that login (not its address's), and a lockout ends AXES_COOLOFF_MINUTES after the
+# failure that caused it: retrying while locked does not extend it. HR can lift it sooner
+# (the employee admin's "Unlock sign-in", or "Access attempts" in the admin).
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+ICR_LOCKOUT_ADDRESS_FAILURE_LIMIT = env_int("ICR_LOCKOUT_ADDRESS_FAILURE_LIMIT", 20)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HANDLER = "relations.lockout.LockoutHandler"
+AXES_USERNAME_CALLABLE = "relations.lockout.login_name"
+AXES_CLIENT_IP_CALLABLE = "relations.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "relations.lockout.lockout_response"
+# Only failures are needed to lock; a row per successful sign-in (who was on when) is not kept.
+AXES_DISABLE_ACCESS_LOG = True
 
 # Browsers asking for Chinese get zh-hans (LocaleMiddleware); everyone else English.
 LANGUAGE_CODE = "en"
@@ -251,9 +286,11 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEV)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEV else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEV)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEV)
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("ICR_BEHIND_TLS_PROXY", False) else None
-)
+ICR_BEHIND_TLS_PROXY = env_bool("ICR_BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if ICR_BEHIND_TLS_PROXY else None
+# Proxies in front of ICR that append the client's address to X-Forwarded-For: the sign-in
+# lockout counts by that address instead of the proxy's (relations.lockout.client_address).
+ICR_PROXY_COUNT = env_int("ICR_PROXY_COUNT", 1 if ICR_BEHIND_TLS_PROXY else 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True

@@ -31,6 +31,7 @@ from .forms import (
     WorkflowStepInlineForm,
     send_password_set_link,
 )
+from .lockout import unlock_logins
 from .models import (
     Department,
     Edge,
@@ -198,7 +199,7 @@ class EmployeeAdmin(admin.ModelAdmin):
     search_fields = ["employee_id", "name", "email"]
     autocomplete_fields = ["department", "manager"]
     list_select_related = ["department", "manager"]
-    actions = ["send_password_set_links", "deactivate_selected"]
+    actions = ["send_password_set_links", "unlock_sign_in", "deactivate_selected"]
 
     def get_readonly_fields(self, request, obj=None):
         # The employee id is the login name; changing it would change how the person signs in.
@@ -293,6 +294,30 @@ class EmployeeAdmin(admin.ModelAdmin):
                 request,
                 _("No e-mail address, no link sent: %(names)s") % {"names": ", ".join(skipped)},
                 messages.WARNING,
+            )
+
+    @admin.action(permissions=["change"], description=_("Unlock sign-in after too many failures"))
+    def unlock_sign_in(self, request, queryset):
+        employees = list(queryset.filter(user__isnull=False).select_related("user"))
+        unlocked = unlock_logins(employee.user.get_username() for employee in employees)
+        for employee in employees:
+            if employee.user.get_username() in unlocked:
+                self.log_change(request, employee, gettext("Unlocked sign-in"))
+        count = len(unlocked)
+        if count:
+            self.message_user(
+                request,
+                ngettext(
+                    "Unlocked the sign-in of %(count)d person.",
+                    "Unlocked the sign-in of %(count)d people.",
+                    count,
+                )
+                % {"count": count},
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request, _("None of them was locked out by failed sign-ins."), messages.INFO
             )
 
     @admin.action(

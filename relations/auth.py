@@ -8,24 +8,32 @@ from django.db import connections, router
 from django.db.models import Q
 
 
+def find_login(login: str):
+    """The login that `login` (an employee id or an e-mail address, any case) names, or None.
+
+    The username wins over someone else's e-mail; an e-mail shared by two logins names neither.
+    The sign-in lockout (relations.lockout) counts failures against the same login this finds.
+    """
+    User = get_user_model()
+    login = login.strip()
+    candidates = list(User.objects.filter(Q(username__iexact=login) | Q(email__iexact=login))[:2])
+    exact = [u for u in candidates if u.username.lower() == login.lower()]
+    if exact:
+        return exact[0]
+    if len(candidates) == 1:
+        return candidates[0]
+    return None
+
+
 class EmployeeIdOrEmailBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None or password is None:
             return None
-        User = get_user_model()
-        login = username.strip()
-        candidates = list(
-            User.objects.filter(Q(username__iexact=login) | Q(email__iexact=login))[:2]
-        )
-        exact = [u for u in candidates if u.username.lower() == login.lower()]
-        if exact:
-            user = exact[0]
-        elif len(candidates) == 1:
-            user = candidates[0]
-        else:
+        user = find_login(username)
+        if user is None:
             # Unknown, or an e-mail shared by two logins: refuse rather than guess. Run the
             # hasher anyway so the response time does not tell which.
-            User().set_password(password)
+            get_user_model()().set_password(password)
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
             return user

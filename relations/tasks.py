@@ -1,12 +1,17 @@
-"""Background work for the relationship graph, run by the Celery worker and scheduled by beat."""
+"""Background work of the relations app, run by the Celery worker: the nightly graph sync (scheduled
+by beat) and the "forgot / first password" mail."""
 
 from __future__ import annotations
+
+from smtplib import SMTPException
 
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError, transaction
+from django.utils import translation
 
 from . import services
+from .forms import FirstPasswordResetForm
 
 SYNC_GRAPH_TASK = "relations.tasks.sync_graph"
 SYNC_GRAPH_SCHEDULE_NAME = "Nightly graph sync (rank and process relationships)"
@@ -29,6 +34,27 @@ def sync_graph() -> dict[str, dict[str, int]]:
         rank = services.sync_rank_edges()
         process = services.sync_process_edges()
     return {"rank": rank, "process": process}
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError, OperationalError),
+    max_retries=5,
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+)
+def send_password_reset(email: str, *, domain: str, use_https: bool, language: str) -> None:
+    """The "forgot / first password" mail: look the address up and e-mail the link, if any.
+
+    The page queues this for every address it is given, known or not, and answers at once; so
+    how long it takes tells nobody whether an address has a login. Django's reset flow
+    otherwise: FirstPasswordResetForm finds the logins, Django's token signs the link.
+    """
+    form = FirstPasswordResetForm({"email": email})
+    if not form.is_valid():
+        return
+    with translation.override(language):
+        form.save(domain_override=domain, use_https=use_https)
 
 
 def ensure_periodic_tasks() -> None:

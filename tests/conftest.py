@@ -3,12 +3,19 @@ import os
 
 import pytest
 from django.contrib.auth.models import Group
+from django.test import RequestFactory
 
 from relations import services
 from relations.roles import HR_GROUP
 from tests.factories import DepartmentFactory
 
 PASSWORD = "icr-test-pass-123"
+
+
+def sign_in_request(address: str = "127.0.0.1"):
+    """The request of a sign-in, for authenticate() and client.login(request=…): the sign-in
+    lockout (axes) counts failures by the request's address and refuses to work without one."""
+    return RequestFactory().post("/accounts/login/", REMOTE_ADDR=address)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -45,6 +52,19 @@ def _fresh_criteria_cache():
     forget_cached_criteria()
     yield
     forget_cached_criteria()
+
+
+@pytest.fixture
+def eager_celery():
+    """Tasks run in the calling process when queued, their errors raised (tests/reviews and
+    tests/results have their own, for every test there)."""
+    from icr.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+    app.conf.task_eager_propagates = False
 
 
 @pytest.fixture

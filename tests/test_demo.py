@@ -21,6 +21,7 @@ from relations.models import (
 )
 from relations.roles import HR_GROUP, roles_of
 from relations.tasks import SYNC_GRAPH_TASK
+from tests.conftest import sign_in_request
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +104,7 @@ def test_demo_workflow_steps_give_the_process_edges(loaded):
 
 def test_every_role_can_sign_in_with_the_printed_demo_password(loaded):
     assert demo.DEMO_PASSWORD in loaded
-    hr = authenticate(username="hr", password=demo.DEMO_PASSWORD)
+    hr = authenticate(sign_in_request(), username="hr", password=demo.DEMO_PASSWORD)
     assert hr is not None and hr.is_staff
     assert hr.groups.filter(name=HR_GROUP).exists()
     assert roles_of(hr).is_hr
@@ -112,10 +113,14 @@ def test_every_role_can_sign_in_with_the_printed_demo_password(loaded):
     assert any(not is_head for _, is_head in examples)
     for person, is_head in examples:
         assert f"username {person.employee_id}" in loaded
-        user = authenticate(username=person.employee_id, password=demo.DEMO_PASSWORD)
+        user = authenticate(
+            sign_in_request(), username=person.employee_id, password=demo.DEMO_PASSWORD
+        )
         assert user is not None
         assert roles_of(user).is_head == is_head
-    assert authenticate(username=demo.PEOPLE[-1].email, password=demo.DEMO_PASSWORD)
+    assert authenticate(
+        sign_in_request(), username=demo.PEOPLE[-1].email, password=demo.DEMO_PASSWORD
+    )
 
 
 def test_hr_group_can_use_the_admin_for_the_org(loaded):

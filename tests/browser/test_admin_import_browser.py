@@ -41,7 +41,8 @@ RELATIONS = (
 
 
 @pytest.fixture
-def browser_env(monkeypatch, settings, tmp_path):
+def browser_env(monkeypatch, settings, tmp_path, eager_celery):
+    # eager_celery: the password-set mail leaves from a task, run here in the live server.
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
     # still plain synchronous ones.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

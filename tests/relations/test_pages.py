@@ -117,6 +117,7 @@ def test_a_wrong_password_keeps_you_on_the_login_page(client, company):
     assert "did not match" in response.content.decode()
 
 
+@pytest.mark.usefixtures("eager_celery")  # the mail leaves from a Celery task
 def test_someone_without_a_password_yet_can_ask_for_the_link(client, company):
     newcomer = services.hire_employee(
         employee_id="E300", name="周新", email="zhou@example.com", department=company["sales"]
@@ -131,6 +132,7 @@ def test_someone_without_a_password_yet_can_ask_for_the_link(client, company):
     assert "Choose your password" in page.content.decode()
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_unknown_email_gets_the_same_answer_and_no_mail(client, company):
     response = client.post(reverse("password_reset"), {"email": "nobody@example.com"})
     assert response.status_code == 302
