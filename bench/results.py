@@ -537,7 +537,7 @@ def print_results(result: dict) -> None:
     print(f"company p95 / demo p95: {result['dashboard_vs_demo']}×")
     print(
         f"\n{'shown and hidden (published, N+ raters)':<44}{'rows':>9}{'hidden':>8}{'%':>7}"
-        f"{'headlines':>11}{'hidden':>8}{'%':>7}"
+        f"{'headlines':>11}{'hidden':>8}{'%':>7}{'D+ shown':>10}{'printed':>9}"
     )
     companies = [("100,000-employee company", close["disclosure"])]
     companies += [(f"demo: {name}", d) for name, d in result["demo_disclosure"].items()]
@@ -545,7 +545,8 @@ def print_results(result: dict) -> None:
         print(
             f"{label:<44}{d['with_n_raters']:>9,}{d['hidden_with_n_raters']:>8,}"
             f"{d['hidden_percent']:>7.1f}{d['headlines']:>11,}{d['headlines_hidden']:>8,}"
-            f"{d['headlines_hidden_percent']:>7.1f}"
+            f"{d['headlines_hidden_percent']:>7.1f}{d['shown_with_d_raters']:>10,}"
+            f"{d['distributions_printed']:>9,}"
         )
     goals = result["goals"]
     print(

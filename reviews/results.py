@@ -9,7 +9,8 @@ threat model. Here:
    (`Figure.reason`).
 2. Shown figures are printed coarse enough to protect by themselves: the mean to one decimal,
    the favourable share as a whole percent, the score distribution only for groups of at
-   least D raters (settings.ICR_MIN_DISTRIBUTION_RATERS).
+   least D anonymous raters (settings.ICR_MIN_DISTRIBUTION_RATERS) that printed distributions
+   do not give a smaller group's by subtraction (`Rollup.distribution_shown`).
 3. This cycle and the trend: the change since the previous cycle is shown only when both
    figures are; the trend shows each cycle's own figure and no sum over cycles.
 4. Comments are kept only for groups of at least M raters (settings.ICR_MIN_COMMENT_RATERS), and
@@ -24,7 +25,7 @@ import copy
 import heapq
 import itertools
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.conf import settings
@@ -60,7 +61,8 @@ from .snapshot import department_labels
 def disclosure_summary(cycle: Cycle) -> dict:
     """How much of a closed cycle's published figures is hidden, counted over the groups of at
     least N raters (a smaller group is hidden by rule): all published rows, and the headlines
-    (each department over all types, criteria and customers, alone and with its subtree)."""
+    (each department over all types, criteria and customers, alone and with its subtree); and
+    of the shown figures of at least D raters, how many print their score distribution."""
     n = settings.ICR_MIN_RATERS
     published = big = big_hidden = headlines = headlines_hidden = 0
     alone = alone_hidden = 0
@@ -72,11 +74,17 @@ def disclosure_summary(cycle: Cycle) -> dict:
         "only_type",
         "raters",
         "suppressed",
+        "distribution_shown",
     )
-    for scope, kind, criterion, customer, only_type, raters, hidden in rows.iterator(5000):
+    d = settings.ICR_MIN_DISTRIBUTION_RATERS
+    shown_with_d = printed = 0
+    for scope, kind, criterion, customer, only_type, raters, hidden, dist in rows.iterator(5000):
         if not is_published(scope, kind, criterion, customer, only_type):
             continue
         published += 1
+        if not hidden and raters >= d:
+            shown_with_d += 1
+            printed += dist
         if raters < n:
             continue
         big += 1
@@ -101,6 +109,8 @@ def disclosure_summary(cycle: Cycle) -> dict:
         "headlines_hidden_percent": share(headlines_hidden, headlines),
         "alone_headlines": alone,
         "alone_headlines_hidden": alone_hidden,
+        "shown_with_d_raters": shown_with_d,
+        "distributions_printed": printed,
     }
 
 
@@ -150,7 +160,7 @@ class Figure:
     not_received: int = 0
     mean: float | None = None
     favourable: float | None = None
-    distribution: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0])
+    distribution: list[int] | None = None  # printed only where the close allowed it
     suppressed: bool = True
     change: float | None = None
     key: str = ""
@@ -188,7 +198,7 @@ def _figure(
         not_received=row.not_received,
         mean=mean,
         favourable=row.favourable,
-        distribution=row.distribution,
+        distribution=shown_distribution(row),
         suppressed=False,
         change=change,
     )
@@ -212,8 +222,9 @@ def hidden_label(row: Rollup) -> str:
 
 
 def shown_distribution(row: Rollup) -> list[int] | None:
-    """The score counts, only for a group of at least D raters."""
-    if row.raters < settings.ICR_MIN_DISTRIBUTION_RATERS:
+    """The score counts, only where the close printed them: a group of at least D anonymous
+    raters that no printed distributions give a smaller group's by subtraction."""
+    if row.suppressed or not row.distribution_shown:
         return None
     return row.distribution
 

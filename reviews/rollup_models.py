@@ -142,6 +142,12 @@ class Rollup(models.Model):
         _("the only type between the two departments"), default=False, db_default=False
     )
     suppressed = models.BooleanField(_("not enough responses"), default=True)
+    # Whether the score distribution (n1..n5) is printed: for D anonymous raters or more, and
+    # not where printed ones would give a smaller group's by subtraction
+    # (`reviews.close.suppression`). Rows closed before this flag: not printed.
+    distribution_shown = models.BooleanField(
+        _("score distribution shown"), default=False, db_default=False
+    )
 
     class Meta:
         verbose_name = _("result figure")

@@ -110,6 +110,7 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
                 min_raters,
                 beside=independent,
                 side=side,
+                distribution_min_raters=settings.ICR_MIN_DISTRIBUTION_RATERS,
             )
         else:
             rollup = tables()["rollup"]
@@ -155,10 +156,16 @@ def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
     (`reviews.close.postgres.partition_rows`). Which rows: `reviews.close.suppression`.
     """
     rows = list(Rollup.objects.filter(cycle=cycle).values_list(*ROW_FIELDS))
-    hidden, only_type, _protecting = suppression_flags(rows, min_raters, tree_children(cycle))
+    flags = suppression_flags(
+        rows, min_raters, tree_children(cycle), settings.ICR_MIN_DISTRIBUTION_RATERS
+    )
+    hidden, only_type = flags.hidden, flags.only_type
     shown_ids = [row[0] for row, h in zip(rows, hidden, strict=True) if not h]
     for start in range(0, len(shown_ids), 900):
         Rollup.objects.filter(pk__in=shown_ids[start : start + 900]).update(suppressed=False)
+    printed = [row[0] for row, h in zip(rows, flags.distribution_hidden, strict=True) if not h]
+    for start in range(0, len(printed), 900):
+        Rollup.objects.filter(pk__in=printed[start : start + 900]).update(distribution_shown=True)
     # The statements flag a department's only type per customer; a person's only type is
     # found with the suppression (as closing on PostgreSQL finds both).
     people = [rows[i][0] for i in only_type if rows[i][1] == RollupScope.PERSON]

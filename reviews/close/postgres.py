@@ -237,6 +237,7 @@ def partition_rows(
     min_raters: int,
     beside: list[Insert],
     side: SideQueries | None = None,
+    distribution_min_raters: int | None = None,
 ) -> tuple[int, int]:
     """Figures computed in WORK_TABLE, flagged, swapped in as the cycle's partition.
 
@@ -298,7 +299,7 @@ def partition_rows(
                 for reading in (alone, subtrees, people):
                     reading.done.set()  # also on failure, which _beside raises
 
-        suppression = Suppression(min_raters, children)
+        suppression = Suppression(min_raters, children, distribution_min_raters)
         ids: list[int] = []
         with _beside(work):
             for reading in (finest, alone, subtrees, people):
@@ -321,6 +322,9 @@ def partition_rows(
         only_type = bytearray(b"0") * last_work_id
         for position in suppression.only_type:
             only_type[ids[position] - 1] = ord("1")
+        printed = bytearray(b"0") * last_work_id
+        for work_id in compress(ids, suppression.distribution_hidden):
+            printed[work_id - 1] = ord("1")
         suppressed = hidden.count(True)
         leftovers = [ids, hidden, suppression]
         del ids, hidden, suppression
@@ -338,13 +342,13 @@ def partition_rows(
         freeing.start()
         cursor.execute(
             f"""
-            INSERT INTO {partition} (id, {ROLLUP_COLUMNS})
+            INSERT INTO {partition} (id, {ROLLUP_COLUMNS}, distribution_shown)
             SELECT %s + w.id, {selected}, get_bit(%s::varbit, w.position) = 1,
-                   get_bit(%s::varbit, w.position) = 1
+                   get_bit(%s::varbit, w.position) = 1, get_bit(%s::varbit, w.position) = 0
             FROM (SELECT *, CAST(id AS INTEGER) - 1 AS position FROM {WORK_TABLE}) w
             ORDER BY w.department_id
             """,  # noqa: S608
-            [first_id - 1, only_type.decode(), flags.decode()],
+            [first_id - 1, only_type.decode(), flags.decode(), printed.decode()],
         )
         figures = cursor.rowcount
         freeing.join()

@@ -41,12 +41,20 @@ under these constraints for each equation with members total t, parts p and left
 
 1. a hidden part is never the only unknown: another part, the total, or a leftover of at
    least one rater is unknown with it;
-2. the other unknowns of a hidden part of fewer than N raters hold at least N raters, so
-   subtraction gives it only mixed into a group of N or more others (a hidden total counts
-   as N: nothing comes out of it);
+2. the other unknowns of a hidden part of fewer than N raters hold, with it, at least N + 1
+   raters, so subtraction gives it only mixed into a group that still holds N raters to one
+   of them who knows their own answer (a hidden total counts as N: nothing comes out of it);
 3. a hidden total is not the sum of shown parts: a part or a leftover is unknown;
 4. a leftover of fewer than N raters (never published) is not the total minus shown parts:
    with the unknowns that join it, it holds N raters.
+
+Raters here are anonymous raters: a superior's ratings of their reports (rank task), which
+the report and HR may read named, are no cover, and a figure holding fewer than N anonymous
+raters is hidden like one of fewer than N raters.
+
+Score distributions: score counts add up along the same equations, so a second pass with D
+(`distribution_min_raters`) in place of N, starting from the hidden figures and those of
+fewer than D anonymous raters, decides which shown figures print their distribution.
 
 Those constraints are the pairwise rule: necessary, not sufficient, against an attacker who
 solves all published figures together. `tests/disclosure` runs such an attacker (an integer
@@ -61,6 +69,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -119,8 +128,16 @@ class Equation:
 class Suppression:
     """The flags of one cycle's rows: add them (in any number of parts), then `settle`."""
 
-    def __init__(self, min_raters: int, children: dict[int, list[int]] | None = None):
+    def __init__(
+        self,
+        min_raters: int,
+        children: dict[int, list[int]] | None = None,
+        distribution_min_raters: int | None = None,
+    ):
         self.min_raters = min_raters
+        self.distribution_min_raters = distribution_min_raters
+        # Per row, whether its score distribution is left unprinted (`settle`).
+        self.distribution_hidden: list[bool] = []
         self.children = children or {}
         self.rows: list[tuple] = []
         # Positions of the rows that are also their department's all-types figure for their
@@ -284,15 +301,33 @@ class Suppression:
             )
         ]
         primary = list(hidden)
-        self._settle_flags(hidden, self.anonymous)
+        self._settle_flags(hidden, self.anonymous, n)
         for kind_row, overall in single_type.items():
             hidden[kind_row] = primary[kind_row] = hidden[overall]  # the same figure
         self.protecting = [
             i for i, (h, p) in enumerate(zip(hidden, primary, strict=True)) if h and not p
         ]
+        self.distribution_hidden = self._settle_distributions(hidden, single_type)
         return hidden
 
-    def _settle_flags(self, hidden: list[bool], raters: list[int]) -> None:
+    def _settle_distributions(self, hidden: list[bool], single_type: dict[int, int]) -> list[bool]:
+        """Which shown figures leave their score distribution unprinted: those of fewer than D
+        anonymous raters, and the complement that keeps them from being the difference of
+        printed ones. Score counts add up along the same equations as raters (a department
+        with its sub-departments minus one child's is the rest's distribution), so the same
+        rules hold with D in place of N. Without D (None), every distribution is printed."""
+        d = self.distribution_min_raters
+        if d is None:
+            return list(hidden)
+        unprinted = [
+            h or anonymous < d for h, anonymous in zip(hidden, self.anonymous, strict=True)
+        ]
+        self._settle_flags(unprinted, self.anonymous, d)
+        for kind_row, overall in single_type.items():
+            unprinted[kind_row] = unprinted[overall]
+        return unprinted
+
+    def _settle_flags(self, hidden: list[bool], raters: list[int], n: int) -> None:
         """Solve the equations that can ask anything, then those that the rows hidden by that
         pull in, until no hidden row is in an equation left out.
 
@@ -301,7 +336,7 @@ class Suppression:
         the solver, and those that do split into small components (rows shared by the same
         equations) instead of one that the department tree ties together.
         """
-        n, equations = self.min_raters, self.equations
+        equations = self.equations
         touching: dict[int, list[int]] = defaultdict(list)
         for k, eq in enumerate(equations):
             touching[eq.total].append(k)
@@ -322,10 +357,10 @@ class Suppression:
             for component in self._components(active, fresh):
                 batch += component
                 if len(batch) >= BATCH_EQUATIONS:
-                    newly += self._solve(batch, raters, hidden)
+                    newly += self._solve(batch, raters, hidden, n)
                     batch = []
             if batch:
-                newly += self._solve(batch, raters, hidden)
+                newly += self._solve(batch, raters, hidden, n)
             fresh = {k for row in newly for k in touching[row]} - active
 
     def _components(self, active: set[int], fresh: set[int]) -> list[list[int]]:
@@ -351,9 +386,9 @@ class Suppression:
             groups[find(self.equations[k].total)].append(k)
         return [ks for ks in groups.values() if any(k in fresh for k in ks)]
 
-    def _constraints(self, ks: list[int], raters: list[int]) -> list[tuple[dict, float]]:
-        """Each constraint as ({row: coefficient}, lower bound): sum >= lower bound."""
-        n = self.min_raters
+    def _constraints(self, ks: list[int], raters: list[int], n: int) -> list[tuple[dict, float]]:
+        """Each constraint as ({row: coefficient}, lower bound): sum >= lower bound, for groups
+        of `n` (N for figures, D for distributions)."""
         out: list[tuple[dict, float]] = []
         for k in ks:
             eq = self.equations[k]
@@ -373,10 +408,11 @@ class Suppression:
                     coefficients[p] = coefficients.get(p, 0) - 1
                     out.append((coefficients, 0))
                 if 0 < raters[p] < n and eq.rest < n:
-                    # 2. a small part's other unknowns hold N raters (a hidden total counts as
-                    # N): subtraction gives it only mixed into a group of N or more others.
+                    # 2. a small part's other unknowns hold N + 1 raters with it (a hidden
+                    # total counts as N): subtraction gives it only mixed into a group that
+                    # leaves N others even to a rater who knows their own answer.
                     coefficients = {q: (n if q == eq.total else min(raters[q], n)) for q in others}
-                    coefficients[p] = coefficients.get(p, 0) - n
+                    coefficients[p] = coefficients.get(p, 0) - (n + 1 - raters[p])
                     out.append((coefficients, -eq.rest))
         return out
 
@@ -385,9 +421,9 @@ class Suppression:
         headline = scope in (SELF, TREE) and kind == ALL_TYPES and crit is None and cust is None
         return max(r, 1) * (HEADLINE_WEIGHT if headline else 1)
 
-    def _solve(self, ks: list[int], raters: list[int], hidden: list[bool]) -> list[int]:
+    def _solve(self, ks: list[int], raters: list[int], hidden: list[bool], n: int) -> list[int]:
         """Hide what these equations need, at least cost; returns the rows it hid."""
-        constraints = self._constraints(ks, raters)
+        constraints = self._constraints(ks, raters, n)
         if not constraints:
             return []
         variables = sorted({i for coefficients, _lb in constraints for i in coefficients})
@@ -448,20 +484,34 @@ def _greedy_repair(constraints, hidden: list[bool], *, weights_of) -> None:
             changed = True
 
 
+class Flags(NamedTuple):
+    """What the suppression decides for rows, in the rows' order."""
+
+    hidden: list[bool]
+    only_type: list[int]  # positions of only-type rows
+    protecting: list[int]  # positions hidden to protect another figure
+    distribution_hidden: list[bool]  # shown or not, the score distribution is not printed
+
+
 def suppression_flags(
-    rows: list[tuple], min_raters: int, children: dict[int, list[int]] | None = None
-) -> tuple[list[bool], list[int], list[int]]:
-    """For rows of ROW_FIELDS in any order: (hidden flags, positions of only-type rows,
-    positions hidden to protect another figure), in the rows' order."""
+    rows: list[tuple],
+    min_raters: int,
+    children: dict[int, list[int]] | None = None,
+    distribution_min_raters: int | None = None,
+) -> Flags:
+    """The `Flags` of rows of ROW_FIELDS in any order."""
     order = sorted(range(len(rows)), key=lambda i: order_key(rows[i]))
-    suppression = Suppression(min_raters, children)
+    suppression = Suppression(min_raters, children, distribution_min_raters)
     suppression.add([rows[i] for i in order])
     settled = suppression.settle()
     hidden = [False] * len(rows)
+    unprinted = [False] * len(rows)
     for position, i in enumerate(order):
         hidden[i] = settled[position]
-    return (
+        unprinted[i] = suppression.distribution_hidden[position]
+    return Flags(
         hidden,
         sorted(order[p] for p in suppression.only_type),
         sorted(order[p] for p in suppression.protecting),
+        unprinted,
     )

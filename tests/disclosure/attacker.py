@@ -133,7 +133,7 @@ PROPOSED = {
     "shown_shape": proposed_shape,
     "mean_decimals": 1,
     "favourable_decimals": 0,
-    "distribution_min_raters": 10,
+    "distribution_min_raters": None,  # as the close flagged them (`Rollup.distribution_shown`)
 }
 
 
@@ -272,7 +272,7 @@ def figures_from_rollups(
     reason: Callable | None = None,
     mean_decimals: int = 2,
     favourable_decimals: int = 1,
-    distribution_min_raters: int = 0,
+    distribution_min_raters: int | None = 0,
     response_rates: bool = True,
 ) -> Published:
     """The cycle's `Rollup` rows as published: each all-types figure per customer also where one
@@ -322,7 +322,11 @@ def figures_from_rollups(
                 if row.favourable is None
                 else round(100 * row.favourable, favourable_decimals),
                 distribution=tuple(row.distribution)
-                if row.raters >= distribution_min_raters
+                if (
+                    row.distribution_shown
+                    if distribution_min_raters is None
+                    else row.raters >= distribution_min_raters
+                )
                 else None,
             )
         )

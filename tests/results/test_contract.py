@@ -43,6 +43,7 @@ def stored_rows(cycle) -> list[tuple]:
             None if r.mean is None else round(r.mean, 9),
             None if r.favourable is None else round(r.favourable, 9),
             r.only_type,
+            r.distribution_shown,
             r.suppressed,
         )
         for r in Rollup.objects.filter(cycle=cycle)
@@ -60,7 +61,7 @@ def fingerprint(rows: list[tuple]) -> str:
 
 # What both databases write for this company and these answers. A change to what the close
 # computes changes it: check the new rows by hand (`stored_rows`), then write the new value.
-EXPECTED = {"rows": 295, "hidden": 252, "fingerprint": "b504f8f4b57fca54"}
+EXPECTED = {"rows": 295, "hidden": 252, "distributions": 16, "fingerprint": "29bf4bba7b9e6295"}
 
 
 def test_postgresql_and_sqlite_write_the_same_rows(corp, cycles):
@@ -74,6 +75,7 @@ def test_postgresql_and_sqlite_write_the_same_rows(corp, cycles):
     got = {
         "rows": len(figures),
         "hidden": sum(1 for r in figures if r[-1]),
+        "distributions": sum(1 for r in figures if r[-2]),
         "fingerprint": fingerprint(rows),
     }
     assert got == EXPECTED

@@ -24,7 +24,7 @@ def rows_of(spec: list[tuple]) -> list[tuple]:
 
 
 def hidden_keys(spec: list[tuple], children=None) -> set[tuple]:
-    flags, _only, _protecting = sp.suppression_flags(rows_of(spec), N, children or {})
+    flags = sp.suppression_flags(rows_of(spec), N, children or {}).hidden
     return {row[:6] for row, hidden in zip(spec, flags, strict=True) if hidden}
 
 
@@ -67,6 +67,19 @@ def test_a_figure_of_n_raters_with_a_superiors_named_rating_among_them_is_hidden
     hidden = hidden_keys(spec)
     assert T(1, 3, crit=7)[:6] in hidden
     assert T(2, 4, crit=7)[:6] not in hidden
+
+
+def test_printed_distributions_do_not_give_a_smaller_groups_by_subtraction():
+    # Department 1 with its sub-department 2: 30 raters = 6 of its own + 24 below. Both
+    # subtree figures could print their score counts (D = 10), but their difference would be
+    # the 6 raters' counts: one of the two stays unprinted, and so do the 6's.
+    spec = [T(1, 30, scope="tree"), T(1, 6), T(2, 24)]
+    flags = sp.suppression_flags(rows_of(spec), N, {1: [2]}, distribution_min_raters=10)
+    assert flags.hidden == [False, False, False]
+    unprinted = flags.distribution_hidden
+    assert unprinted[1]
+    assert unprinted[0] or unprinted[2]
+    assert not all(unprinted), "the larger figure prints its distribution"
 
 
 def test_a_hidden_total_is_not_the_sum_of_shown_parts():
@@ -142,7 +155,7 @@ def test_the_rows_order_does_not_change_the_flags():
 
 def test_hidden_to_protect_is_told_apart_from_too_few():
     spec = [T(1, 10), T(1, 5, "function"), T(1, 4, "process"), T(1, 1, "workflow")]
-    _flags, _only, protecting = sp.suppression_flags(rows_of(spec), N, {})
+    protecting = sp.suppression_flags(rows_of(spec), N, {}).protecting
     assert protecting == [2]  # the process row: 4 raters, hidden for the workflow row
 
 
@@ -357,7 +370,7 @@ def test_a_type_alone_between_two_departments_is_taken_for_their_all_types_figur
         ("self", 1, None, "", 7, 3, 8),
         ("self", 1, None, "function", 7, None, 8),  # all customers: not a customer's figure
     ]
-    _flags, only_type, _protecting = sp.suppression_flags(rows_of(spec), N, {})
+    only_type = sp.suppression_flags(rows_of(spec), N, {}).only_type
     assert only_type == [0, 1]
 
 
@@ -393,7 +406,7 @@ def test_a_person_rated_through_one_type_has_one_figure():
         T(1, 4, scope="person", emp=9),
         T(1, 4, "function", scope="person", emp=9),
     ]
-    flags, only_type, _protecting = sp.suppression_flags(rows_of(spec), N, {})
+    flags, only_type, _protecting, _unprinted = sp.suppression_flags(rows_of(spec), N, {})
     assert only_type == [3]
     assert flags[2] == flags[3]
     assert not sp.is_published("person", "function", None, None, only_type=True)
