@@ -164,6 +164,8 @@ class Figure:
     suppressed: bool = True
     change: float | None = None
     key: str = ""
+    # Printed to a whole point, without favourable share or distribution (`Rollup.coarse`).
+    coarse: bool = False
     # Why a hidden figure is hidden: FEW (under N raters) or PROTECTING (another figure),
     # and the words for it.
     reason: str = ""
@@ -189,7 +191,7 @@ def _figure(
         )
     change = None
     mean, before = shown_mean(row), shown_mean(previous)
-    if mean is not None and before is not None:
+    if mean is not None and before is not None and not row.coarse and not previous.coarse:
         change = round(mean - before, MEAN_DECIMALS)
     return Figure(
         label=label,
@@ -197,10 +199,11 @@ def _figure(
         raters=row.raters,
         not_received=row.not_received,
         mean=mean,
-        favourable=row.favourable,
+        favourable=shown_favourable(row),
         distribution=shown_distribution(row),
         suppressed=False,
         change=change,
+        coarse=row.coarse,
     )
 
 
@@ -224,20 +227,28 @@ def hidden_label(row: Rollup) -> str:
 def shown_distribution(row: Rollup) -> list[int] | None:
     """The score counts, only where the close printed them: a group of at least D anonymous
     raters that no printed distributions give a smaller group's by subtraction."""
-    if row.suppressed or not row.distribution_shown:
+    if row.suppressed or row.coarse or not row.distribution_shown:
         return None
     return row.distribution
 
 
+def shown_favourable(row: Rollup) -> float | None:
+    """The favourable share (4–5), but not of a figure printed coarse."""
+    if row.suppressed or row.coarse:
+        return None
+    return row.favourable
+
+
 def shown_mean(row: Rollup | None) -> float | None:
-    return None if row is None else shown_value(row.suppressed, row.mean)
+    return None if row is None else shown_value(row.suppressed, row.mean, row.coarse)
 
 
-def shown_value(suppressed: bool, mean: float | None) -> float | None:
-    """A mean as pages show it: None when suppressed (or empty), else to one decimal."""
+def shown_value(suppressed: bool, mean: float | None, coarse: bool = False) -> float | None:
+    """A mean as pages show it: None when suppressed (or empty), else to one decimal, or to a
+    whole point when the figure is printed coarse (`Rollup.coarse`)."""
     if suppressed or mean is None:
         return None
-    return round(mean, MEAN_DECIMALS)
+    return float(round(mean)) if coarse else round(mean, MEAN_DECIMALS)
 
 
 def result_cycles():
@@ -349,7 +360,15 @@ class Cell(NamedTuple):
     shown: float | None
 
 
-_CELL_COLUMNS = ("id", "cycle_id", "department_id", "customer_department_id", "suppressed", "mean")
+_CELL_COLUMNS = (
+    "id",
+    "cycle_id",
+    "department_id",
+    "customer_department_id",
+    "suppressed",
+    "mean",
+    "coarse",
+)
 
 
 # How many reciprocity gaps and comment groups the department page lists at most.
@@ -464,8 +483,8 @@ def department_dashboard(
         wanted |= last_cycle
     # Thousands of cells for a large tree: plain tuples, the few shown in full fetched below.
     matrix = [
-        Cell(pk, cycle_id, provider, customer, shown_value(suppressed, mean))
-        for pk, cycle_id, provider, customer, suppressed, mean in Rollup.objects.filter(
+        Cell(pk, cycle_id, provider, customer, shown_value(suppressed, mean, coarse))
+        for pk, cycle_id, provider, customer, suppressed, mean, coarse in Rollup.objects.filter(
             cells_of_kind(kind),
             scope=RollupScope.SELF,
             criterion_id=criterion_id,
@@ -842,11 +861,12 @@ def export_rows(cycle: Cycle):
             yield [*base, hidden_label(row), "", "", "", "", "", "", "", ""]
         else:
             distribution = shown_distribution(row)
+            mean, favourable = shown_mean(row), shown_favourable(row)
             yield [
                 *base,
                 row.raters,
-                round(row.mean, MEAN_DECIMALS) if row.mean is not None else "",
-                round(100 * row.favourable) if row.favourable is not None else "",
+                mean if mean is not None else "",
+                round(100 * favourable) if favourable is not None else "",
                 *(distribution or ["", "", "", "", ""]),
                 row.not_received,
             ]

@@ -148,6 +148,11 @@ class Rollup(models.Model):
     distribution_shown = models.BooleanField(
         _("score distribution shown"), default=False, db_default=False
     )
+    # Printed coarse (the mean to a whole point, no favourable share, no distribution): the
+    # same figure of an earlier closed cycle was shown with 1 to N-1 raters more or fewer, so
+    # the two cycles' difference would be the few raters who joined or left
+    # (`reviews.close.compute.mark_coarse`).
+    coarse = models.BooleanField(_("rounded to a whole point"), default=False, db_default=False)
 
     class Meta:
         verbose_name = _("result figure")

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Coalesce
 
 from icr.db import analyze_tables
 
@@ -122,12 +124,54 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
                     cursor.execute(insert.sql(rollup), insert.params)
             if closed:
                 figures, suppressed = suppress(cycle, min_raters=min_raters)
+        if closed:
+            mark_coarse(cycle, min_raters=min_raters)
         if comments_first_time:
             comments = ResultComment.objects.filter(cycle=cycle).count()
         elif closed:
             comments = sync_comments(cycle, min_comment_raters=min_comment_raters)
         rates = ResponseRate.objects.filter(cycle=cycle).count()
     return RollupSummary(cycle.pk, figures, suppressed, comments, rates)
+
+
+def mark_coarse(cycle: Cycle, *, min_raters: int) -> int:
+    """Flag the cycle's shown figures to print coarse (`Rollup.coarse`): those whose same
+    figure (scope, department, person, type, criterion, customer) was shown in an earlier
+    closed cycle with 1 to N-1 raters more or fewer. If the others answered as before, the
+    two cycles' difference would be the answers of the few who joined or left; printed to a
+    whole point without a favourable share, it spans more than a point for each of them.
+    Later cycles are compared with this one when they close. Returns the rows flagged."""
+    earlier_cycles = Cycle.objects.filter(status=CycleStatus.CLOSED).filter(
+        Q(deadline__lt=cycle.deadline) | Q(deadline=cycle.deadline, pk__lt=cycle.pk)
+    )
+    same_figure_earlier = (
+        Rollup.objects.filter(
+            cycle__in=earlier_cycles,
+            suppressed=False,
+            scope=OuterRef("scope"),
+            department_id=OuterRef("department_id"),
+            kind=OuterRef("kind"),
+            raters__gt=OuterRef("raters") - min_raters,
+            raters__lt=OuterRef("raters") + min_raters,
+        )
+        .exclude(raters=OuterRef("raters"))
+        # Null-safe equality on the optional dimensions (ids are positive).
+        .annotate(
+            same_person=Coalesce("employee_id", 0),
+            same_criterion=Coalesce("criterion_id", 0),
+            same_customer=Coalesce("customer_department_id", 0),
+        )
+        .filter(
+            same_person=Coalesce(OuterRef("employee_id"), 0),
+            same_criterion=Coalesce(OuterRef("criterion_id"), 0),
+            same_customer=Coalesce(OuterRef("customer_department_id"), 0),
+        )
+    )
+    return (
+        Rollup.objects.filter(cycle=cycle, suppressed=False)
+        .filter(Exists(same_figure_earlier))
+        .update(coarse=True)
+    )
 
 
 def refresh_planner_statistics() -> None:

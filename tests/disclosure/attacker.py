@@ -85,6 +85,7 @@ class Figure:
     favourable_percent: float | None = None
     distribution: tuple[int, ...] | None = None
     not_received: int | None = None
+    mean_decimals: int | None = None  # printed coarser than `Published.mean_decimals`
 
     @property
     def key(self) -> Key:
@@ -274,6 +275,7 @@ def figures_from_rollups(
     favourable_decimals: int = 1,
     distribution_min_raters: int | None = 0,
     response_rates: bool = True,
+    coarse: bool = True,
 ) -> Published:
     """The cycle's `Rollup` rows as published: each all-types figure per customer also where one
     type's row stands for it (`only_type`), each department with its subtree also where its
@@ -281,7 +283,8 @@ def figures_from_rollups(
 
     `hidden(row)`: hidden or not (default `row.suppressed`); `reason(row)`: what a hidden
     figure's page says ("few", "protect" or ""; default ""); `shown_shape(key)`: whether a
-    figure of that shape is published at all; the rest: how figures are printed. The pages'
+    figure of that shape is published at all; the rest: how figures are printed (`coarse`
+    False: the figures flagged `Rollup.coarse` printed like any other). The pages'
     response rates (department with subtree) come too unless `response_rates` is False.
     """
     from reviews.models import ResponseRate, Rollup, RollupScope, subtree_rows, with_subtree
@@ -310,6 +313,18 @@ def figures_from_rollups(
             continue
         if hidden(row):
             figures.append(Figure(**vars(key), hidden=True, reason=reason(row)))
+            continue
+        if coarse and row.coarse:  # to a whole point, nothing else (`Rollup.coarse`)
+            figures.append(
+                Figure(
+                    **vars(key),
+                    hidden=False,
+                    raters=row.raters,
+                    not_received=row.not_received,
+                    mean=None if row.mean is None else float(round(row.mean)),
+                    mean_decimals=0,
+                )
+            )
             continue
         figures.append(
             Figure(
@@ -590,7 +605,8 @@ class _Model:
         if f.distribution is not None:
             return  # the mean and the favourable share follow from it
         if f.mean is not None:
-            half = 0.5 * 10.0 ** (-published.mean_decimals) + EPSILON
+            decimals = published.mean_decimals if f.mean_decimals is None else f.mean_decimals
+            half = 0.5 * 10.0 ** (-decimals) + EPSILON
             weighted = {v: float(s) for s in SCORES for v in ns[s]}
             self._ratio(weighted, total, f.mean - half, f.mean + half, f"{label} mean")
         if f.favourable_percent is not None:
