@@ -164,8 +164,10 @@ class Figure:
     suppressed: bool = True
     change: float | None = None
     key: str = ""
-    # Printed to a whole point, without favourable share or distribution (`Rollup.coarse`).
+    # Printed without favourable share, distribution or change, and under FINE_SCORES scores
+    # to a whole point (`Rollup.coarse`).
     coarse: bool = False
+    whole_point: bool = False
     # Why a hidden figure is hidden: FEW (under N raters) or PROTECTING (another figure),
     # and the words for it.
     reason: str = ""
@@ -204,11 +206,16 @@ def _figure(
         suppressed=False,
         change=change,
         coarse=row.coarse,
+        whole_point=row.coarse and sum(row.distribution) < FINE_SCORES,
     )
 
 
 # How figures are printed: coarse enough that a shown figure protects by itself.
 MEAN_DECIMALS = 1
+# A mean to one decimal over this many scores leaves at least three possible sums: printed
+# coarse (a group changed by a few raters since an earlier cycle), such a figure keeps its
+# decimal, and the few's scores still span more than a point.
+FINE_SCORES = 30
 FEW, PROTECTING = "few", "protecting"
 
 
@@ -240,15 +247,20 @@ def shown_favourable(row: Rollup) -> float | None:
 
 
 def shown_mean(row: Rollup | None) -> float | None:
-    return None if row is None else shown_value(row.suppressed, row.mean, row.coarse)
+    if row is None:
+        return None
+    return shown_value(row.suppressed, row.mean, row.coarse and sum(row.distribution))
 
 
-def shown_value(suppressed: bool, mean: float | None, coarse: bool = False) -> float | None:
-    """A mean as pages show it: None when suppressed (or empty), else to one decimal, or to a
-    whole point when the figure is printed coarse (`Rollup.coarse`)."""
+def shown_value(suppressed: bool, mean: float | None, coarse_scores: int = 0) -> float | None:
+    """A mean as pages show it: None when suppressed (or empty), else to one decimal; a figure
+    printed coarse (`Rollup.coarse`, `coarse_scores` its number of scores) to a whole point
+    unless it holds FINE_SCORES scores or more."""
     if suppressed or mean is None:
         return None
-    return float(round(mean)) if coarse else round(mean, MEAN_DECIMALS)
+    if 0 < coarse_scores < FINE_SCORES:
+        return float(round(mean))
+    return round(mean, MEAN_DECIMALS)
 
 
 def result_cycles():
@@ -368,6 +380,7 @@ _CELL_COLUMNS = (
     "suppressed",
     "mean",
     "coarse",
+    *("n1", "n2", "n3", "n4", "n5"),
 )
 
 
@@ -483,8 +496,8 @@ def department_dashboard(
         wanted |= last_cycle
     # Thousands of cells for a large tree: plain tuples, the few shown in full fetched below.
     matrix = [
-        Cell(pk, cycle_id, provider, customer, shown_value(suppressed, mean, coarse))
-        for pk, cycle_id, provider, customer, suppressed, mean, coarse in Rollup.objects.filter(
+        Cell(pk, cycle_id, provider, customer, shown_value(suppressed, mean, coarse and sum(n)))
+        for pk, cycle_id, provider, customer, suppressed, mean, coarse, *n in Rollup.objects.filter(
             cells_of_kind(kind),
             scope=RollupScope.SELF,
             criterion_id=criterion_id,

@@ -314,15 +314,18 @@ def figures_from_rollups(
         if hidden(row):
             figures.append(Figure(**vars(key), hidden=True, reason=reason(row)))
             continue
-        if coarse and row.coarse:  # to a whole point, nothing else (`Rollup.coarse`)
+        if coarse and row.coarse:  # the mean alone, under FINE_SCORES to a whole point
+            from reviews.results import FINE_SCORES
+
+            decimals = 0 if sum(row.distribution) < FINE_SCORES else mean_decimals
             figures.append(
                 Figure(
                     **vars(key),
                     hidden=False,
                     raters=row.raters,
                     not_received=row.not_received,
-                    mean=None if row.mean is None else float(round(row.mean)),
-                    mean_decimals=0,
+                    mean=None if row.mean is None else round(row.mean, decimals),
+                    mean_decimals=decimals,
                 )
             )
             continue

@@ -184,7 +184,9 @@ def _reason(row) -> str:
     return "few" if results.hidden_reason(row) == results.FEW else "protect"
 
 
-def _published(cycle: Cycle, role: atk.Role, *, seconds: float = 60.0) -> atk.Report:
+def _published(
+    cycle: Cycle, role: atk.Role, *, seconds: float = 60.0, solve_seconds: float = 10.0
+) -> atk.Report:
     """What ICR publishes, as pages and exports print it, and why each hidden row is hidden."""
     published = atk.figures_from_rollups(cycle, **atk.PROPOSED, reason=_reason)
     report = atk.attack(
@@ -193,13 +195,15 @@ def _published(cycle: Cycle, role: atk.Role, *, seconds: float = 60.0) -> atk.Re
         atk.truth_from_db(cycle),
         role,
         seconds=seconds,
+        solve_seconds=solve_seconds,
     )
     print(f"\n{report.summary()}")
     return report
 
 
 def test_hr_pins_no_score_of_the_demo(demo_cycle):
-    assert_safe(_published(demo_cycle, atk.hr()))
+    # Coarse figures (`Rollup.coarse`) bound the scores loosely: a few solves take a minute.
+    assert_safe(_published(demo_cycle, atk.hr(), seconds=300, solve_seconds=90))
 
 
 def test_a_head_pins_no_score_of_the_demo(demo_cycle):

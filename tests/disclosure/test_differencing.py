@@ -161,7 +161,7 @@ def test_a_rater_who_joins_a_group_cannot_be_read_off_two_cycles(db, thresholds,
     changed = [
         f
         for f in after.figures
-        if not f.hidden and f.mean_decimals == 0  # printed coarse: a joiner's group
+        if not f.hidden and f.mean_decimals is not None  # printed coarse: a joiner's group
     ]
     assert changed, "the groups the joiners entered are among the shown figures"
     pins = differencing_pins(before, after, criteria, settings.ICR_MIN_RATERS)
@@ -192,13 +192,18 @@ def test_a_coarse_figure_shows_a_whole_point_and_no_favourable_share_on_pages_an
     second = Cycle.objects.filter(status=CycleStatus.CLOSED).order_by("deadline").last()
     provider = Department.objects.get(code="P")
     page = results.department_dashboard(provider, second)
+    # 20 raters over four criteria: 80 scores, enough for one decimal; each criterion's 20
+    # are not.
     overall = page["overall"]
-    assert overall.coarse and not overall.suppressed
-    assert overall.mean == round(overall.mean)
+    assert overall.coarse and not overall.suppressed and not overall.whole_point
     assert overall.favourable_percent is None and overall.distribution is None
-    assert overall.change is None  # a change beside a rounded figure would look exact
+    assert overall.change is None  # a change beside a coarse figure would look exact
     html = render_to_string("results/_figure.html", {"f": overall})
-    assert f"≈{round(overall.mean)}" in html and "favourable" not in html
+    assert "favourable" not in html and f"{overall.mean:.1f}" in html
+    criterion = page["by_criterion"][0]
+    assert criterion.whole_point and criterion.mean == round(criterion.mean)
+    html = render_to_string("results/_figure.html", {"f": criterion})
+    assert f"≈{round(criterion.mean)}" in html and "favourable" not in html
     headers = results.export_headers()
     code, raters = headers.index(_("Department code")), headers.index(_("Raters"))
     mean, favourable = headers.index(_("Mean")), headers.index(_("Favourable (4–5) %"))
@@ -207,4 +212,6 @@ def test_a_coarse_figure_shows_a_whole_point_and_no_favourable_share_on_pages_an
         line for line in results.export_rows(second) if line[code] == "P" and line[raters] == 20
     ]
     assert lines
-    assert all(line[favourable] == "" and line[mean] == round(line[mean]) for line in lines)
+    assert all(line[favourable] == "" for line in lines)
+    criteria = [line for line in lines if line[headers.index(_("Criterion"))] != _("All criteria")]
+    assert criteria and all(line[mean] == round(line[mean]) for line in criteria)
