@@ -342,11 +342,15 @@ class Suppression:
             touching[eq.total].append(k)
             for p in eq.parts:
                 touching[p].append(k)
-        fresh = {
-            k
-            for k, eq in enumerate(equations)
-            if 0 < eq.rest < n or any(hidden[i] for i in (eq.total, *eq.parts))
-        }
+
+        def asks(k: int) -> bool:
+            # An equation whose rows are all hidden already holds every constraint.
+            eq = equations[k]
+            members = (eq.total, *eq.parts)
+            hidden_members = sum(hidden[i] for i in members)
+            return hidden_members < len(members) and (0 < eq.rest < n or hidden_members > 0)
+
+        fresh = {k for k in range(len(equations)) if asks(k)}
         active: set[int] = set()
         while fresh:
             active |= fresh
@@ -361,7 +365,7 @@ class Suppression:
                     batch = []
             if batch:
                 newly += self._solve(batch, raters, hidden, n)
-            fresh = {k for row in newly for k in touching[row]} - active
+            fresh = {k for row in newly for k in touching[row] if k not in active and asks(k)}
 
     def _components(self, active: set[int], fresh: set[int]) -> list[list[int]]:
         """The active equations tied by shared rows into groups, those holding a fresh one."""
@@ -431,11 +435,9 @@ class Suppression:
         column = {i: j for j, i in enumerate(variables)}
         data, row_index, col_index, lower = [], [], [], []
         for r, (coefficients, lb) in enumerate(constraints):
-            for i, a in coefficients.items():
-                if a:
-                    data.append(a)
-                    row_index.append(r)
-                    col_index.append(column[i])
+            data.extend(coefficients.values())  # a zero coefficient is stored, harmless
+            col_index.extend(map(column.__getitem__, coefficients))
+            row_index.extend([r] * len(coefficients))
             lower.append(lb)
         matrix = coo_array(
             (data, (row_index, col_index)), shape=(len(constraints), len(variables))
@@ -452,7 +454,7 @@ class Suppression:
         chosen: list[int] = []
         if result.x is not None and result.status in (0, 1):
             chosen = [i for i, value in zip(variables, result.x, strict=True) if value > 0.5]
-        if chosen and _satisfied(constraints, set(chosen) | set(before)):
+        if chosen and _satisfied(matrix, np.array(lower, dtype=float), result.x > 0.5):
             for i in chosen:
                 hidden[i] = True
         else:
@@ -461,11 +463,9 @@ class Suppression:
         return [i for i in variables if hidden[i] and i not in was_hidden]
 
 
-def _satisfied(constraints: list[tuple[dict, float]], hidden: set[int]) -> bool:
-    return all(
-        sum(a for i, a in coefficients.items() if i in hidden) >= lb
-        for coefficients, lb in constraints
-    )
+def _satisfied(matrix, lower: np.ndarray, hidden: np.ndarray) -> bool:
+    """Every constraint holds for the hidden flags (a solver's answer, checked exactly)."""
+    return bool(np.all(matrix @ hidden.astype(float) >= lower))
 
 
 def _greedy_repair(constraints, hidden: list[bool], *, weights_of) -> None:
