@@ -11,6 +11,7 @@ people. Once the cycle closes, its answers are written again in random order wit
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import uuid
@@ -552,11 +553,31 @@ class NotificationStatus(models.TextChoices):
     SKIPPED = "skipped", _("Skipped")
 
 
+def notification_lease() -> dt.timedelta:
+    """How long a claim on notification rows holds without being renewed (settings)."""
+    return dt.timedelta(seconds=settings.ICR_NOTIFICATION_LEASE_SECONDS)
+
+
+class NotificationLogQuerySet(models.QuerySet):
+    def held_by(self, claim: uuid.UUID):
+        """Rows this claim still holds: `sending` under it (none given back or taken over)."""
+        return self.filter(status=NotificationStatus.SENDING, claim=claim)
+
+    def stalled(self, now: dt.datetime):
+        """`sending` rows whose claim was not renewed within the lease: their worker is gone."""
+        return self.filter(
+            status=NotificationStatus.SENDING, claimed_at__lt=now - notification_lease()
+        )
+
+
 class NotificationLog(models.Model):
     """One e-mail per (cycle, rater, kind, offset): the unique row is what prevents a resend.
 
-    Rows are created `pending` when the event happens (set-based), claimed `sending` by a batch
-    task, and marked `sent` right after the SMTP server accepted the message.
+    Rows are created `pending` when the event happens (set-based), claimed `sending` by one run
+    of a batch task (`claim`, a random token, and `claimed_at`, the start of its lease), and
+    marked `sent` right after the SMTP server accepted the message. The run renews its lease
+    while it works; a `sending` row whose lease ran out was held by a worker that died, and
+    `services.resend_stalled_notifications` gives it back (`pending`) and queues it again.
     """
 
     # Opening a cycle writes one row per rater (100,000 at once), so no per-row FK checks: the
@@ -588,9 +609,13 @@ class NotificationLog(models.Model):
         default=NotificationStatus.PENDING,
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # The run of a batch task that holds the row (`sending`) or last held it.
+    claim = models.UUIDField(_("claim"), null=True, blank=True, editable=False)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+
+    objects = NotificationLogQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("notification")
@@ -598,7 +623,14 @@ class NotificationLog(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["cycle", "rater", "kind", "offset"], name="reviews_notificationlog_once"
-            )
+            ),
+            # A row being sent has an owner and a lease: without them nothing could tell a
+            # live send from one a dead worker left, and the row would never be sent again.
+            models.CheckConstraint(
+                condition=~Q(status=NotificationStatus.SENDING)
+                | Q(claim__isnull=False, claimed_at__isnull=False),
+                name="reviews_notificationlog_sending_is_claimed",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "created_at"], name="reviews_notification_status")

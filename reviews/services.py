@@ -956,7 +956,6 @@ def queue_due_reminders(cycle: Cycle, *, now: dt.datetime | None = None) -> int:
     return created
 
 
-STUCK_AFTER = dt.timedelta(minutes=30)
 LOST_AFTER = dt.timedelta(minutes=5)
 
 
@@ -965,12 +964,11 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
 
     Opens drafts whose opening time has come, queues due reminders, closes cycles past their
     deadline, and re-sends notifications that were recorded but never sent (a message lost with
-    its worker). A message claimed but not confirmed for 30 minutes is tried again: the worker
-    died between the SMTP server's answer and the database write, the one window in which a
-    person may get an e-mail twice.
+    its worker) or whose worker died while it held them (`resend_stalled_notifications`, which
+    also runs on its own, more often).
     """
     now = now or timezone.now()
-    result = {"opened": 0, "closed": 0, "reminders": 0, "requeued": 0}
+    result = {"opened": 0, "closed": 0, "reminders": 0, "requeued": 0, "stalled": 0}
     for cycle in Cycle.objects.filter(
         status=CycleStatus.DRAFT, opens_at__lte=now, deadline__gt=now
     ):
@@ -984,9 +982,6 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     for cycle_id, kind in events_without_notifications(now=now):
         _dispatch_now(cycle_id, kind, 0)
         result["requeued"] += 1
-    NotificationLog.objects.filter(
-        status=NotificationStatus.SENDING, claimed_at__lt=now - STUCK_AFTER
-    ).update(status=NotificationStatus.PENDING)
     lost = (
         NotificationLog.objects.filter(
             status=NotificationStatus.PENDING, created_at__lt=now - LOST_AFTER
@@ -997,7 +992,42 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     for row in lost:
         _dispatch_now(row["cycle_id"], row["kind"], row["offset"])
         result["requeued"] += 1
+    # After the lost ones: the rows given back here are queued by id, not found again above.
+    result["stalled"] = resend_stalled_notifications(now=now)
     return result
+
+
+def resend_stalled_notifications(*, now: dt.datetime | None = None) -> int:
+    """Give back the notifications whose worker died while it held them, and queue them again.
+
+    A row stays `sending` past its lease only if the run that claimed it stopped renewing it:
+    its worker was killed or hung (the broker keeps or drops the task message, depending on the
+    transport; Redis redelivers it only after its visibility timeout, an hour). Under the rows'
+    lock they go back to `pending`, so a run that was only slow finds them gone when it next
+    renews its claim and does not send them (`emails.send_batch`). Returns how many were queued.
+    Periodic (settings.CELERY_BEAT_SCHEDULE), cheap: it reads only `sending` rows.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            NotificationLog.objects.stalled(now)
+            .select_for_update(skip_locked=True)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return 0
+        NotificationLog.objects.filter(id__in=ids).update(status=NotificationStatus.PENDING)
+
+        def queue() -> None:
+            from . import tasks
+
+            size = max(settings.ICR_NOTIFICATION_BATCH, 1)
+            for start in range(0, len(ids), size):
+                tasks.send_notification_batch.delay(ids[start : start + size])
+
+        transaction.on_commit(queue, robust=True)
+    return len(ids)
 
 
 # A notice of a close that was lost for longer than this is no longer worth sending.

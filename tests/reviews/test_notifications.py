@@ -1,10 +1,13 @@
 import datetime as dt
+import uuid
 
+import pytest
 import time_machine
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from icr.celery import app as celery_app
-from reviews import services, tasks
+from reviews import emails, services, tasks
 from reviews.models import NotificationLog, NotificationStatus, ReviewRequest
 
 
@@ -143,3 +146,126 @@ def open_new_cycle_quietly():
     services.record_notifications(cycle.pk, "invitation")
     NotificationLog.objects.filter(cycle=cycle).update(status=NotificationStatus.SENT)
     return cycle
+
+
+# --- A worker that dies holding a batch -----------------------------------------------------
+
+
+def invitations_recorded():
+    """A cycle whose invitations are recorded but not sent (the dispatch ran, no batch yet);
+    2 of its 4 raters have an address."""
+    cycle = services.create_cycle(name="Q", deadline=timezone.now() + dt.timedelta(days=7))
+    services.open_cycle(cycle)
+    services.record_notifications(cycle.pk, "invitation")
+    return cycle
+
+
+class FakeConnection:
+    """An SMTP connection that calls `on_open` and `on_send` (each message) instead."""
+
+    def __init__(self, on_open=None, on_send=None):
+        self.on_open, self.on_send = on_open, on_send
+
+    def open(self):
+        if self.on_open:
+            self.on_open()
+
+    def close(self):
+        pass
+
+    def send_messages(self, messages):
+        for message in messages:
+            self.on_send(message)
+        return len(messages)
+
+
+def test_what_a_dead_worker_held_goes_out_once_when_its_lease_ran_out(
+    smtp, org, settings, django_capture_on_commit_callbacks
+):
+    settings.ICR_NOTIFICATION_LEASE_SECONDS = 60
+    invitations_recorded()
+    now = timezone.now()
+    # A batch claimed every row, then its worker was killed before sending any.
+    NotificationLog.objects.update(
+        status=NotificationStatus.SENDING, claim=uuid.uuid4(), claimed_at=now
+    )
+
+    with (
+        time_machine.travel(now + dt.timedelta(seconds=59)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert services.resend_stalled_notifications() == 0  # it may still be sending
+    assert not smtp.messages
+    with (
+        time_machine.travel(now + dt.timedelta(seconds=61)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert services.resend_stalled_notifications() == 4
+        assert services.resend_stalled_notifications() == 0
+
+    assert sorted(m["To"] for m in smtp.messages) == ["li@example.com", "zhang@example.com"]
+    assert not NotificationLog.objects.filter(status=NotificationStatus.SENDING).exists()
+    # A copy sent again after a crash would carry the same Message-ID as the first.
+    for message in smtp.messages:
+        row = NotificationLog.objects.get(rater__email=message["To"])
+        assert message["Message-ID"] == emails.message_id(row)
+        assert row.attempts == 1
+
+
+def test_a_slow_batch_keeps_its_rows_by_renewing_its_claim(
+    org, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.ICR_NOTIFICATION_LEASE_SECONDS = 60
+    invitations_recorded()
+    sent = []
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+
+        def send(message):
+            sent.append(message.to[0])
+            # Each message takes 40 s, the batch longer than its lease; the recovery runs
+            # meanwhile and must find nothing to take from a worker that is alive.
+            clock.shift(dt.timedelta(seconds=40))
+            with django_capture_on_commit_callbacks(execute=True):
+                services.resend_stalled_notifications()
+
+        monkeypatch.setattr(emails, "get_connection", lambda: FakeConnection(on_send=send))
+        assert emails.send_batch(list(NotificationLog.objects.values_list("id", flat=True))) == 2
+
+    assert sorted(sent) == ["li@example.com", "zhang@example.com"]
+    assert max(NotificationLog.objects.values_list("attempts", flat=True)) == 1
+
+
+def test_a_batch_whose_rows_were_given_back_sends_none_of_them(
+    org, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.ICR_NOTIFICATION_LEASE_SECONDS = 60
+    invitations_recorded()
+    sent, stalls = [], []
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+
+        def stall():
+            # The first batch stalls past its lease before sending: the recovery gives its
+            # rows to a new run (here, at once), which sends them.
+            if not stalls:
+                stalls.append(clock.shift(dt.timedelta(seconds=61)))
+                with django_capture_on_commit_callbacks(execute=True):
+                    assert services.resend_stalled_notifications() == 2
+
+        monkeypatch.setattr(
+            emails,
+            "get_connection",
+            lambda: FakeConnection(on_open=stall, on_send=lambda m: sent.append(m.to[0])),
+        )
+        assert emails.send_batch(list(NotificationLog.objects.values_list("id", flat=True))) == 0
+
+    assert sorted(sent) == ["li@example.com", "zhang@example.com"]
+    assert set(NotificationLog.objects.values_list("status", flat=True)) == {
+        NotificationStatus.SENT,
+        NotificationStatus.SKIPPED,
+    }
+
+
+def test_a_row_being_sent_always_has_an_owner(org):
+    invitations_recorded()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        NotificationLog.objects.update(status=NotificationStatus.SENDING, claimed_at=timezone.now())
