@@ -286,6 +286,8 @@ CELERY_BEAT_SCHEDULE = {
 # set it separately to keep answers unlinkable even for someone who learns SECRET_KEY.
 ICR_ANSWER_KEY_SECRET = env_str("ICR_ANSWER_KEY_SECRET")
 ICR_NOTIFICATION_BATCH = env_int("ICR_NOTIFICATION_BATCH", 200)
+# A rater's reminders (scheduled or HR's) wait at least this long after their invitation went.
+ICR_REMINDER_MIN_GAP_HOURS = env_int("ICR_REMINDER_MIN_GAP_HOURS", 12)
 # Results: a figure needs this many distinct raters, comments this many (else "not enough").
 ICR_MIN_RATERS = env_int("ICR_MIN_RATERS", 3)
 ICR_MIN_COMMENT_RATERS = env_int("ICR_MIN_COMMENT_RATERS", 5)

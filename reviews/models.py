@@ -238,6 +238,27 @@ class Cycle(models.Model):
         """Answers can be given and changed while the cycle is open and before its deadline."""
         return self.status == CycleStatus.OPEN and (now or timezone.now()) < self.deadline
 
+    def reminder_due(self, now=None) -> int | None:
+        """The reminder the cycle owes at `now`, as its offset (days before the deadline).
+
+        The latest offset whose time has come: one passed over by then is not sent at all, so
+        raters never get two reminders at once (after the sweep stopped for a while, say).
+        None if that time was at or before the opening: the invitations go out then, and a
+        reminder with them would only repeat them (a 3-day cycle's "3 days before").
+        """
+        now = now or timezone.now()
+        come = [
+            int(o)
+            for o in self.reminder_offsets or []
+            if self.deadline - dt.timedelta(days=int(o)) <= now
+        ]
+        if not come:
+            return None
+        offset = min(come)
+        if self.deadline - dt.timedelta(days=offset) <= (self.opened_at or self.opens_at):
+            return None
+        return offset
+
 
 class CycleEventKind(models.TextChoices):
     OPENED = "opened", _("Opened")
@@ -556,6 +577,11 @@ class NotificationStatus(models.TextChoices):
 def notification_lease() -> dt.timedelta:
     """How long a claim on notification rows holds without being renewed (settings)."""
     return dt.timedelta(seconds=settings.ICR_NOTIFICATION_LEASE_SECONDS)
+
+
+def reminder_gap() -> dt.timedelta:
+    """A rater's reminders wait at least this long after their invitation was sent (settings)."""
+    return dt.timedelta(hours=settings.ICR_REMINDER_MIN_GAP_HOURS)
 
 
 class NotificationLogQuerySet(models.QuerySet):

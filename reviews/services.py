@@ -43,6 +43,7 @@ from .models import (
     RequestStatus,
     ReviewRequest,
     answer_key,
+    reminder_gap,
 )
 
 # Sent inside the closing transaction, so a receiver's writes (rollups) commit with the close.
@@ -355,14 +356,34 @@ def record_notifications(
 ) -> int:
     """Write the log rows an event owes, one per rater, never twice; returns the new ones.
 
-    Reminders go only to raters with pending requests; the other events to every rater.
+    Reminders go only to raters with pending requests whose invitation was sent at least
+    `reminder_gap()` before `now`: never before or with it, whatever else is late (a queue of
+    invitations still going out, a dispatch lost with its worker). A rater left out of a
+    scheduled reminder gets it once the gap passed, when the sweep records it again (ON
+    CONFLICT keeps the others' rows single); HR's round leaves them out. The other events go
+    to every rater.
     """
     q = connection.ops.quote_name
-    pending_only = kind in (NotificationKind.REMINDER, NotificationKind.MANUAL_REMINDER)
-    where = "r.cycle_id = %s" + (" AND r.status = %s" if pending_only else "")
-    where_params = [cycle_id] + ([RequestStatus.PENDING] if pending_only else [])
+    now = now or timezone.now()
+    log_t = q(NotificationLog._meta.db_table)
+    where, where_params = "r.cycle_id = %s", [cycle_id]
+    if kind in (NotificationKind.REMINDER, NotificationKind.MANUAL_REMINDER):
+        where += f"""
+            AND r.status = %s
+            AND EXISTS (
+                SELECT 1 FROM {log_t} i
+                WHERE i.cycle_id = r.cycle_id AND i.rater_id = r.rater_id AND i.kind = %s
+                  AND i.status = %s AND i.sent_at <= %s
+            )
+        """  # noqa: S608
+        where_params += [
+            RequestStatus.PENDING,
+            NotificationKind.INVITATION,
+            NotificationStatus.SENT,
+            connection.ops.adapt_datetimefield_value(now - reminder_gap()),
+        ]
     sql = f"""
-        INSERT INTO {q(NotificationLog._meta.db_table)}
+        INSERT INTO {log_t}
             (cycle_id, rater_id, kind, {q("offset")}, status, created_at, attempts)
         SELECT DISTINCT r.cycle_id, r.rater_id, %s, %s, %s, %s, 0
         FROM {q(ReviewRequest._meta.db_table)} r
@@ -373,7 +394,7 @@ def record_notifications(
         kind,
         offset,
         NotificationStatus.PENDING,
-        connection.ops.adapt_datetimefield_value(now or timezone.now()),
+        connection.ops.adapt_datetimefield_value(now),
         *where_params,
     ]
     with transaction.atomic(), connection.cursor() as cursor:
@@ -916,7 +937,8 @@ def submit_answer(
 def remind_now(cycle: Cycle, *, round_number: int, actor=None) -> int:
     """HR's "send a reminder now": raters with pending requests, once per round.
 
-    The round number comes from the page HR saw, so a double click sends one round.
+    The round number comes from the page HR saw, so a double click sends one round. Raters
+    whose invitation has not gone out yet, or only just (`record_notifications`), are left out.
     """
     if not cycle.is_open:
         raise ReviewError(_("Reminders go out only while a cycle is open."))
@@ -943,17 +965,15 @@ def next_manual_round(cycle: Cycle) -> int:
 
 
 def queue_due_reminders(cycle: Cycle, *, now: dt.datetime | None = None) -> int:
-    """Reminders whose offset (days before the deadline) has come, to pending raters only."""
+    """The reminder the cycle owes now (`Cycle.reminder_due`), to pending raters whose
+    invitation went out long enough ago (`record_notifications`)."""
     now = now or timezone.now()
     if not cycle.accepts_answers(now):
         return 0
-    created = 0
-    for offset in cycle.reminder_offsets or []:
-        if now >= cycle.deadline - dt.timedelta(days=int(offset)):
-            created += queue_notifications(
-                cycle, NotificationKind.REMINDER, offset=int(offset), now=now
-            )
-    return created
+    offset = cycle.reminder_due(now)
+    if offset is None:
+        return 0
+    return queue_notifications(cycle, NotificationKind.REMINDER, offset=offset, now=now)
 
 
 LOST_AFTER = dt.timedelta(minutes=5)

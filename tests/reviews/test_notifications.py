@@ -157,6 +157,7 @@ def invitations_recorded():
     cycle = services.create_cycle(name="Q", deadline=timezone.now() + dt.timedelta(days=7))
     services.open_cycle(cycle)
     services.record_notifications(cycle.pk, "invitation")
+    cycle.refresh_from_db()
     return cycle
 
 
@@ -269,3 +270,100 @@ def test_a_row_being_sent_always_has_an_owner(org):
     invitations_recorded()
     with pytest.raises(IntegrityError), transaction.atomic():
         NotificationLog.objects.update(status=NotificationStatus.SENDING, claimed_at=timezone.now())
+
+
+# --- Reminders come after the invitation ----------------------------------------------------
+
+
+def kinds_sent(smtp) -> list[tuple[str, str]]:
+    """(kind, address) of each message the SMTP server got, in order."""
+    return [(m["X-ICR-Notification"].split(":")[1], m["To"]) for m in smtp.messages]
+
+
+def test_a_three_day_cycle_opened_by_the_sweep_sends_no_reminder_with_its_invitations(
+    smtp, org, django_capture_on_commit_callbacks
+):
+    now = timezone.now()
+    cycle = services.create_cycle(
+        name="3 天",
+        opens_at=now + dt.timedelta(hours=1),
+        deadline=now + dt.timedelta(days=3, hours=1),
+    )
+    assert cycle.reminder_offsets == [3, 1]
+    # The sweep opens it a minute late: its "3 days before" fell due before the opening.
+    with time_machine.travel(now + dt.timedelta(hours=1, minutes=1)):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert services.sweep()["opened"] == 1
+        with django_capture_on_commit_callbacks(execute=True):
+            services.sweep()
+    with (
+        time_machine.travel(now + dt.timedelta(days=1)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.sweep()
+    invitations = [("invitation", "li@example.com"), ("invitation", "zhang@example.com")]
+    assert sorted(kinds_sent(smtp)) == invitations
+    assert not NotificationLog.objects.filter(kind="reminder").exists()
+
+    with (
+        time_machine.travel(cycle.deadline - dt.timedelta(days=1, minutes=-1)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.sweep()
+    sent = kinds_sent(smtp)
+    assert sorted(sent[:2]) == invitations
+    assert sorted(sent[2:]) == [("reminder", "li@example.com"), ("reminder", "zhang@example.com")]
+    assert set(
+        NotificationLog.objects.filter(kind="reminder").values_list("offset", flat=True)
+    ) == {1}
+
+
+def test_a_reminder_falling_due_while_its_invitation_is_unsent_waits_for_it(
+    smtp, org, settings, django_capture_on_commit_callbacks
+):
+    settings.ICR_REMINDER_MIN_GAP_HOURS = 12
+    cycle = invitations_recorded()  # and never sent: their batches were lost
+    due = cycle.deadline - dt.timedelta(days=3, minutes=-1)
+    with time_machine.travel(due):
+        # HR's reminder waits for the invitation as well.
+        assert services.remind_now(cycle, round_number=1) == 0
+        with django_capture_on_commit_callbacks(execute=True):
+            result = services.sweep()  # sends the lost invitations, not the reminder
+    assert result["reminders"] == 0
+    assert sorted(kinds_sent(smtp)) == [
+        ("invitation", "li@example.com"),
+        ("invitation", "zhang@example.com"),
+    ]
+    for later in (dt.timedelta(minutes=5), dt.timedelta(hours=11)):
+        with time_machine.travel(due + later), django_capture_on_commit_callbacks(execute=True):
+            assert services.sweep()["reminders"] == 0  # not with the invitation either
+    assert len(smtp.messages) == 2
+
+    with (
+        time_machine.travel(due + dt.timedelta(hours=12, minutes=1)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert services.sweep()["reminders"] == 2
+        assert services.sweep()["reminders"] == 0
+    assert sorted(kinds_sent(smtp)[2:]) == [
+        ("reminder", "li@example.com"),
+        ("reminder", "zhang@example.com"),
+    ]
+
+
+def test_a_cycle_owes_only_its_latest_reminder_and_none_due_at_its_opening(org):
+    now = timezone.now()
+    cycle = services.create_cycle(
+        name="Q", deadline=now + dt.timedelta(days=7), reminder_offsets=[5, 3, 1]
+    )
+    services.open_cycle(cycle, now=now)
+    cycle.refresh_from_db()
+    assert cycle.reminder_due(now + dt.timedelta(days=1)) is None
+    assert cycle.reminder_due(now + dt.timedelta(days=2)) == 5
+    # The sweep stopped for two days: one reminder, the latest, not two at once.
+    assert cycle.reminder_due(now + dt.timedelta(days=6)) == 1
+    late = services.create_cycle(name="late", deadline=now + dt.timedelta(days=4))
+    services.open_cycle(late, now=now + dt.timedelta(days=1))  # opened 3 days before its end
+    late.refresh_from_db()
+    assert late.reminder_due(now + dt.timedelta(days=1, minutes=1)) is None
+    assert late.reminder_due(now + dt.timedelta(days=3, minutes=1)) == 1
