@@ -254,12 +254,26 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A run of the notification batch task holds the rows it claimed for this long, renewing the
+# claim as it sends; rows a killed worker held are given back once it ran out (reviews.emails).
+# Longer than one SMTP exchange can take (EMAIL_TIMEOUT is per network operation), or a slow
+# but live send could be taken over and sent twice.
+ICR_NOTIFICATION_LEASE_SECONDS = env_int("ICR_NOTIFICATION_LEASE_SECONDS", 60)
+_RECOVERY_SECONDS = env_int("ICR_NOTIFICATION_RECOVERY_SECONDS", 30)
 # The reviews sweep: opens due cycles, queues reminders, closes cycles past their deadline and
-# re-queues notifications a killed worker lost. Installed into django-celery-beat's tables.
+# re-queues notifications a killed worker lost. Beside it, often, a small task that only sends
+# again what a killed worker held: lease plus its interval after a crash (90 s by default).
+# Installed into django-celery-beat's tables.
 CELERY_BEAT_SCHEDULE = {
     "reviews-sweep": {
         "task": "reviews.tasks.sweep",
         "schedule": env_int("ICR_REVIEWS_SWEEP_SECONDS", 300),
+    },
+    "reviews-resend-stalled-notifications": {
+        "task": "reviews.tasks.resend_stalled_notifications",
+        "schedule": _RECOVERY_SECONDS,
+        # Queued while no worker ran, they would all run at its start: one is enough.
+        "options": {"expire_seconds": _RECOVERY_SECONDS},
     },
     # Response rates of open cycles for the results pages (figures wait for the close).
     "results-response-rates": {
@@ -272,6 +286,8 @@ CELERY_BEAT_SCHEDULE = {
 # set it separately to keep answers unlinkable even for someone who learns SECRET_KEY.
 ICR_ANSWER_KEY_SECRET = env_str("ICR_ANSWER_KEY_SECRET")
 ICR_NOTIFICATION_BATCH = env_int("ICR_NOTIFICATION_BATCH", 200)
+# A rater's reminders (scheduled or HR's) wait at least this long after their invitation went.
+ICR_REMINDER_MIN_GAP_HOURS = env_int("ICR_REMINDER_MIN_GAP_HOURS", 12)
 # Results: a figure needs this many distinct raters, comments this many (else "not enough").
 ICR_MIN_RATERS = env_int("ICR_MIN_RATERS", 3)
 ICR_MIN_COMMENT_RATERS = env_int("ICR_MIN_COMMENT_RATERS", 5)

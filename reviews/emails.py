@@ -1,20 +1,22 @@
 """The e-mails of a cycle: one per rater and event, in the rater's language, sent in batches.
 
-`send_batch` claims log rows (pending → sending), sends each message over one SMTP connection
-and marks it sent right after the server accepted it; on an SMTP error the unsent rows go back
-to pending and the error propagates so the Celery task retries.
+`send_batch` claims log rows (pending → sending, under a token of its own), sends each message
+over one SMTP connection and marks it sent right after the server accepted it; on an SMTP error
+the unsent rows go back to pending and the error propagates so the Celery task retries. A killed
+worker's rows are given back by `services.resend_stalled_notifications` once its lease ran out.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from contextlib import contextmanager
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection as db_connection
-from django.db import transaction
 from django.db.models import F
 from django.template.loader import get_template
 from django.urls import reverse
@@ -30,6 +32,7 @@ from .models import (
     NotificationStatus,
     RequestStatus,
     ReviewRequest,
+    notification_lease,
 )
 from .tokens import make_request_token
 
@@ -137,8 +140,19 @@ class _Renderer:
             body=body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[rater.email],
-            headers={"X-ICR-Notification": f"{cycle.pk}:{log.kind}:{log.offset}"},
+            headers={
+                "X-ICR-Notification": f"{cycle.pk}:{log.kind}:{log.offset}",
+                "Message-ID": message_id(log),
+            },
         )
+
+
+def message_id(log: NotificationLog) -> str:
+    """The same for every attempt at one log row, so a receiving mail system can tell a copy
+    sent again after a crash (`send_batch`). The row's creation time keeps it unique across a
+    database rebuilt from scratch, whose ids start again."""
+    host = urlsplit(settings.ICR_BASE_URL).hostname or "localhost"
+    return f"<icr.{log.pk}.{log.created_at:%Y%m%d%H%M%S%f}@{host}>"
 
 
 def render_message(log: NotificationLog, requests: list[dict]) -> EmailMessage:
@@ -146,18 +160,34 @@ def render_message(log: NotificationLog, requests: list[dict]) -> EmailMessage:
     return _Renderer().render(log, requests)
 
 
-def _claim(log_ids: list[int]) -> list[int]:
-    now = timezone.now()
-    with transaction.atomic():
-        claimed = list(
-            NotificationLog.objects.select_for_update(skip_locked=True)
-            .filter(id__in=log_ids, status=NotificationStatus.PENDING)
-            .values_list("id", flat=True)
-        )
-        NotificationLog.objects.filter(id__in=claimed).update(
-            status=NotificationStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
-        )
-    return claimed
+def _claim(log_ids: list[int], claim: uuid.UUID) -> list[int]:
+    """Take the pending rows among these for this run; returns the ids taken.
+
+    One conditional UPDATE: of two runs given the same rows (a duplicated or redelivered
+    message), the second finds them `sending` and takes none (PostgreSQL re-checks the status
+    of a row it waited for; SQLite runs one writer at a time).
+    """
+    NotificationLog.objects.filter(id__in=log_ids, status=NotificationStatus.PENDING).update(
+        status=NotificationStatus.SENDING,
+        claim=claim,
+        claimed_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    )
+    return list(
+        NotificationLog.objects.filter(id__in=log_ids).held_by(claim).values_list("id", flat=True)
+    )
+
+
+def _renew(log_ids: set[int], claim: uuid.UUID) -> set[int]:
+    """Start the lease of the rows this run still holds again; returns them.
+
+    A row given back meanwhile (its lease ran out: `services.resend_stalled_notifications`) is
+    no longer `sending` under this claim, so it is neither renewed nor returned: another run
+    sends it, this one must not.
+    """
+    held = NotificationLog.objects.filter(id__in=log_ids).held_by(claim)
+    held.update(claimed_at=timezone.now())
+    return set(held.values_list("id", flat=True))
 
 
 @contextmanager
@@ -187,8 +217,25 @@ def send_batch(log_ids: list[int]) -> int:
 
     One SMTP connection for the batch; each message is marked sent as soon as the server took
     it, so a failure in the middle re-sends nothing that already went out.
+
+    At most one e-mail per row rests on the claim. A message is handed to the server only while
+    this run holds its row: the run renews its claim whenever the last renewal is older than a
+    sixth of the lease, and drops the rows it lost. So another run can take a row this one
+    is still sending only if that one message takes more than five sixths of the lease (50 s
+    by default) or the process stalls that long; then the rater gets it twice.
+
+    The other window is a crash (SIGKILL, power) between the server's acceptance and the
+    "sent" mark: the row is still `sending`, and once its lease ran out it is sent again. That
+    errs on the side of a second e-mail rather than none: nothing can tell from the database
+    whether the server got the message, and a crash anywhere in the exchange before the server
+    accepted it (by far the longer part) leaves a message that was never sent, which must go
+    out. The mark is written right after the server's answer, so the window is that one write;
+    and the resent message carries the same Message-ID, which many mail systems (Gmail among
+    them) use to drop a copy they already delivered.
     """
-    claimed = _claim(list(log_ids))
+    claim = uuid.uuid4()
+    confirmed_at = timezone.now()
+    claimed = _claim(list(log_ids), claim)
     if not claimed:
         return 0
     logs = list(
@@ -224,16 +271,27 @@ def send_batch(log_ids: list[int]) -> int:
             continue
         to_send.append((log, renderer.render(log, requests)))
     if skipped:
-        NotificationLog.objects.filter(id__in=skipped).update(status=NotificationStatus.SKIPPED)
+        NotificationLog.objects.filter(id__in=skipped).held_by(claim).update(
+            status=NotificationStatus.SKIPPED
+        )
 
     table = db_connection.ops.quote_name(NotificationLog._meta.db_table)
+    # Whatever became of the row meanwhile, the message went out: `sent` is what a later run
+    # must find, so the mark does not depend on the claim.
     mark_sent = f"UPDATE {table} SET status = %s, sent_at = %s WHERE id = %s"  # noqa: S608
+    renew_every = notification_lease() / 6
+    held = {log.pk for log, _message in to_send}
     sent_ids: set[int] = set()
     connection = get_connection()
     try:
         connection.open()
         with _quick_marks(), db_connection.cursor() as cursor:
             for log, message in to_send:
+                if timezone.now() - confirmed_at > renew_every:
+                    confirmed_at = timezone.now()
+                    held = _renew(held - sent_ids, claim)
+                if log.pk not in held:
+                    continue  # given back after its lease ran out: another run sends it
                 # The open connection is reused: send_messages opens none of its own.
                 connection.send_messages([message])
                 cursor.execute(
@@ -247,7 +305,9 @@ def send_batch(log_ids: list[int]) -> int:
                 sent_ids.add(log.pk)
     except BaseException:
         unsent = [log.pk for log, _message in to_send if log.pk not in sent_ids]
-        NotificationLog.objects.filter(id__in=unsent).update(status=NotificationStatus.PENDING)
+        NotificationLog.objects.filter(id__in=unsent).held_by(claim).update(
+            status=NotificationStatus.PENDING
+        )
         raise
     finally:
         connection.close()

@@ -11,6 +11,7 @@ people. Once the cycle closes, its answers are written again in random order wit
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import uuid
@@ -236,6 +237,27 @@ class Cycle(models.Model):
     def accepts_answers(self, now=None) -> bool:
         """Answers can be given and changed while the cycle is open and before its deadline."""
         return self.status == CycleStatus.OPEN and (now or timezone.now()) < self.deadline
+
+    def reminder_due(self, now=None) -> int | None:
+        """The reminder the cycle owes at `now`, as its offset (days before the deadline).
+
+        The latest offset whose time has come: one passed over by then is not sent at all, so
+        raters never get two reminders at once (after the sweep stopped for a while, say).
+        None if that time was at or before the opening: the invitations go out then, and a
+        reminder with them would only repeat them (a 3-day cycle's "3 days before").
+        """
+        now = now or timezone.now()
+        come = [
+            int(o)
+            for o in self.reminder_offsets or []
+            if self.deadline - dt.timedelta(days=int(o)) <= now
+        ]
+        if not come:
+            return None
+        offset = min(come)
+        if self.deadline - dt.timedelta(days=offset) <= (self.opened_at or self.opens_at):
+            return None
+        return offset
 
 
 class CycleEventKind(models.TextChoices):
@@ -552,11 +574,36 @@ class NotificationStatus(models.TextChoices):
     SKIPPED = "skipped", _("Skipped")
 
 
+def notification_lease() -> dt.timedelta:
+    """How long a claim on notification rows holds without being renewed (settings)."""
+    return dt.timedelta(seconds=settings.ICR_NOTIFICATION_LEASE_SECONDS)
+
+
+def reminder_gap() -> dt.timedelta:
+    """A rater's reminders wait at least this long after their invitation was sent (settings)."""
+    return dt.timedelta(hours=settings.ICR_REMINDER_MIN_GAP_HOURS)
+
+
+class NotificationLogQuerySet(models.QuerySet):
+    def held_by(self, claim: uuid.UUID):
+        """Rows this claim still holds: `sending` under it (none given back or taken over)."""
+        return self.filter(status=NotificationStatus.SENDING, claim=claim)
+
+    def stalled(self, now: dt.datetime):
+        """`sending` rows whose claim was not renewed within the lease: their worker is gone."""
+        return self.filter(
+            status=NotificationStatus.SENDING, claimed_at__lt=now - notification_lease()
+        )
+
+
 class NotificationLog(models.Model):
     """One e-mail per (cycle, rater, kind, offset): the unique row is what prevents a resend.
 
-    Rows are created `pending` when the event happens (set-based), claimed `sending` by a batch
-    task, and marked `sent` right after the SMTP server accepted the message.
+    Rows are created `pending` when the event happens (set-based), claimed `sending` by one run
+    of a batch task (`claim`, a random token, and `claimed_at`, the start of its lease), and
+    marked `sent` right after the SMTP server accepted the message. The run renews its lease
+    while it works; a `sending` row whose lease ran out was held by a worker that died, and
+    `services.resend_stalled_notifications` gives it back (`pending`) and queues it again.
     """
 
     # Opening a cycle writes one row per rater (100,000 at once), so no per-row FK checks: the
@@ -588,9 +635,13 @@ class NotificationLog(models.Model):
         default=NotificationStatus.PENDING,
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # The run of a batch task that holds the row (`sending`) or last held it.
+    claim = models.UUIDField(_("claim"), null=True, blank=True, editable=False)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+
+    objects = NotificationLogQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("notification")
@@ -598,7 +649,14 @@ class NotificationLog(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["cycle", "rater", "kind", "offset"], name="reviews_notificationlog_once"
-            )
+            ),
+            # A row being sent has an owner and a lease: without them nothing could tell a
+            # live send from one a dead worker left, and the row would never be sent again.
+            models.CheckConstraint(
+                condition=~Q(status=NotificationStatus.SENDING)
+                | Q(claim__isnull=False, claimed_at__isnull=False),
+                name="reviews_notificationlog_sending_is_claimed",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "created_at"], name="reviews_notification_status")

@@ -43,6 +43,7 @@ from .models import (
     RequestStatus,
     ReviewRequest,
     answer_key,
+    reminder_gap,
 )
 
 # Sent inside the closing transaction, so a receiver's writes (rollups) commit with the close.
@@ -355,14 +356,34 @@ def record_notifications(
 ) -> int:
     """Write the log rows an event owes, one per rater, never twice; returns the new ones.
 
-    Reminders go only to raters with pending requests; the other events to every rater.
+    Reminders go only to raters with pending requests whose invitation was sent at least
+    `reminder_gap()` before `now`: never before or with it, whatever else is late (a queue of
+    invitations still going out, a dispatch lost with its worker). A rater left out of a
+    scheduled reminder gets it once the gap passed, when the sweep records it again (ON
+    CONFLICT keeps the others' rows single); HR's round leaves them out. The other events go
+    to every rater.
     """
     q = connection.ops.quote_name
-    pending_only = kind in (NotificationKind.REMINDER, NotificationKind.MANUAL_REMINDER)
-    where = "r.cycle_id = %s" + (" AND r.status = %s" if pending_only else "")
-    where_params = [cycle_id] + ([RequestStatus.PENDING] if pending_only else [])
+    now = now or timezone.now()
+    log_t = q(NotificationLog._meta.db_table)
+    where, where_params = "r.cycle_id = %s", [cycle_id]
+    if kind in (NotificationKind.REMINDER, NotificationKind.MANUAL_REMINDER):
+        where += f"""
+            AND r.status = %s
+            AND EXISTS (
+                SELECT 1 FROM {log_t} i
+                WHERE i.cycle_id = r.cycle_id AND i.rater_id = r.rater_id AND i.kind = %s
+                  AND i.status = %s AND i.sent_at <= %s
+            )
+        """  # noqa: S608
+        where_params += [
+            RequestStatus.PENDING,
+            NotificationKind.INVITATION,
+            NotificationStatus.SENT,
+            connection.ops.adapt_datetimefield_value(now - reminder_gap()),
+        ]
     sql = f"""
-        INSERT INTO {q(NotificationLog._meta.db_table)}
+        INSERT INTO {log_t}
             (cycle_id, rater_id, kind, {q("offset")}, status, created_at, attempts)
         SELECT DISTINCT r.cycle_id, r.rater_id, %s, %s, %s, %s, 0
         FROM {q(ReviewRequest._meta.db_table)} r
@@ -373,7 +394,7 @@ def record_notifications(
         kind,
         offset,
         NotificationStatus.PENDING,
-        connection.ops.adapt_datetimefield_value(now or timezone.now()),
+        connection.ops.adapt_datetimefield_value(now),
         *where_params,
     ]
     with transaction.atomic(), connection.cursor() as cursor:
@@ -916,7 +937,8 @@ def submit_answer(
 def remind_now(cycle: Cycle, *, round_number: int, actor=None) -> int:
     """HR's "send a reminder now": raters with pending requests, once per round.
 
-    The round number comes from the page HR saw, so a double click sends one round.
+    The round number comes from the page HR saw, so a double click sends one round. Raters
+    whose invitation has not gone out yet, or only just (`record_notifications`), are left out.
     """
     if not cycle.is_open:
         raise ReviewError(_("Reminders go out only while a cycle is open."))
@@ -943,20 +965,17 @@ def next_manual_round(cycle: Cycle) -> int:
 
 
 def queue_due_reminders(cycle: Cycle, *, now: dt.datetime | None = None) -> int:
-    """Reminders whose offset (days before the deadline) has come, to pending raters only."""
+    """The reminder the cycle owes now (`Cycle.reminder_due`), to pending raters whose
+    invitation went out long enough ago (`record_notifications`)."""
     now = now or timezone.now()
     if not cycle.accepts_answers(now):
         return 0
-    created = 0
-    for offset in cycle.reminder_offsets or []:
-        if now >= cycle.deadline - dt.timedelta(days=int(offset)):
-            created += queue_notifications(
-                cycle, NotificationKind.REMINDER, offset=int(offset), now=now
-            )
-    return created
+    offset = cycle.reminder_due(now)
+    if offset is None:
+        return 0
+    return queue_notifications(cycle, NotificationKind.REMINDER, offset=offset, now=now)
 
 
-STUCK_AFTER = dt.timedelta(minutes=30)
 LOST_AFTER = dt.timedelta(minutes=5)
 
 
@@ -965,12 +984,11 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
 
     Opens drafts whose opening time has come, queues due reminders, closes cycles past their
     deadline, and re-sends notifications that were recorded but never sent (a message lost with
-    its worker). A message claimed but not confirmed for 30 minutes is tried again: the worker
-    died between the SMTP server's answer and the database write, the one window in which a
-    person may get an e-mail twice.
+    its worker) or whose worker died while it held them (`resend_stalled_notifications`, which
+    also runs on its own, more often).
     """
     now = now or timezone.now()
-    result = {"opened": 0, "closed": 0, "reminders": 0, "requeued": 0}
+    result = {"opened": 0, "closed": 0, "reminders": 0, "requeued": 0, "stalled": 0}
     for cycle in Cycle.objects.filter(
         status=CycleStatus.DRAFT, opens_at__lte=now, deadline__gt=now
     ):
@@ -984,9 +1002,6 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     for cycle_id, kind in events_without_notifications(now=now):
         _dispatch_now(cycle_id, kind, 0)
         result["requeued"] += 1
-    NotificationLog.objects.filter(
-        status=NotificationStatus.SENDING, claimed_at__lt=now - STUCK_AFTER
-    ).update(status=NotificationStatus.PENDING)
     lost = (
         NotificationLog.objects.filter(
             status=NotificationStatus.PENDING, created_at__lt=now - LOST_AFTER
@@ -997,7 +1012,42 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     for row in lost:
         _dispatch_now(row["cycle_id"], row["kind"], row["offset"])
         result["requeued"] += 1
+    # After the lost ones: the rows given back here are queued by id, not found again above.
+    result["stalled"] = resend_stalled_notifications(now=now)
     return result
+
+
+def resend_stalled_notifications(*, now: dt.datetime | None = None) -> int:
+    """Give back the notifications whose worker died while it held them, and queue them again.
+
+    A row stays `sending` past its lease only if the run that claimed it stopped renewing it:
+    its worker was killed or hung (the broker keeps or drops the task message, depending on the
+    transport; Redis redelivers it only after its visibility timeout, an hour). Under the rows'
+    lock they go back to `pending`, so a run that was only slow finds them gone when it next
+    renews its claim and does not send them (`emails.send_batch`). Returns how many were queued.
+    Periodic (settings.CELERY_BEAT_SCHEDULE), cheap: it reads only `sending` rows.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            NotificationLog.objects.stalled(now)
+            .select_for_update(skip_locked=True)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return 0
+        NotificationLog.objects.filter(id__in=ids).update(status=NotificationStatus.PENDING)
+
+        def queue() -> None:
+            from . import tasks
+
+            size = max(settings.ICR_NOTIFICATION_BATCH, 1)
+            for start in range(0, len(ids), size):
+                tasks.send_notification_batch.delay(ids[start : start + size])
+
+        transaction.on_commit(queue, robust=True)
+    return len(ids)
 
 
 # A notice of a close that was lost for longer than this is no longer worth sending.

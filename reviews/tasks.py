@@ -2,7 +2,8 @@
 
 Idempotence comes from the database: requests and notification logs are unique rows written
 with ON CONFLICT DO NOTHING, cycle status changes are guarded under a row lock, and a
-notification is claimed before it is sent. `sweep` re-queues whatever a killed worker lost.
+notification is claimed before it is sent. `sweep` re-queues whatever a killed worker lost;
+`resend_stalled_notifications`, more often, what it held.
 """
 
 from __future__ import annotations
@@ -99,6 +100,12 @@ def send_notification_batch(log_ids: list[int]) -> int:
 @shared_task(**DB_RETRY)
 def sweep() -> dict:
     return services.sweep()
+
+
+@shared_task(**DB_RETRY)
+def resend_stalled_notifications() -> int:
+    """Periodic (settings.CELERY_BEAT_SCHEDULE): what a killed worker held goes out again."""
+    return services.resend_stalled_notifications()
 
 
 @shared_task(**DB_RETRY)

@@ -144,5 +144,11 @@ def remind(request, pk: int):
         if count:
             messages.success(request, _("A reminder is on its way to %(n)d people.") % {"n": count})
         else:
-            messages.info(request, _("No reminder sent: nobody is waiting, or it was just sent."))
+            messages.info(
+                request,
+                _(
+                    "No reminder sent: nobody is waiting, their invitations went out too "
+                    "recently, or it was just sent."
+                ),
+            )
     return redirect("reviews:monitor", pk=cycle.pk)

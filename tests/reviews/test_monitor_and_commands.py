@@ -4,12 +4,13 @@ from io import StringIO
 
 import pytest
 import time_machine
+from django.contrib.messages import get_messages
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from reviews import services
+from reviews import services, tasks
 from reviews.models import (
     Cycle,
     CycleStatus,
@@ -51,17 +52,24 @@ def test_the_monitor_is_for_hr_only(client, org, open_cycle):
 def test_send_a_reminder_now_goes_to_pending_raters_once_per_click(
     client, hr_user, org, open_cycle, mailoutbox, django_capture_on_commit_callbacks
 ):
+    tasks.dispatch_notifications(open_cycle.pk, "invitation")  # the invitations go out
     answer_all(org["sales_head"], open_cycle)
     client.force_login(hr_user)
-    page = client.get(reverse("reviews:monitor", args=[open_cycle.pk]))
-    round_number = page.context["remind_form"].initial["round_number"]
     url = reverse("reviews:remind", args=[open_cycle.pk])
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(url, {"round_number": round_number})
-        client.post(url, {"round_number": round_number})  # a double click
+    # Right after the invitations, a reminder would arrive with them: none is sent, HR is told.
+    response = client.post(url, {"round_number": 1})
+    assert "too recently" in str(next(iter(get_messages(response.wsgi_request))))
+    mailoutbox.clear()
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=13)):
+        page = client.get(reverse("reviews:monitor", args=[open_cycle.pk]))
+        round_number = page.context["remind_form"].initial["round_number"]
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(url, {"round_number": round_number})
+            client.post(url, {"round_number": round_number})  # a double click
     assert [m.to for m in mailoutbox] == [["zhang@example.com"]]
+    # Only raters whose invitation went out: 王总 and 赵商务 have no address.
     logs = NotificationLog.objects.filter(kind="manual")
-    assert set(logs.values_list("rater__name", flat=True)) == {"王总", "张三", "赵商务"}
+    assert set(logs.values_list("rater__name", flat=True)) == {"张三"}
 
 
 def test_open_cycle_command_creates_opens_and_prints_json(org):
@@ -113,7 +121,6 @@ def test_a_schedule_gets_a_beat_task_that_opens_one_cycle_per_day(org):
     assert task.task == "reviews.tasks.open_scheduled_cycle"
     assert json.loads(task.kwargs) == {"template_id": template.pk}
     assert task.crontab.month_of_year == "1,4,7,10"
-    from reviews import tasks
 
     first = tasks.open_scheduled_cycle(template.pk)
     second = tasks.open_scheduled_cycle(template.pk)  # a retried or duplicated beat message
