@@ -238,6 +238,22 @@ class Cycle(models.Model):
         """Answers can be given and changed while the cycle is open and before its deadline."""
         return self.status == CycleStatus.OPEN and (now or timezone.now()) < self.deadline
 
+    def asked_types(self) -> set[str]:
+        """The relationship types this cycle asks about (none listed: all of them)."""
+        return set(self.edge_types or all_edge_types())
+
+    def overlapping_open_cycle(self, now=None) -> Cycle | None:
+        """Another cycle still open (before its deadline) that asks about one of this cycle's
+        relationship types: opening this one too would put a second request for the same
+        service into each rater's inbox."""
+        now = now or timezone.now()
+        others = Cycle.objects.filter(status=CycleStatus.OPEN, deadline__gt=now).exclude(pk=self.pk)
+        mine = self.asked_types()
+        for other in others.order_by("deadline", "pk"):
+            if other.asked_types() & mine:
+                return other
+        return None
+
     def reminder_due(self, now=None) -> int | None:
         """The reminder the cycle owes at `now`, as its offset (days before the deadline).
 

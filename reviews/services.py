@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import time
 import uuid
 from collections.abc import Mapping
@@ -45,6 +46,8 @@ from .models import (
     answer_key,
     reminder_gap,
 )
+
+logger = logging.getLogger(__name__)
 
 # Sent inside the closing transaction, so a receiver's writes (rollups) commit with the close.
 
@@ -436,6 +439,8 @@ def open_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> C
             raise ReviewError(_("This cycle is closed and cannot be opened again."))
         if now >= cycle.deadline:
             raise ReviewError(_("The deadline of this cycle has passed."))
+        if cycle.status == CycleStatus.DRAFT:
+            _refuse_an_overlapping_open_cycle(cycle, now)
         # Under the cycle's row lock nobody else adds requests to it meanwhile.
         first = not ReviewRequest.objects.filter(cycle=cycle).exists()
         in_one_statement = first and connection.vendor == "postgresql"
@@ -475,6 +480,37 @@ def open_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> C
             )
         summary = cycle_summary(cycle, created=created)
     return summary
+
+
+# Any constant, the same in every opening: two drafts opening at once are checked one after
+# the other against the open cycles.
+CYCLE_OPENING_LOCK = 0x1C2_0002
+
+
+def _refuse_an_overlapping_open_cycle(cycle: Cycle, now: dt.datetime) -> None:
+    """Refuse to open `cycle` while another open cycle asks about one of its relationship
+    types. On PostgreSQL an advisory lock held to the end of the transaction serialises the
+    check with concurrent openings; SQLite serialises writing transactions itself."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CYCLE_OPENING_LOCK])
+    other = cycle.overlapping_open_cycle(now)
+    if other is not None:
+        shared = ", ".join(
+            str(EdgeType(t).label) for t in sorted(cycle.asked_types() & other.asked_types())
+        )
+        raise ReviewError(
+            _(
+                "%(other)s is open until %(deadline)s and already asks about %(types)s: "
+                "opening this cycle too would ask raters twice for the same services. Close "
+                "%(other)s first, or leave those types out of this cycle."
+            )
+            % {
+                "other": other.name,
+                "deadline": timezone.localtime(other.deadline).strftime("%Y-%m-%d %H:%M"),
+                "types": shared,
+            }
+        )
 
 
 def close_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> CycleSummary:
@@ -989,14 +1025,20 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     """
     now = now or timezone.now()
     result = {"opened": 0, "closed": 0, "reminders": 0, "requeued": 0, "stalled": 0}
-    for cycle in Cycle.objects.filter(
-        status=CycleStatus.DRAFT, opens_at__lte=now, deadline__gt=now
-    ):
-        open_cycle(cycle, now=now)
-        result["opened"] += 1
+    # Closing first: a cycle past its deadline no longer keeps the next one from opening.
     for cycle in Cycle.objects.filter(status=CycleStatus.OPEN, deadline__lte=now):
         close_cycle(cycle, now=now)
         result["closed"] += 1
+    drafts = Cycle.objects.filter(status=CycleStatus.DRAFT, opens_at__lte=now, deadline__gt=now)
+    for cycle in drafts.order_by("opens_at", "pk"):  # of two that clash, the earlier opens
+        try:
+            open_cycle(cycle, now=now)
+        except ReviewError as refused:
+            # It stays a draft; HR sees why on the cycle's admin page and in the log.
+            logger.warning("cycle %s not opened: %s", cycle.pk, refused)
+            result["refused"] = result.get("refused", 0) + 1
+            continue
+        result["opened"] += 1
     for cycle in Cycle.objects.filter(status=CycleStatus.OPEN, deadline__gt=now):
         result["reminders"] += queue_due_reminders(cycle, now=now)
     for cycle_id, kind in events_without_notifications(now=now):

@@ -155,6 +155,7 @@ def test_opening_takes_the_same_number_of_queries_for_any_size():
         with CaptureQueriesContext(connection) as queries:
             services.open_cycle(cycle)
         counts.append(len(queries))
+        services.close_cycle(cycle)  # the next one asks about the same types
     assert counts[0] == counts[1]
     assert ReviewRequest.objects.count() > 30
 
@@ -181,3 +182,36 @@ def test_a_cycle_created_with_no_criteria_left_gets_the_four_defaults(db):
         "responsiveness",
         "timeliness",
     ]
+
+
+def test_a_second_cycle_asking_about_the_same_types_is_refused_and_says_which(org):
+    first = new_cycle(name="二季度互评", edge_types=["rank", "function"])
+    services.open_cycle(first)
+    second = new_cycle(name="职能专项", edge_types=["function", "process"])
+    with pytest.raises(services.ReviewError) as refused:
+        services.open_cycle(second)
+    assert "二季度互评" in str(refused.value)
+    second.refresh_from_db()
+    assert second.status == CycleStatus.DRAFT
+    assert not ReviewRequest.objects.filter(cycle=second).exists()
+    # Other types may run beside it; once the first has closed, the second opens.
+    beside = new_cycle(name="流程专项", edge_types=["workflow"])
+    services.open_cycle(beside)
+    services.close_cycle(first)
+    services.open_cycle(second)
+    second.refresh_from_db()
+    assert second.status == CycleStatus.OPEN
+
+
+def test_the_sweep_closes_a_past_cycle_before_opening_the_next_and_skips_a_refused_one(org):
+    now = timezone.now()
+    past = new_cycle(name="上一期", opens_at=now - dt.timedelta(days=10))
+    services.open_cycle(past, now=now - dt.timedelta(days=10))
+    past.deadline = now - dt.timedelta(minutes=1)
+    past.save(update_fields=["deadline"])
+    following = new_cycle(name="本期", opens_at=now - dt.timedelta(minutes=1))
+    clashing = new_cycle(name="重叠", opens_at=now - dt.timedelta(minutes=1))
+    result = services.sweep(now=now)
+    assert (result["closed"], result["opened"], result["refused"]) == (1, 1, 1)
+    statuses = {c.name: c.status for c in (past, following, clashing) if not c.refresh_from_db()}
+    assert statuses == {"上一期": "closed", "本期": "open", "重叠": "draft"}
