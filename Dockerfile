@@ -1,6 +1,9 @@
 # ICR for production: gunicorn serves the web, the same image runs the Celery worker and beat
 # (see docker-compose.yml). Static files are served by WhiteNoise from STATIC_ROOT.
-FROM python:3.11-slim
+# Debian 12 (bookworm): its postgresql-client is 15, the major version of docker-compose's
+# server. A backup's pg_dump and pg_restore must not be older than the server, and a newer
+# pg_dump writes SQL an older server may refuse.
+FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -11,9 +14,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ICR_VAR_DIR=/app/var \
     STATIC_ROOT=/app/var/staticfiles
 
-# gettext: compile the translation catalogues at build time.
+# gettext: compile the translation catalogues at build time. postgresql-client: pg_dump,
+# pg_restore and psql for `manage.py backup` and `restore`.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gettext \
+    && apt-get install -y --no-install-recommends gettext postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

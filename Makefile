@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export ICR_DEV ?= 1
 
-.PHONY: install run worker test test-sqlite test-postgres bench lint fmt migrate messages compilemessages vendor browser-deps clean
+.PHONY: install run worker test test-sqlite test-postgres bench bench-deps lint fmt migrate messages compilemessages vendor browser-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,12 @@ test: install
 	mkdir -p var
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: install
+# The benchmark's one program outside the virtualenv: wrk drives the load section. Installed
+# from Debian when missing, as .ci/run installs what the tests need.
+bench-deps:
+	.ci/install-packages wrk
+
+bench: install bench-deps
 	$(PY) -m bench $(BENCH_ARGS)
 
 lint: install

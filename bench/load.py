@@ -289,7 +289,7 @@ def _warm_up(port: int, data_path: Path, count: int = 40) -> None:
 
 def section_load(options) -> dict:
     if shutil.which("wrk") is None:
-        sys.exit("the load section needs wrk (apt-get install -y wrk)")
+        sys.exit("the load section needs wrk: make bench-deps (apt-get install -y wrk)")
     url = options.database_url
     workdir = Path(tempfile.mkdtemp(prefix="icr-bench-load-"))
     data_path = workdir / "ratings.txt"

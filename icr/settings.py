@@ -224,6 +224,8 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
     CELERY_BROKER_URL = "filesystem://"
+    # Kombu's, with messages written whole before they appear (icr/broker.py).
+    CELERY_BROKER_TRANSPORT = "icr.broker:Transport"
     # The transport neither creates its folders nor reports their absence clearly.
     for _folder in ("queue", "processed", "control"):
         (CELERY_FS_DIR / _folder).mkdir(parents=True, exist_ok=True)

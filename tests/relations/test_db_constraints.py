@@ -258,31 +258,40 @@ def test_inserting_a_reverse_edge_that_does_not_mirror_is_refused(org):
     refused_by_database_or_caught(unmirrored_pair)
 
 
-def test_adding_the_reverse_edge_in_a_second_statement_is_refused(org):
+def write_a_pair_in_two_statements(org) -> None:
+    pair = RelationPair.objects.create(type=EdgeType.FUNCTION, valid_from=timezone.now())
+    orm_edge(pair, Direction.FORWARD, org["a"], org["b"]).save()
+    orm_edge(pair, Direction.REVERSE, org["b"], org["a"]).save()
+
+
+@pytest.mark.postgresql  # the pair trigger of migration 0002
+def test_adding_the_reverse_edge_in_a_second_statement_is_refused_on_postgresql(org):
     # The trigger checks after each statement: both edges of a pair go in one INSERT.
-    def two_statements():
-        pair = RelationPair.objects.create(type=EdgeType.FUNCTION, valid_from=timezone.now())
-        orm_edge(pair, Direction.FORWARD, org["a"], org["b"]).save()
-        orm_edge(pair, Direction.REVERSE, org["b"], org["a"]).save()
-
-    if connection.vendor == "postgresql":
-        assert refused(two_statements)
-        assert not RelationPair.objects.exists()
-    else:
-        two_statements()
-        assert_graph_invariants()
+    assert refused(lambda: write_a_pair_in_two_statements(org))
+    assert not RelationPair.objects.exists()
 
 
+@pytest.mark.sqlite  # no statement triggers
+def test_on_sqlite_a_pair_written_in_two_statements_is_accepted_and_well_formed(org):
+    write_a_pair_in_two_statements(org)
+
+    assert_graph_invariants()
+
+
+@pytest.mark.postgresql  # the triggers of migration 0006 (edges are retired, never deleted)
 def test_deleting_an_edge_or_pair_is_refused_on_postgresql(org):
     forward, _ = orm_pair(EdgeType.FUNCTION, org["a"], org["b"])
-    if connection.vendor == "postgresql":
-        assert refused(lambda: Edge.objects.filter(pk=forward.pk).delete())
-        assert refused(
-            lambda: RelationPair.objects.filter(pk=forward.pair_id)._raw_delete("default")
-        )
-        assert Edge.objects.filter(pair=forward.pair).count() == 2
-    else:
-        # SQLite: test flushes use DELETE, so no trigger there; the invariant checker sees it.
-        Edge.objects.filter(pk=forward.pk).delete()
-        with pytest.raises(AssertionError):
-            assert_graph_invariants()
+
+    assert refused(lambda: Edge.objects.filter(pk=forward.pk).delete())
+    assert refused(lambda: RelationPair.objects.filter(pk=forward.pair_id)._raw_delete("default"))
+    assert Edge.objects.filter(pair=forward.pair).count() == 2
+
+
+@pytest.mark.sqlite  # test flushes use DELETE, so SQLite has no delete trigger
+def test_on_sqlite_deleting_one_edge_of_a_pair_is_caught_by_the_invariant_checker(org):
+    forward, _ = orm_pair(EdgeType.FUNCTION, org["a"], org["b"])
+
+    Edge.objects.filter(pk=forward.pk).delete()
+
+    with pytest.raises(AssertionError):
+        assert_graph_invariants()

@@ -412,24 +412,28 @@ def test_query_count_of_an_import_does_not_depend_on_the_number_of_rows():
     assert _queries_of_imports(20) == _queries_of_imports(200)
 
 
-@pytest.mark.django_db
-def test_large_load_checks_foreign_keys_once_and_keeps_them(monkeypatch):
-    def foreign_keys():
-        if connection.vendor != "postgresql":
-            return None
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE contype = 'f' AND conrelid::regclass::text LIKE 'relations_%%' "
-                "ORDER BY 1"
-            )
-            return cursor.fetchall()
+def _relations_foreign_keys() -> list[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'f' AND conrelid::regclass::text LIKE 'relations_%%' "
+            "ORDER BY 1"
+        )
+        return cursor.fetchall()
 
-    before = foreign_keys()
+
+@pytest.mark.postgresql  # foreign keys dropped for the load and added back: PostgreSQL's DDL
+@pytest.mark.django_db
+def test_a_large_load_on_postgresql_checks_foreign_keys_once_and_keeps_them(monkeypatch):
+    before = _relations_foreign_keys()
     monkeypatch.setattr(import_sql, "BULK_ROWS", 1)
 
-    _plan, summary = import_ok()
+    with CaptureQueriesContext(connection) as queries:
+        _plan, summary = import_ok()
 
-    assert foreign_keys() == before
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert any("DROP CONSTRAINT" in sql for sql in statements)
+    assert any("ADD CONSTRAINT" in sql for sql in statements)
+    assert before and _relations_foreign_keys() == before
     assert summary.as_dict()["edges"]["rank"] == 10
     assert emp("E003").manager.employee_id == "E002"

@@ -99,9 +99,11 @@ def worker(transactional_db, smtp, tmp_path):
     queue = tmp_path / "queue"
     queue.mkdir()
     app.conf.broker_url = "filesystem://"
+    app.conf.broker_transport = "icr.broker:Transport"  # as settings name it without REDIS_URL
     app.conf.broker_transport_options = {
         "data_folder_in": str(queue),
         "data_folder_out": str(queue),
+        "control_folder": str(tmp_path),
         "store_processed": False,
     }
 
