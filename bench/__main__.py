@@ -85,7 +85,9 @@ def _child(args: list[str], database_url: str) -> dict:
     """Run `python -m bench --child ...` and return the JSON it prints."""
     env = {**os.environ, "DATABASE_URL": database_url, "ICR_DEV": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--child", *args],
+        # The database named, not the default: a child left to work it out from DATABASE_URL
+        # would empty icr_bench on that server.
+        [sys.executable, "-m", "bench", "--database-url", database_url, "--child", *args],
         cwd=BASE_DIR,
         env=env,
         capture_output=True,
