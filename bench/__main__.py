@@ -177,6 +177,10 @@ def child_reset() -> dict:
         cursor.execute(
             "TRUNCATE relations_edge, relations_relationpair, relations_workflowstep, "
             "relations_workflow, relations_employee, relations_department, auth_user, "
+            # Their audit trail too, so repeated runs do not measure a growing history.
+            "relations_historicaledge, relations_historicalrelationpair, "
+            "relations_historicalworkflowstep, relations_historicalworkflow, "
+            "relations_historicalemployee, relations_historicaldepartment, relations_orgimport, "
             # Review requests have no FK to cascade through (reviews 0004): named here.
             "django_session, reviews_reviewrequest RESTART IDENTITY CASCADE"
         )
