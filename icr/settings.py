@@ -202,6 +202,9 @@ ICR_XLSX_MAX_ENTRIES = env_int("ICR_XLSX_MAX_ENTRIES", 1000)
 # would write the row around the services that keep the graph whole (the reverse edge, the
 # rank pairs of the reporting line); HR makes the change again through the admin instead.
 SIMPLE_HISTORY_REVERT_DISABLED = True
+# Versions are looked up by row id (indexed), not by date alone: a date index would only slow
+# the set-based inserts of an import.
+SIMPLE_HISTORY_DATE_INDEX = False
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -46,6 +46,7 @@ trail, set-based: one `INSERT ... SELECT` per table and kind of change, pointing
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -1194,11 +1195,19 @@ def _record_history(at, audit: _Audit, changes: list[tuple]) -> None:
     for model, column, history_type, ids in changes:
         if not ids:
             continue
-        with import_sql.staged_ids(ids) as stage:
+        low, high = min(ids), max(ids)
+        with contextlib.ExitStack() as stack:
+            if high - low + 1 == len(set(ids)):
+                # Every id of the range is one of ours (the ids of new rows are allocated as a
+                # block under the import's lock): no need to stage them.
+                where, params = f"{column} BETWEEN %s AND %s", [low, high]
+            else:
+                stage = stack.enter_context(import_sql.staged_ids(ids))
+                where, params = f"{column} IN (SELECT id FROM {stage})", []  # noqa: S608
             history.record_where(
                 model,
-                f"{column} IN (SELECT id FROM {stage})",  # noqa: S608 (a generated table name)
-                [],
+                where,
+                params,
                 history_type,
                 at=at,
                 user_id=audit.user_id,

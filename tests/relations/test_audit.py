@@ -301,3 +301,13 @@ def test_record_copies_rows_as_they_are_after_the_write(company):
 
     last = versions(company["seller"])[-1]
     assert (last.title, last.history_type, last.history_user_id) == ("组长", "~", 42)
+
+
+def test_the_history_page_links_a_version_to_the_import_that_wrote_it(hr, db):
+    import_ok()
+    record = OrgImport.objects.get()
+    employee = Employee.objects.get(employee_id="E003")
+
+    page = hr.get(reverse("admin:relations_employee_history", args=[employee.pk])).content.decode()
+
+    assert reverse("admin:relations_orgimport_change", args=[record.pk]) in page
