@@ -67,7 +67,8 @@ def record(
     except EmptyResultSet:  # `id__in=[]`: no row to record
         return
     model = queryset.model
-    column = connection.ops.quote_name(model._meta.pk.column)
+    qn = connection.ops.quote_name
+    column = f"{qn(model._meta.db_table)}.{qn(model._meta.pk.column)}"
     record_where(
         model,
         f"{column} IN ({sql})",

@@ -175,7 +175,8 @@ def retire_pairs(pair_ids: Iterable[int], *, at=None) -> int:
                 .filter(id__in=ids[start : start + BATCH])
                 .values_list("id", flat=True)
             )
-            count += RelationPair.objects.filter(id__in=chunk).update(valid_to=at)
+            # A pair retired by someone else since the read keeps its date (valid_to IS NULL).
+            count += RelationPair.objects.active().filter(id__in=chunk).update(valid_to=at)
             Edge.objects.filter(pair_id__in=chunk, valid_to__isnull=True).update(valid_to=at)
             history.record(RelationPair.objects.filter(id__in=chunk))
             history.record(Edge.objects.filter(pair_id__in=chunk))
