@@ -17,7 +17,7 @@ from django.utils import translation
 from relations import services
 from relations.exporting import parse_as_of
 from relations.models import Edge, EdgeType, Employee, Workflow
-from tests.relations.import_helpers import import_ok
+from tests.relations.import_helpers import import_ok, rows_of
 from tests.relations.test_admin import change_url, employee_form
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -173,3 +173,24 @@ def test_only_hr_sees_the_page(client, company):
     response = client.get(reverse("admin:org_as_of"), {"at": "2026-03-04"})
 
     assert response.status_code == 302
+
+
+def test_as_of_between_two_imports_gives_the_export_after_the_first(db, tmp_path):
+    """An import writes its rows' versions set-based; they give the same files as the tables."""
+    employees = rows_of("employees.csv")
+    relations = rows_of("relations.csv")
+    with time_machine.travel(IMPORTED, tick=False):
+        import_ok()
+        first = export(tmp_path / "first")
+    employees = [row for row in employees if row[0] != "E005"]  # 钱财务 left
+    employees[-1][4] = "E002"  # 孙小二 now reports to 李销售
+    relations = [row for row in relations if row[0] != "workflow"] + [
+        ["function", "COM", "", "FIN", "", "付款申请"]
+    ]
+    with time_machine.travel(CHANGED, tick=False):
+        import_ok(employees=employees, relations=relations)
+        second = export(tmp_path / "second")
+
+    assert first != second
+    assert export(tmp_path / "x", "--as-of", "2026-03-04") == first
+    assert export(tmp_path / "y", "--as-of", "2026-03-06") == second
