@@ -14,6 +14,9 @@ The state of a model at a moment is, per id, its latest history row up to then (
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from datetime import datetime
 
 from django.core.exceptions import EmptyResultSet
@@ -50,6 +53,20 @@ def current_user_id() -> int | None:
 
 
 _FROM_CONTEXT = object()
+_attribution: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "icr_history_attribution", default=None
+)
+
+
+@contextlib.contextmanager
+def attributed(*, user_id: int | None, **columns) -> Iterator[None]:
+    """Inside the block, `record` writes this user and these history columns (where the
+    model's history has them): the services an operation calls are attributed to it."""
+    token = _attribution.set({"history_user_id": user_id, **columns})
+    try:
+        yield
+    finally:
+        _attribution.reset(token)
 
 
 def record(
@@ -98,13 +115,16 @@ def record_where(
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     tracked = [f.column for f in history.tracked_fields]
+    context = _attribution.get()
     if user_id is _FROM_CONTEXT:
-        user_id = current_user_id()
+        user_id = context["history_user_id"] if context is not None else current_user_id()
+    names = {f.name for f in history._meta.concrete_fields} - {"history_user_id"}
     values = {
         "history_date": at or timezone.now(),
         "history_type": history_type,
         "history_user_id": user_id,
         "history_change_reason": None,
+        **{name: value for name, value in (context or {}).items() if name in names},
         **(extra or {}),
     }
     fields = [history._meta.get_field(name) for name in values]

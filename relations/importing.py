@@ -1174,7 +1174,8 @@ def _write(writes: _Writes, *, at, audit: _Audit) -> None:
     if writes.activity_changed or writes.retire_pair_ids:
         # Steps owned by someone who left or came back change the workflow's process pairs, and
         # a retired HR-set process pair may have stood for a workflow's step pair.
-        sync_process_edges(at=at)
+        with history.attributed(user_id=audit.user_id, history_import=audit.import_id):
+            sync_process_edges(at=at)
     ended = list(writes.ended_user_ids)
     if ended:
         transaction.on_commit(lambda: end_sessions_of_users(ended))

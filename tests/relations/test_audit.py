@@ -311,3 +311,23 @@ def test_the_history_page_links_a_version_to_the_import_that_wrote_it(hr, db):
     page = hr.get(reverse("admin:relations_employee_history", args=[employee.pk])).content.decode()
 
     assert reverse("admin:relations_orgimport_change", args=[record.pk]) in page
+
+
+def test_workflow_pairs_an_import_brings_back_point_at_the_import_too(hr_user, db):
+    import_ok()
+    workflow = Workflow.objects.create(code="W1", name="订单")
+    e005 = Employee.objects.get(employee_id="E005")
+    services.set_workflow_steps(
+        workflow, [("接单", Employee.objects.get(employee_id="E003")), ("审核", e005)]
+    )
+    services.deactivate_employee(e005)  # the step's pair retires with the person
+    assert not RelationPair.objects.active().filter(workflow=workflow).exists()
+
+    apply_import(plan_import(**sources()), user=hr_user)  # E005 is back: the sync makes it
+
+    record = OrgImport.objects.latest("id")
+    process = RelationPair.objects.active().get(workflow=workflow)
+    (created,) = versions(process)
+    assert (created.history_import_id, created.history_user_id) == (record.pk, hr_user.pk)
+    for edge in process.edges.all():
+        assert versions(edge)[0].history_import_id == record.pk
