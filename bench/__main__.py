@@ -85,7 +85,9 @@ def _child(args: list[str], database_url: str) -> dict:
     """Run `python -m bench --child ...` and return the JSON it prints."""
     env = {**os.environ, "DATABASE_URL": database_url, "ICR_DEV": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--child", *args],
+        # The database named, not the default: a child left to work it out from DATABASE_URL
+        # would empty icr_bench on that server.
+        [sys.executable, "-m", "bench", "--database-url", database_url, "--child", *args],
         cwd=BASE_DIR,
         env=env,
         capture_output=True,
@@ -175,6 +177,10 @@ def child_reset() -> dict:
         cursor.execute(
             "TRUNCATE relations_edge, relations_relationpair, relations_workflowstep, "
             "relations_workflow, relations_employee, relations_department, auth_user, "
+            # Their audit trail too, so repeated runs do not measure a growing history.
+            "relations_historicaledge, relations_historicalrelationpair, "
+            "relations_historicalworkflowstep, relations_historicalworkflow, "
+            "relations_historicalemployee, relations_historicaldepartment, relations_orgimport, "
             # Review requests have no FK to cascade through (reviews 0004): named here.
             "django_session, reviews_reviewrequest RESTART IDENTITY CASCADE"
         )

@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_celery_beat",
+    # The audit trail: historical tables of HR's models, their history pages in the admin.
+    "simple_history",
     "relations",
     "reviews",
     "axes",
@@ -57,6 +59,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: history rows written during a request name the signed-in user.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as axes asks: turns a refused sign-in into relations.lockout's page.
@@ -194,6 +198,14 @@ ICR_XLSX_MAX_UNCOMPRESSED_BYTES = env_int("ICR_XLSX_MAX_UNCOMPRESSED_BYTES", 256
 # memory (83 s, +436 MB) than a file with the most shared strings of this limit (51 s, +360 MB).
 ICR_XLSX_MAX_PART_BYTES = env_int("ICR_XLSX_MAX_PART_BYTES", 64 * 1024 * 1024)
 ICR_XLSX_MAX_ENTRIES = env_int("ICR_XLSX_MAX_ENTRIES", 1000)
+# The audit trail (icr/history.py): history is read, never restored. Restoring an old version
+# would write the row around the services that keep the graph whole (the reverse edge, the
+# rank pairs of the reporting line); HR makes the change again through the admin instead.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+# Versions are looked up by row id (indexed), not by date alone: a date index would only slow
+# the set-based inserts of an import.
+SIMPLE_HISTORY_DATE_INDEX = False
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

@@ -1,9 +1,10 @@
-"""HR's admin for the org chart and the relationship graph.
+"""HR's admin for the org chart and the relationship graph, and the record of imports.
 
 Every write goes through relations.services, so the admin cannot break the graph: adding an
 edge creates its reverse, changing one changes its pair, "deleting" retires the pair (rows
 stay for history), a new manager replaces the rank edges, and saving a workflow re-syncs the
-process edges.
+process edges. Each model's "History" page shows every version of a row with who wrote it
+(`icr.history`); "Imports" lists the applied imports.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import translation
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+
+from icr import history
+from icr.history_admin import AuditedAdmin
 
 from . import services
 from .forms import (
@@ -31,12 +36,14 @@ from .forms import (
     WorkflowStepInlineForm,
     send_password_set_link,
 )
+from .importing import ImportChanges, ImportSummary
 from .lockout import unlock_logins
 from .models import (
     Department,
     Edge,
     EdgeType,
     Employee,
+    OrgImport,
     RelationPair,
     Workflow,
     WorkflowStep,
@@ -105,7 +112,7 @@ class DepartmentChangeList(ChangeList):
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
+class DepartmentAdmin(AuditedAdmin):
     form = DepartmentAdminForm
     list_display = ["tree_name", "code", "parent", "head", "active"]
     list_display_links = ["tree_name"]
@@ -192,7 +199,7 @@ class HasManagerFilter(admin.SimpleListFilter):
 
 
 @admin.register(Employee)
-class EmployeeAdmin(admin.ModelAdmin):
+class EmployeeAdmin(AuditedAdmin):
     form = EmployeeAdminForm
     list_display = ["employee_id", "name", "email", "department", "manager", "title", "active"]
     list_filter = ["active", HasManagerFilter, ("department", admin.RelatedOnlyFieldListFilter)]
@@ -242,16 +249,21 @@ class EmployeeAdmin(admin.ModelAdmin):
                 email=obj.email,
                 manager=obj.manager,
                 title=obj.title,
+                language=obj.language,
             )
             obj.pk, obj.user_id = employee.pk, employee.user_id
-            Employee.objects.filter(pk=obj.pk).update(language=obj.language)
             if not obj.active:
                 services.deactivate_employees([obj.pk])
             return
         special = {"manager", "active", "department"}
         plain = [name for name in form.changed_data if name not in special]
         if plain:
+            # The instance already holds the new manager, department and active flag, which
+            # the services below write: its version is recorded from the table instead.
+            obj.skip_history_when_saving = True
             obj.save(update_fields=plain)
+            del obj.skip_history_when_saving
+            history.record(Employee.objects.filter(pk=obj.pk))
         if "email" in plain and obj.user_id:
             get_user_model().objects.filter(pk=obj.user_id).update(email=obj.email)
         if "department" in form.changed_data:
@@ -358,7 +370,7 @@ HR_SET = Q(type__in=[EdgeType.FUNCTION, EdgeType.WORKFLOW]) | Q(
 
 
 @admin.register(Edge)
-class EdgeAdmin(admin.ModelAdmin):
+class EdgeAdmin(AuditedAdmin):
     form = EdgeAdminForm
     list_display = [
         "id",
@@ -607,7 +619,7 @@ class PairEdgeInline(admin.TabularInline):
 
 
 @admin.register(RelationPair)
-class RelationPairAdmin(admin.ModelAdmin):
+class RelationPairAdmin(AuditedAdmin):
     """Read-only: pairs are made and retired through their edges."""
 
     list_display = ["id", "type", "workflow", "valid_from", "valid_to"]
@@ -638,7 +650,7 @@ class WorkflowStepInline(admin.TabularInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(AuditedAdmin):
     list_display = ["code", "name", "active"]
     list_filter = ["active"]
     search_fields = ["code", "name"]
@@ -656,3 +668,77 @@ class WorkflowAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset)
         services.sync_process_edges()
+
+
+# --- The audit trail of imports ---------------------------------------------------------------
+
+
+@admin.register(OrgImport)
+class OrgImportAdmin(admin.ModelAdmin):
+    """Read-only: an import record is written by the import itself, once."""
+
+    list_display = ["id", "at", "run_by", "via", "file_hashes", "changes_short"]
+    list_filter = ["via"]
+    list_select_related = ["user"]
+    date_hierarchy = "at"
+    fields = ["at", "run_by", "via", "file_table", "change_lines", "summary_lines"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("run by"), ordering="user__username")
+    def run_by(self, obj: OrgImport):
+        if obj.user_id is not None:
+            return obj.user.get_username()
+        if obj.system_user:
+            return gettext("%(account)s (system account)") % {"account": obj.system_user}
+        return "—"
+
+    @admin.display(description=_("files (SHA-256)"))
+    def file_hashes(self, obj: OrgImport):
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}: <code>{}</code>",
+            ((f.get("name", ""), f.get("sha256", "")) for f in obj.files),
+        )
+
+    @admin.display(description=_("files"))
+    def file_table(self, obj: OrgImport):
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            gettext("kind"),
+            gettext("name"),
+            gettext("bytes"),
+            "SHA-256",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                (
+                    (f.get("kind", ""), f.get("name", ""), f.get("bytes", ""), f.get("sha256", ""))
+                    for f in obj.files
+                ),
+            ),
+        )
+
+    @admin.display(description=_("changes"))
+    def changes_short(self, obj: OrgImport):
+        lines = ImportChanges.from_dict(obj.changes).lines()
+        return Truncator("; ".join(lines) or gettext("Nothing changed.")).chars(120)
+
+    @admin.display(description=_("changes"))
+    def change_lines(self, obj: OrgImport):
+        lines = ImportChanges.from_dict(obj.changes).lines() or [gettext("Nothing changed.")]
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
+
+    @admin.display(description=_("summary after the import"))
+    def summary_lines(self, obj: OrgImport):
+        lines = ImportSummary.from_dict(obj.summary).lines()
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))

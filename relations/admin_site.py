@@ -48,5 +48,11 @@ class HRAdminSite(admin.AdminSite):
                 self.admin_view(admin_views.import_done),
                 name="import_org_done",
             ),
+            path("org-as-of/", self.admin_view(admin_views.org_as_of), name="org_as_of"),
+            path(
+                "org-as-of/<str:kind>.csv",
+                self.admin_view(admin_views.org_as_of_file),
+                name="org_as_of_file",
+            ),
         ]
         return urls + super().get_urls()

@@ -1,4 +1,5 @@
-"""Import HR's files in the admin: upload → preview → confirm → summary.
+"""Import HR's files in the admin: upload → preview → confirm → summary; and the org chart and
+relationship graph as of a date, from the audit trail.
 
 The uploaded bytes wait on the server between preview and confirm (under VAR_DIR/imports, the
 token in the session) and the plan is made again on confirm, so what is applied is checked
@@ -7,6 +8,7 @@ against the database as it is then, not as it was at the preview.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import secrets
@@ -17,16 +19,19 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from .forms import ImportUploadForm
+from .exporting import OrgAsOf, write_departments, write_employees, write_relations
+from .forms import AsOfForm, ImportUploadForm
 from .importing import ImportSource, apply_import, plan_import
-from .models import EdgeType
+from .models import EdgeType, ImportVia
 from .services import GraphError
 
 SESSION_TOKEN = "icr_import_token"  # noqa: S105 (a session key, not a secret)
@@ -228,13 +233,13 @@ def import_confirm(request):
         )
         return _preview(request, plan, sources, None)
     try:
-        summary = apply_import(plan)
+        summary = apply_import(plan, user=request.user, via=ImportVia.ADMIN)
     except GraphError as exc:  # ImportConflict: someone changed the data in between
         _discard(request.session.pop(SESSION_TOKEN, None))
         messages.error(request, str(exc))
         return redirect("admin:import_org")
     _discard(request.session.pop(SESSION_TOKEN, None))
-    request.session[SESSION_SUMMARY] = summary.as_dict()
+    request.session[SESSION_SUMMARY] = {**summary.as_dict(), "import_id": summary.import_id}
     messages.success(request, gettext("The import was applied."))
     return redirect("admin:import_org_done")
 
@@ -257,5 +262,56 @@ def import_done(request):
             summary=summary,
             edge_rows=edge_rows,
             edges_url=reverse("admin:relations_edge_changelist") + "?active=yes",
+            import_url=(
+                reverse("admin:relations_orgimport_change", args=[summary["import_id"]])
+                if summary.get("import_id")
+                else None
+            ),
         ),
     )
+
+
+# --- The org chart and the relationship graph as of a date ---------------------------------
+
+AS_OF_FILES = {
+    "departments": write_departments,
+    "employees": write_employees,
+    "relations": write_relations,
+}
+
+
+def org_as_of(request):
+    """A moment's org chart, counts and the three export files, from the audit trail."""
+    form = AsOfForm(request.GET or None)
+    context = {"title": gettext("Org chart as of a date"), "form": form}
+    if form.is_valid():
+        moment = form.cleaned_data["at"]
+        org = OrgAsOf(moment)
+        edges = org.edge_counts()
+        context.update(
+            moment=moment,
+            at=form.data["at"],
+            chart=org.chart(),
+            departments=org.department_count,
+            employees=org.employee_count,
+            edge_rows=[
+                {"type": edge_type.label, "count": edges.get(edge_type.value, 0)}
+                for edge_type in EdgeType
+            ],
+            files=list(AS_OF_FILES),
+        )
+    return TemplateResponse(request, "admin/relations/org_as_of.html", _context(request, **context))
+
+
+def org_as_of_file(request, kind: str):
+    """One of export_org's files as of the moment in `?at=`, for download."""
+    form = AsOfForm(request.GET)
+    if kind not in AS_OF_FILES or not form.is_valid():
+        raise Http404
+    moment = form.cleaned_data["at"]
+    out = io.StringIO()
+    AS_OF_FILES[kind](out, OrgAsOf(moment))
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime(moment).strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="{kind}-{stamp}.csv"'
+    return response

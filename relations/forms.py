@@ -24,6 +24,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
 
 from . import services
+from .exporting import parse_as_of
 from .models import Department, Edge, EdgeType, Employee, WorkflowStep
 from .services import End, GraphError, PairSpec
 
@@ -225,6 +226,24 @@ IMPORT_FILE_WIDGET = forms.ClearableFileInput(
         "spreadsheetml.sheet"
     }
 )
+
+
+class AsOfForm(forms.Form):
+    at = forms.CharField(
+        label=_("As of"),
+        max_length=40,
+        help_text=_(
+            "A date (YYYY-MM-DD: the end of that day) or a date and time (YYYY-MM-DD HH:MM)."
+        ),
+    )
+
+    def clean_at(self):
+        try:
+            return parse_as_of(self.cleaned_data["at"])
+        except ValueError as exc:
+            raise forms.ValidationError(
+                _("Enter a date (YYYY-MM-DD) or a date and time (YYYY-MM-DD HH:MM).")
+            ) from exc
 
 
 class ImportUploadForm(forms.Form):

@@ -185,6 +185,22 @@ def retire_pairs(pair_model, edge_model, pair_ids: Sequence[int], at: datetime) 
         _drop_stage(stage)
 
 
+@contextmanager
+def staged_ids(ids: Sequence[int]) -> Iterator[str]:
+    """A temporary table `(id)` holding `ids`, for `... IN (SELECT id FROM <name>)`."""
+    field = models.BigIntegerField(name="id")
+    field.column = "id"
+    qn = connection.ops.quote_name
+    name = f"icr_import_stage_{next(_stage_names)}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {name} ({qn('id')} bigint)")
+    try:
+        _load(name, [field], [(pk,) for pk in ids])
+        yield name
+    finally:
+        _drop_stage(name)
+
+
 def _create_stage(table: str, fields: list[models.Field]) -> str:
     """An empty temporary table with the column types of `fields` of `table`."""
     qn = connection.ops.quote_name

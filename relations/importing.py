@@ -38,10 +38,15 @@ and under a lock on PostgreSQL; if anything changed since the preview it raises
 `ImportConflict` and writes nothing. The import reads the state with a few `values_list`
 queries and writes with the set-based statements of `import_sql`, so its query count does not
 depend on the number of rows.
+
+Each applied import is recorded as one `OrgImport` (who, when, the files' SHA-256, what changed,
+the summary after) in its transaction, and every row it wrote gets its version in the audit
+trail, set-based: one `INSERT ... SELECT` per table and kind of change, pointing at that record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -57,9 +62,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from icr import history
+
 from . import import_sql
 from .import_files import ImportIssue, ImportSource, Table, read_table
-from .models import Department, Direction, Edge, EdgeType, Employee, RankKind, RelationPair
+from .models import (
+    Department,
+    Direction,
+    Edge,
+    EdgeType,
+    Employee,
+    ImportVia,
+    OrgImport,
+    RankKind,
+    RelationPair,
+)
 from .services import GraphError, end_sessions_of_users, rank_service_texts, sync_process_edges
 
 __all__ = [
@@ -172,6 +189,12 @@ class ImportChanges:
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> ImportChanges:
+        """As `as_dict` gave it (an import record's); keys it does not know are left out."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
     def lines(self) -> list[str]:
         """One translated line per non-zero counter, with sample names; for text and preview."""
         out = []
@@ -223,6 +246,7 @@ class ImportSummary:
     employees: int
     edges: dict[str, int]
     pairs: int
+    import_id: int | None = None  # the OrgImport that recorded the import; not in as_dict
 
     def as_dict(self) -> dict:
         return {
@@ -231,6 +255,15 @@ class ImportSummary:
             "edges": {t: self.edges.get(t, 0) for t in EdgeType.values},
             "pairs": self.pairs,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ImportSummary:
+        return cls(
+            departments=data.get("departments", 0),
+            employees=data.get("employees", 0),
+            edges=data.get("edges", {}),
+            pairs=data.get("pairs", 0),
+        )
 
     def lines(self) -> list[str]:
         edges = ", ".join(f"{label} {self.edges.get(t, 0)}" for t, label in EdgeType.choices)
@@ -294,6 +327,8 @@ class ImportPlan:
     changes: ImportChanges = field(default_factory=ImportChanges)
     fingerprint: str = ""
     writes: _Writes = field(default_factory=_Writes, repr=False)
+    # The files as the import record keeps them: kind, name, SHA-256 and size of each.
+    files: list[dict] = field(default_factory=list)
 
     @property
     def is_noop(self) -> bool:
@@ -326,7 +361,23 @@ def plan_import(
         if source is not None:
             file_order.setdefault(source.name, len(file_order))
     errors.sort(key=lambda issue: (file_order.get(issue.file, len(file_order)), issue.line))
-    plan = ImportPlan(errors=errors)
+    plan = ImportPlan(
+        errors=errors,
+        files=[
+            {
+                "kind": kind,
+                "name": source.name,
+                "sha256": hashlib.sha256(source.data).hexdigest(),
+                "bytes": len(source.data),
+            }
+            for kind, source in (
+                ("departments", departments),
+                ("employees", employees),
+                ("relations", relations),
+            )
+            if source is not None
+        ],
+    )
     if errors:
         return plan
     state = _read_state()
@@ -335,8 +386,14 @@ def plan_import(
     return plan
 
 
-def apply_import(plan: ImportPlan) -> ImportSummary:
-    """Write the plan in one transaction; refuses a plan with errors or made on stale data."""
+def apply_import(
+    plan: ImportPlan, *, user=None, via: str = ImportVia.COMMAND, system_user: str = ""
+) -> ImportSummary:
+    """Write the plan in one transaction; refuses a plan with errors or made on stale data.
+
+    `user` (the signed-in HR user) or `system_user` (the account that ran the command) is who
+    the import record and the audit trail name as having made the change.
+    """
     if plan.errors:
         raise ImportRejected(_("The files have errors; nothing was imported."))
     with transaction.atomic():
@@ -351,9 +408,23 @@ def apply_import(plan: ImportPlan) -> ImportSummary:
             raise ImportConflict(
                 _("The data changed since the import was previewed; preview it again.")
             )
+        at = timezone.now()
+        (import_id,) = import_sql.allocate_ids(OrgImport, 1)
         if not plan.changes.is_noop:
-            _write(plan.writes)
-        return current_summary()
+            _write(plan.writes, at=at, audit=_Audit(import_id, user.pk if user else None))
+        summary = current_summary()
+        OrgImport.objects.create(
+            id=import_id,
+            at=at,
+            user=user,
+            via=via,
+            system_user=system_user,
+            files=plan.files,
+            changes=plan.changes.as_dict(),
+            summary=summary.as_dict(),
+        )
+        summary.import_id = import_id
+        return summary
 
 
 # --- Checking the files -----------------------------------------------------------------------
@@ -974,9 +1045,13 @@ def _diff(files: _Files, state: _State, plan: ImportPlan) -> None:
 # --- Writing ----------------------------------------------------------------------------------
 
 
-def _write(writes: _Writes) -> None:
+class _Audit(NamedTuple):
+    import_id: int
+    user_id: int | None
+
+
+def _write(writes: _Writes, *, at, audit: _Audit) -> None:
     User = get_user_model()
-    at = timezone.now()
     at_value = import_sql.timestamp(at)  # formatted once for 300,000 rows
     # apply_import holds a lock that keeps other writers out of the relations tables.
     dept_map = dict(
@@ -1080,11 +1155,27 @@ def _write(writes: _Writes) -> None:
         import_sql.update_rows(User, ["email", "is_active"], writes.user_updates)
         import_sql.retire_pairs(RelationPair, Edge, writes.retire_pair_ids, at)
         import_sql.update_rows(Edge, ["service"], writes.service_updates)
-        _create_pairs(writes.new_pairs, dept, emp, at_value)
+        pair_ids = _create_pairs(writes.new_pairs, dept, emp, at_value)
+    _record_history(
+        at,
+        audit,
+        [
+            (Department, "id", history.CREATED, list(dept_map.values())),
+            (Department, "id", history.CHANGED, [r[0] for r in writes.department_updates]),
+            (Employee, "id", history.CREATED, list(emp_map.values())),
+            (Employee, "id", history.CHANGED, [r[0] for r in writes.employee_updates]),
+            (RelationPair, "id", history.CREATED, pair_ids),
+            (RelationPair, "id", history.CHANGED, writes.retire_pair_ids),
+            (Edge, "pair_id", history.CREATED, pair_ids),
+            (Edge, "pair_id", history.CHANGED, writes.retire_pair_ids),
+            (Edge, "id", history.CHANGED, [r[0] for r in writes.service_updates]),
+        ],
+    )
     if writes.activity_changed or writes.retire_pair_ids:
         # Steps owned by someone who left or came back change the workflow's process pairs, and
         # a retired HR-set process pair may have stood for a workflow's step pair.
-        sync_process_edges(at=at)
+        with history.attributed(user_id=audit.user_id, history_import=audit.import_id):
+            sync_process_edges(at=at)
     ended = list(writes.ended_user_ids)
     if ended:
         transaction.on_commit(lambda: end_sessions_of_users(ended))
@@ -1096,7 +1187,36 @@ def _unusable_password() -> str:
     return "!" + secrets.token_urlsafe(30)
 
 
-def _create_pairs(new_pairs: list[NewPair], dept, emp, at) -> None:
+def _record_history(at, audit: _Audit, changes: list[tuple]) -> None:
+    """The rows the import wrote, into the audit trail: one INSERT ... SELECT per entry.
+
+    Each entry is (model, column, history type, ids): the rows of `model` whose `column` is
+    one of `ids`, copied as they are now (after the writes), pointing at the import record.
+    """
+    for model, column, history_type, ids in changes:
+        if not ids:
+            continue
+        low, high = min(ids), max(ids)
+        with contextlib.ExitStack() as stack:
+            if high - low + 1 == len(set(ids)):
+                # Every id of the range is one of ours (the ids of new rows are allocated as a
+                # block under the import's lock): no need to stage them.
+                where, params = f"{column} BETWEEN %s AND %s", [low, high]
+            else:
+                stage = stack.enter_context(import_sql.staged_ids(ids))
+                where, params = f"{column} IN (SELECT id FROM {stage})", []  # noqa: S608
+            history.record_where(
+                model,
+                where,
+                params,
+                history_type,
+                at=at,
+                user_id=audit.user_id,
+                extra={"history_import": audit.import_id},
+            )
+
+
+def _create_pairs(new_pairs: list[NewPair], dept, emp, at) -> list[int]:
     pair_ids = import_sql.allocate_ids(RelationPair, len(new_pairs), locked=True)
     edge_ids = import_sql.allocate_ids(Edge, 2 * len(new_pairs), locked=True)
     import_sql.insert_rows(
@@ -1163,3 +1283,4 @@ def _create_pairs(new_pairs: list[NewPair], dept, emp, at) -> None:
         ],
         edges,
     )
+    return pair_ids

@@ -8,6 +8,9 @@ ends (and for rank is the condition edge superior → subordinate).
 
 Edges are never deleted: retiring sets `valid_to` on the pair and both its edges, so evaluations
 keep pointing at the relationship as it was.
+
+Every model here is audited (`icr.history`): its historical table keeps each version of each
+row with who wrote it and when, and the rows an import wrote point at its `OrgImport`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from icr.history import audited
 
 
 class EdgeType(models.TextChoices):
@@ -35,6 +41,28 @@ class RankKind(models.TextChoices):
 class Direction(models.TextChoices):
     FORWARD = "forward", _("Forward")
     REVERSE = "reverse", _("Reverse")
+
+
+class ImportedHistory(models.Model):
+    """What the historical tables of this app add: the import that wrote the version, if any."""
+
+    history_import = models.ForeignKey(
+        "relations.OrgImport",
+        verbose_name=_("import"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
+    class Meta:
+        abstract = True
+
+
+def _audited(*no_db_index: str):
+    return audited(bases=[ImportedHistory], no_db_index=list(no_db_index))
 
 
 class DepartmentQuerySet(models.QuerySet):
@@ -64,6 +92,7 @@ class Department(models.Model):
     active = models.BooleanField(_("active"), default=True)
 
     objects = DepartmentQuerySet.as_manager()
+    history = _audited("code", "parent", "head")
 
     class Meta:
         verbose_name = _("department")
@@ -184,6 +213,7 @@ class Employee(models.Model):
     )
 
     objects = EmployeeQuerySet.as_manager()
+    history = _audited("employee_id", "department", "manager", "user")
 
     class Meta:
         verbose_name = _("employee")
@@ -224,6 +254,8 @@ class Workflow(models.Model):
     description = models.TextField(_("description"), blank=True)
     active = models.BooleanField(_("active"), default=True)
 
+    history = _audited("code")
+
     class Meta:
         verbose_name = _("workflow")
         verbose_name_plural = _("workflows")
@@ -255,6 +287,8 @@ class WorkflowStep(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+
+    history = _audited("workflow", "owner_department", "owner_employee")
 
     class Meta:
         verbose_name = _("workflow step")
@@ -296,6 +330,7 @@ class RelationPair(models.Model):
     valid_to = models.DateTimeField(_("valid to"), null=True, blank=True)
 
     objects = RelationPairQuerySet.as_manager()
+    history = _audited("workflow")
 
     class Meta:
         verbose_name = _("relationship pair")
@@ -405,6 +440,13 @@ class Edge(models.Model):
     valid_to = models.DateTimeField(_("valid to"), null=True, blank=True)
 
     objects = EdgeQuerySet.as_manager()
+    history = _audited(
+        "pair",
+        "provider_department",
+        "provider_employee",
+        "customer_department",
+        "customer_employee",
+    )
 
     class Meta:
         verbose_name = _("relationship")
@@ -501,3 +543,45 @@ class Edge(models.Model):
         if self.type == EdgeType.RANK:
             return f"{self.get_type_display()} · {self.get_rank_kind_display()}"
         return str(self.get_type_display())
+
+
+class ImportVia(models.TextChoices):
+    ADMIN = "admin", _("Admin upload")
+    COMMAND = "command", _("import_org command")
+
+
+class OrgImport(models.Model):
+    """One applied import of HR's files: the audit event the rows it wrote point at.
+
+    Written in the import's own transaction, so an import that rolled back left no record and
+    every record stands for data that was committed.
+    """
+
+    at = models.DateTimeField(_("at"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("run by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,  # the record is append-only: its user stays
+        related_name="+",
+    )
+    via = models.CharField(_("via"), max_length=16, choices=ImportVia.choices)
+    system_user = models.CharField(
+        _("system account"),
+        max_length=150,
+        blank=True,
+        help_text=_("For the import_org command: the operating-system account that ran it."),
+    )
+    # [{"kind": "departments", "name": "departments.csv", "sha256": "…", "bytes": 1234}, …]
+    files = models.JSONField(_("files"), default=list)
+    changes = models.JSONField(_("changes"), default=dict)  # ImportChanges.as_dict()
+    summary = models.JSONField(_("summary after the import"), default=dict)  # ImportSummary
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {timezone.localtime(self.at):%Y-%m-%d %H:%M}"

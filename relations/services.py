@@ -3,6 +3,9 @@
 Every function that writes is atomic at its own boundary; an edge and its reverse are always
 written by the same statement inside the same transaction. Bulk functions are set-based: their
 query count does not grow with the number of rows.
+
+Writes that bypass `save()` (`update`, `bulk_create`) record the rows they wrote in the audit
+trail themselves (`history.record`, one statement per write, inside the same transaction).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from icr import history
 
 from .models import (
     Department,
@@ -149,6 +154,9 @@ def create_pairs(specs: Sequence[PairSpec], *, at=None) -> list[RelationPair]:
                     )
                 )
             Edge.objects.bulk_create(edges)
+            pair_ids = [pair.pk for pair in pairs]
+            history.record(RelationPair.objects.filter(id__in=pair_ids), history.CREATED)
+            history.record(Edge.objects.filter(pair_id__in=pair_ids), history.CREATED)
             created.extend(pairs)
     return created
 
@@ -162,11 +170,16 @@ def retire_pairs(pair_ids: Iterable[int], *, at=None) -> int:
     count = 0
     with transaction.atomic():
         for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            count += RelationPair.objects.filter(id__in=chunk, valid_to__isnull=True).update(
-                valid_to=at
+            chunk = list(
+                RelationPair.objects.active()
+                .filter(id__in=ids[start : start + BATCH])
+                .values_list("id", flat=True)
             )
+            # A pair retired by someone else since the read keeps its date (valid_to IS NULL).
+            count += RelationPair.objects.active().filter(id__in=chunk).update(valid_to=at)
             Edge.objects.filter(pair_id__in=chunk, valid_to__isnull=True).update(valid_to=at)
+            history.record(RelationPair.objects.filter(id__in=chunk))
+            history.record(Edge.objects.filter(pair_id__in=chunk))
     return count
 
 
@@ -277,6 +290,7 @@ def change_edge(
         if same_ends:
             Edge.objects.filter(pk=edge.pk).update(service=new_service)
             Edge.objects.filter(pk=reverse.pk).update(service=new_reverse_service)
+            history.record(Edge.objects.filter(pair_id=edge.pair_id))
             edge.refresh_from_db()
             return edge
         # Keep the pair's orientation: the forward edge stays the described direction.
@@ -514,7 +528,9 @@ def create_login(employee: Employee):
         raise GraphError(
             _("The login “%(id)s” already belongs to someone else.") % {"id": employee.employee_id}
         )
-    Employee.objects.filter(pk=employee.pk).update(user=user)
+    with transaction.atomic():
+        Employee.objects.filter(pk=employee.pk).update(user=user)
+        history.record(Employee.objects.filter(pk=employee.pk))
     employee.user = user
     return user
 
@@ -544,6 +560,7 @@ def hire_employee(
     email: str = "",
     manager: Employee | None = None,
     title: str = "",
+    language: str | None = None,
     at=None,
 ) -> Employee:
     with transaction.atomic():
@@ -559,6 +576,7 @@ def hire_employee(
             department=department,
             manager=manager,
             title=title,
+            **({"language": language} if language else {}),
         )
         create_login(employee)
         sync_rank_edges(at=at)
@@ -569,6 +587,7 @@ def change_manager(employee: Employee, manager: Employee | None, *, at=None) -> 
     _check_manager(employee, manager)
     with transaction.atomic():
         Employee.objects.filter(pk=employee.pk).update(manager=manager)
+        history.record(Employee.objects.filter(pk=employee.pk))
         employee.manager = manager
         sync_rank_edges(at=at)
     return employee
@@ -578,6 +597,7 @@ def move_employee(employee: Employee, department: Department, *, at=None) -> Emp
     _check_department_open(department)
     with transaction.atomic():
         Employee.objects.filter(pk=employee.pk).update(department=department)
+        history.record(Employee.objects.filter(pk=employee.pk))
         employee.department = department
     return employee
 
@@ -595,7 +615,11 @@ def deactivate_employees(employee_ids: Iterable[int], *, at=None) -> int:
                 "user_id", flat=True
             )
         )
-        count = Employee.objects.filter(id__in=ids, active=True).update(active=False)
+        leaving = list(
+            Employee.objects.filter(id__in=ids, active=True).values_list("id", flat=True)
+        )
+        count = Employee.objects.filter(id__in=leaving).update(active=False)
+        history.record(Employee.objects.filter(id__in=leaving))
         get_user_model().objects.filter(id__in=user_ids).update(is_active=False)
         retire_edges_of_employees(ids, at=at)
         sync_rank_edges(at=at)
@@ -615,6 +639,7 @@ def reactivate_employee(employee: Employee, *, at=None) -> None:
     _check_department_open(Department(pk=employee.department_id))
     with transaction.atomic():
         Employee.objects.filter(pk=employee.pk).update(active=True)
+        history.record(Employee.objects.filter(pk=employee.pk))
         if employee.user_id:
             get_user_model().objects.filter(pk=employee.user_id).update(is_active=True)
         employee.active = True
@@ -637,6 +662,7 @@ def set_department_parent(department: Department, parent: Department | None) -> 
     _check_parent(department, parent)
     with transaction.atomic():
         Department.objects.filter(pk=department.pk).update(parent=parent)
+        history.record(Department.objects.filter(pk=department.pk))
         department.parent = parent
     return department
 
@@ -663,6 +689,9 @@ def set_workflow_steps(
             )
         )
     with transaction.atomic():
-        workflow.steps.all().delete()
-        WorkflowStep.objects.bulk_create(rows)
+        workflow.steps.all().delete()  # one history row per step, by the library's signal
+        created = WorkflowStep.objects.bulk_create(rows)
+        history.record(
+            WorkflowStep.objects.filter(id__in=[step.pk for step in created]), history.CREATED
+        )
         return sync_process_edges(at=at)

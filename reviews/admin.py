@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from icr.history_admin import AuditedAdmin
 from relations.models import EdgeType
 
 from . import services
@@ -75,7 +76,7 @@ class CriterionForm(forms.ModelForm):
 
 
 @admin.register(Criterion)
-class CriterionAdmin(admin.ModelAdmin):
+class CriterionAdmin(AuditedAdmin):
     form = CriterionForm
     list_display = ("name_zh", "name_en", "code", "order", "active", "types")
     list_editable = ("order", "active")
@@ -108,7 +109,7 @@ class CycleTemplateForm(forms.ModelForm):
 
 
 @admin.register(CycleTemplate)
-class CycleTemplateAdmin(admin.ModelAdmin):
+class CycleTemplateAdmin(AuditedAdmin):
     form = CycleTemplateForm
     list_display = ("name", "cadence", "active", "schedule_link")
     filter_horizontal = ("criteria",)
@@ -156,7 +157,7 @@ class CycleEventInline(admin.TabularInline):
 
 
 @admin.register(Cycle)
-class CycleAdmin(admin.ModelAdmin):
+class CycleAdmin(AuditedAdmin):
     form = CycleForm
     list_display = ("name", "status", "opens_at", "deadline", "monitor_link")
     list_filter = ("status",)

@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from icr.history import audited
 from relations.models import Department, Edge, EdgeType, Employee, RankKind
 
 DEFAULT_REMINDER_OFFSETS = [3, 1]
@@ -74,6 +75,7 @@ class Criterion(models.Model):
     )
 
     objects = CriterionQuerySet.as_manager()
+    history = audited(no_db_index=["code"])
 
     class Meta:
         verbose_name = _("criterion")
@@ -158,6 +160,8 @@ class CycleTemplate(models.Model):
         related_name="+",
     )
 
+    history = audited(m2m_fields=["criteria"], no_db_index=["periodic_task"])
+
     class Meta:
         verbose_name = _("cycle schedule")
         verbose_name_plural = _("cycle schedules")
@@ -209,6 +213,8 @@ class Cycle(models.Model):
         _("answers unlinked at"), null=True, blank=True, editable=False
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = audited(m2m_fields=["criteria"], no_db_index=["template"])
 
     class Meta:
         verbose_name = _("cycle")

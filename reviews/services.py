@@ -24,6 +24,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from icr import history
 from icr.db import analyze_tables, execute_prepared
 from relations.models import Department, Edge, EdgeType, Employee
 
@@ -687,6 +688,7 @@ def sync_template_schedule(template: CycleTemplate) -> None:
         task.save()
         if template.periodic_task_id != task.pk:
             CycleTemplate.objects.filter(pk=template.pk).update(periodic_task=task)
+            history.record(CycleTemplate.objects.filter(pk=template.pk))
             template.periodic_task = task
 
 

@@ -8,6 +8,7 @@ as in text mode). A dry run prints the changes it would make and the summary of 
 as it is.
 """
 
+import getpass
 import json
 import os
 from pathlib import Path
@@ -41,6 +42,14 @@ def _language_from_environment() -> str:
         except LookupError:
             continue
     return settings.LANGUAGE_CODE
+
+
+def _system_user() -> str:
+    """The operating-system account running the command, for the import record."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment nor in the user database
+        return ""
 
 
 class Command(BaseCommand):
@@ -96,7 +105,7 @@ class Command(BaseCommand):
             summary = current_summary()
         else:
             try:
-                summary = apply_import(plan)
+                summary = apply_import(plan, system_user=_system_user())
             except ImportConflict as exc:
                 raise CommandError(str(exc)) from exc
         if as_json:
