@@ -14,7 +14,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -40,6 +40,7 @@ from .importing import ImportChanges, ImportSummary
 from .lockout import unlock_logins
 from .models import (
     Department,
+    Direction,
     Edge,
     EdgeType,
     Employee,
@@ -622,10 +623,26 @@ class PairEdgeInline(admin.TabularInline):
 class RelationPairAdmin(AuditedAdmin):
     """Read-only: pairs are made and retired through their edges."""
 
-    list_display = ["id", "type", "workflow", "valid_from", "valid_to"]
+    list_display = ["id", "between", "type", "workflow", "valid_from", "valid_to"]
     list_filter = ["type", ActiveFilter]
     list_select_related = ["workflow"]
     inlines = [PairEdgeInline]
+
+    def get_queryset(self, request):
+        # The forward edge with its two ends, for every pair of the page in one more query.
+        forward = Edge.objects.filter(direction=Direction.FORWARD).with_ends()
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("edges", queryset=forward, to_attr="forward_edges"))
+        )
+
+    @admin.display(description=_("Between (provider → customer)"))
+    def between(self, obj):
+        edge = next(iter(getattr(obj, "forward_edges", [])), None)
+        if edge is None:
+            return "—"
+        return f"{edge.provider} → {edge.customer}"
 
     def has_add_permission(self, request):
         return False

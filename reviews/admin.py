@@ -146,11 +146,28 @@ class CycleForm(forms.ModelForm):
         )
 
 
+# How an event's recorded figures read in the admin, instead of its raw JSON.
+EVENT_DATA_LABELS = {
+    "requests": _("requests"),
+    "answered": _("answered"),
+    "round": _("reminder round"),
+    "raters": _("raters"),
+}
+
+
 class CycleEventInline(admin.TabularInline):
     model = CycleEvent
     extra = 0
     can_delete = False
-    readonly_fields = ("kind", "at", "actor", "data")
+    fields = ("kind", "at", "actor", "details")
+    readonly_fields = fields
+
+    @admin.display(description=_("details"))
+    def details(self, obj: CycleEvent) -> str:
+        data = obj.data if isinstance(obj.data, dict) else {}
+        return " · ".join(
+            f"{EVENT_DATA_LABELS.get(key, key)}: {value}" for key, value in data.items()
+        )
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -173,11 +190,15 @@ class CycleAdmin(AuditedAdmin):
                 "period_start",
                 "period_end",
                 "opens_at",
-                "edge_types",
+                "asked_types",
                 "criteria",
                 "member_limit",
             )
         return ()
+
+    @admin.display(description=_("relationship types"))
+    def asked_types(self, obj: Cycle) -> str:
+        return ", ".join(str(EdgeType(t).label) for t in sorted(obj.asked_types()))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None and obj.status != CycleStatus.DRAFT:

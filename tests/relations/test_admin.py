@@ -569,6 +569,19 @@ def test_relation_pair_page_shows_both_edges(hr, function_edge):
     assert "合同审核" in html and "客户需求与订单信息" in html
 
 
+def test_the_pairs_list_says_between_whom_each_pair_is_in_a_fixed_number_of_queries(
+    hr, company, function_edge
+):
+    url = reverse("admin:relations_relationpair_changelist")
+    html = hr.get(url).content.decode()
+    assert "商务部 (COM) → 销售部 (SALES)" in html
+    one = query_count(hr, url)
+    services.create_pair(EdgeType.FUNCTION, company["sales"], company["hq"], service="报表")
+    html = hr.get(url).content.decode()
+    assert "商务部 (COM) → 销售部 (SALES)" in html and "销售部 (SALES) → 总部 (HQ)" in html
+    assert query_count(hr, url) == one
+
+
 # --- Workflows ---------------------------------------------------------------------------------
 
 

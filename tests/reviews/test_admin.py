@@ -50,3 +50,13 @@ def test_hr_opens_a_cycle_with_an_admin_action(client, hr_user, org):
     )
     cycle.refresh_from_db()
     assert cycle.status == "open"
+
+
+def test_a_closed_cycles_admin_page_reads_as_words_not_json(client, hr_user, open_cycle):
+    services.close_cycle(open_cycle)
+    client.force_login(hr_user)
+    html = client.get(reverse("admin:reviews_cycle_change", args=[open_cycle.pk])).content.decode()
+    assert '["rank"' not in html and '{"requests"' not in html
+    assert "Function, Process, Rank, Workflow" in html
+    requests = open_cycle.requests.count()
+    assert f"requests: {requests}" in html
