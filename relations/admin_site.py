@@ -48,6 +48,16 @@ class HRAdminSite(admin.AdminSite):
                 self.admin_view(admin_views.import_done),
                 name="import_org_done",
             ),
+            path(
+                "import/template/<str:kind>.<str:fmt>",
+                self.admin_view(admin_views.org_template),
+                name="import_org_template",
+            ),
+            path(
+                "import/current/<str:kind>.csv",
+                self.admin_view(admin_views.org_current_file),
+                name="import_org_current",
+            ),
             path("org-as-of/", self.admin_view(admin_views.org_as_of), name="org_as_of"),
             path(
                 "org-as-of/<str:kind>.csv",

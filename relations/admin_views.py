@@ -28,7 +28,15 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from .exporting import OrgAsOf, write_departments, write_employees, write_relations
+from .exporting import (
+    TEMPLATE_ROWS,
+    OrgAsOf,
+    template_csv,
+    template_xlsx,
+    write_departments,
+    write_employees,
+    write_relations,
+)
 from .forms import AsOfForm, ImportUploadForm
 from .importing import ImportSource, apply_import, plan_import
 from .models import EdgeType, ImportVia
@@ -204,10 +212,17 @@ def import_upload(request):
             return _preview(request, plan, sources, token)
     else:
         form = ImportUploadForm()
+    template_kinds = [
+        ("departments", gettext("Departments")),
+        ("employees", gettext("Employees")),
+        ("relations", gettext("Relationships")),
+    ]
     return TemplateResponse(
         request,
         "admin/relations/import_upload.html",
-        _context(request, title=gettext("Import org files"), form=form),
+        _context(
+            request, title=gettext("Import org files"), form=form, template_kinds=template_kinds
+        ),
     )
 
 
@@ -313,5 +328,35 @@ def org_as_of_file(request, kind: str):
     AS_OF_FILES[kind](out, OrgAsOf(moment))
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime(moment).strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="{kind}-{stamp}.csv"'
+    return response
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def org_template(request, kind: str, fmt: str):
+    """A blank import file (headers and one example row), as CSV or Excel."""
+    if kind not in TEMPLATE_ROWS or fmt not in ("csv", "xlsx"):
+        raise Http404
+    if fmt == "csv":
+        # The byte-order mark: Excel on Chinese Windows reads UTF-8 without it as GBK.
+        content, content_type = "\ufeff" + template_csv(kind), "text/csv; charset=utf-8"
+    else:
+        content, content_type = template_xlsx(kind), XLSX
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{kind}-template.{fmt}"'
+    return response
+
+
+def org_current_file(request, kind: str):
+    """One of export_org's files as the org is now, for download: the import reads it back
+    unchanged."""
+    if kind not in AS_OF_FILES:
+        raise Http404
+    out = io.StringIO()
+    AS_OF_FILES[kind](out)
+    response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="{kind}-{stamp}.csv"'
     return response

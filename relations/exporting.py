@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -30,7 +31,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 from icr.history import state_as_of
 from icr.spreadsheet import neutralise
 
-from .importing import DEPARTMENT_COLUMNS, EMPLOYEE_COLUMNS, EXPORT_RELATION_COLUMNS
+from .importing import (
+    DEPARTMENT_COLUMNS,
+    EMPLOYEE_COLUMNS,
+    EXPORT_RELATION_COLUMNS,
+    RELATION_COLUMNS,
+)
 from .models import Department, Direction, Edge, EdgeType, Employee
 
 
@@ -323,3 +329,41 @@ def export_org(
         with open(directory / name, "w", encoding=encoding, newline="") as out:
             counts[key] = write(out, source)
     return counts
+
+
+# Blank import files: the headers and one example row each, rows that import together (the
+# example relationship's departments are the example department and one more).
+TEMPLATE_ROWS = {
+    "departments": (
+        DEPARTMENT_COLUMNS,
+        [["HQ", "总部", "", "E001"], ["FIN", "财务部", "HQ", ""]],
+    ),
+    "employees": (EMPLOYEE_COLUMNS, [["E001", "王总", "wang@example.com", "HQ", "", "总经理"]]),
+    "relations": (RELATION_COLUMNS, [["职能", "FIN", "", "HQ", "", "费用报销审核"]]),
+}
+
+
+def template_csv(kind: str) -> str:
+    """A blank import file as CSV text (UTF-8, to be written with a byte-order mark for
+    Excel on Chinese Windows)."""
+    columns, rows = TEMPLATE_ROWS[kind]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def template_xlsx(kind: str) -> bytes:
+    """A blank import file as an Excel workbook: one sheet, the headers and the example."""
+    from openpyxl import Workbook
+
+    columns, rows = TEMPLATE_ROWS[kind]
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(kind)
+    sheet.append(list(columns))
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

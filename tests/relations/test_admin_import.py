@@ -197,3 +197,46 @@ def test_an_oversized_file_is_refused_with_the_limit(hr, settings):
     assert response.status_code == 200
     assert "employees.csv is larger than the limit of 1 MB." in response.content.decode()
     assert not Employee.objects.exists()
+
+
+KINDS = ("departments", "employees", "relations")
+
+
+def _download(hr, url_name: str, *args) -> bytes:
+    response = hr.get(reverse(url_name, args=args))
+    assert response.status_code == 200
+    assert "attachment" in response["Content-Disposition"]
+    return response.content
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_blank_templates_import_as_they_are(hr, fmt):
+    # Headers and an example row each: imported untouched, they make the example company.
+    uploads = {
+        kind: SimpleUploadedFile(
+            f"{kind}.{fmt}", _download(hr, "admin:import_org_template", kind, fmt)
+        )
+        for kind in KINDS
+    }
+    preview = hr.post(UPLOAD, uploads)
+    html = preview.content.decode()
+    assert 'id="confirm-form"' in html, html
+    hr.post(CONFIRM, {"token": preview.context["token"]})
+    assert set(Department.objects.values_list("code", flat=True)) == {"HQ", "FIN"}
+    assert Employee.objects.get(employee_id="E001").department.code == "HQ"
+    assert Edge.objects.active().filter(type=EdgeType.FUNCTION).count() == 2
+
+
+def test_the_current_org_downloads_and_imports_back_as_no_change(hr, imports_under_tmp):
+    preview = hr.post(UPLOAD, files())
+    hr.post(CONFIRM, {"token": preview.context["token"]})
+    page = hr.get(UPLOAD).content.decode()
+    for kind in KINDS:
+        assert reverse("admin:import_org_current", args=[kind]) in page
+        assert reverse("admin:import_org_template", args=[kind, "xlsx"]) in page
+    uploads = {
+        kind: SimpleUploadedFile(f"{kind}.csv", _download(hr, "admin:import_org_current", kind))
+        for kind in KINDS
+    }
+    again = hr.post(UPLOAD, uploads).content.decode()
+    assert 'id="import-noop"' in again
