@@ -302,6 +302,9 @@ ICR_ANSWER_KEY_SECRET = env_str("ICR_ANSWER_KEY_SECRET")
 ICR_NOTIFICATION_BATCH = env_int("ICR_NOTIFICATION_BATCH", 200)
 # A rater's reminders (scheduled or HR's) wait at least this long after their invitation went.
 ICR_REMINDER_MIN_GAP_HOURS = env_int("ICR_REMINDER_MIN_GAP_HOURS", 12)
+# HR's "send a reminder now" goes out at most once in this many minutes per cycle: a second
+# click (or a colleague's) within it is refused and says when the last one went.
+ICR_MANUAL_REMINDER_WINDOW_MINUTES = env_int("ICR_MANUAL_REMINDER_WINDOW_MINUTES", 60)
 # Results: a figure needs this many distinct raters, comments this many (else "not enough").
 ICR_MIN_RATERS = env_int("ICR_MIN_RATERS", 3)
 ICR_MIN_COMMENT_RATERS = env_int("ICR_MIN_COMMENT_RATERS", 5)

@@ -981,6 +981,18 @@ def remind_now(cycle: Cycle, *, round_number: int, actor=None) -> int:
     if not cycle.is_open:
         raise ReviewError(_("Reminders go out only while a cycle is open."))
     with transaction.atomic():
+        # Under the cycle's row lock: of two clicks at once, the second sees the first's event.
+        Cycle.objects.select_for_update().filter(pk=cycle.pk).first()
+        last = last_manual_reminder(cycle)
+        if last is not None and timezone.now() < next_manual_reminder_at(last):
+            raise ReviewError(
+                _("A reminder went out at %(at)s to %(n)d people; the next one can go at %(next)s.")
+                % {
+                    "at": timezone.localtime(last.at).strftime("%Y-%m-%d %H:%M"),
+                    "n": last.data.get("raters", 0),
+                    "next": timezone.localtime(next_manual_reminder_at(last)).strftime("%H:%M"),
+                }
+            )
         created = queue_notifications(cycle, NotificationKind.MANUAL_REMINDER, offset=round_number)
         if created:
             CycleEvent.objects.create(
@@ -990,6 +1002,19 @@ def remind_now(cycle: Cycle, *, round_number: int, actor=None) -> int:
                 data={"round": round_number, "raters": created},
             )
     return created
+
+
+def last_manual_reminder(cycle: Cycle) -> CycleEvent | None:
+    """HR's latest "send a reminder now" on this cycle that reached anyone."""
+    return (
+        CycleEvent.objects.filter(cycle=cycle, kind=CycleEventKind.REMINDED)
+        .order_by("-at", "-pk")
+        .first()
+    )
+
+
+def next_manual_reminder_at(last: CycleEvent) -> dt.datetime:
+    return last.at + dt.timedelta(minutes=settings.ICR_MANUAL_REMINDER_WINDOW_MINUTES)
 
 
 def next_manual_round(cycle: Cycle) -> int:

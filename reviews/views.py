@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -123,6 +124,13 @@ def monitor(request, pk: int):
         "progress": selectors.cycle_progress(cycle),
         "remind_form": RemindForm(initial={"round_number": services.next_manual_round(cycle)}),
     }
+    last = services.last_manual_reminder(cycle)
+    if last is not None:
+        next_at = services.next_manual_reminder_at(last)
+        context.update(
+            last_reminder=last,
+            next_reminder_at=next_at if timezone.now() < next_at else None,
+        )
     return render(request, "reviews/monitor.html", context)
 
 

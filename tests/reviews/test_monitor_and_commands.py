@@ -150,3 +150,37 @@ def test_the_sweep_opens_a_draft_whose_time_has_come(org):
         services.sweep()
     cycle.refresh_from_db()
     assert cycle.status == CycleStatus.OPEN
+
+
+def test_a_second_reminder_within_the_window_is_refused_and_the_page_says_when(
+    client, hr_user, org, open_cycle, mailoutbox, django_capture_on_commit_callbacks
+):
+    # Two clicks 3 s apart used to send two rounds: the second page load had a new round.
+    tasks.dispatch_notifications(open_cycle.pk, "invitation")
+    client.force_login(hr_user)
+    url = reverse("reviews:remind", args=[open_cycle.pk])
+    monitor = reverse("reviews:monitor", args=[open_cycle.pk])
+    later = timezone.now() + dt.timedelta(hours=13)
+    with time_machine.travel(later, tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            round_number = client.get(monitor).context["remind_form"].initial["round_number"]
+            client.post(url, {"round_number": round_number})
+        sent = len(mailoutbox)
+        assert sent
+    with time_machine.travel(later + dt.timedelta(seconds=3), tick=False):
+        page = client.get(monitor)
+        html = page.content.decode()
+        assert 'id="last-reminder"' in html and "disabled" in html
+        assert "data-icr-confirm" in html
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                url, {"round_number": page.context["remind_form"].initial["round_number"]}
+            )
+        assert "the next one can go at" in str(next(iter(get_messages(response.wsgi_request))))
+    assert len(mailoutbox) == sent
+    # An hour later the button works again.
+    with time_machine.travel(later + dt.timedelta(minutes=61), tick=False):
+        page = client.get(monitor)
+        assert (
+            "disabled" not in page.content.decode().split('id="remind-form"')[1].split("</form>")[0]
+        )
