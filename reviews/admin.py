@@ -180,7 +180,8 @@ class CycleAdmin(AuditedAdmin):
     list_filter = ("status",)
     filter_horizontal = ("criteria",)
     inlines = [CycleEventInline]
-    actions = ["open_selected", "close_selected"]
+    # Closing is done from the monitoring page, after a confirmation that says what it does.
+    actions = ["open_selected"]
 
     def get_readonly_fields(self, request, obj=None):
         # What a cycle asks is fixed once it opened; only the deadline and reminders may move.
@@ -223,21 +224,6 @@ class CycleAdmin(AuditedAdmin):
                     request,
                     _("%(cycle)s: %(total)d requests for %(raters)d raters.")
                     % {"cycle": cycle, "total": summary.total, "raters": summary.raters},
-                    messages.SUCCESS,
-                )
-
-    @admin.action(description=_("Close the selected cycles"))
-    def close_selected(self, request, queryset):
-        for cycle in queryset:
-            try:
-                summary = services.close_cycle(cycle, actor=request.user)
-            except services.ReviewError as exc:
-                self.message_user(request, f"{cycle}: {exc}", messages.ERROR)
-            else:
-                self.message_user(
-                    request,
-                    _("%(cycle)s closed: %(share)s answered.")
-                    % {"cycle": cycle, "share": f"{summary.answered_share:.0%}"},
                     messages.SUCCESS,
                 )
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("cycles/", views.monitor_list, name="monitor_list"),
     path("cycles/<int:pk>/", views.monitor, name="monitor"),
     path("cycles/<int:pk>/remind/", views.remind, name="remind"),
+    path("cycles/<int:pk>/close/", views.close, name="close"),
 ]

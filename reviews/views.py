@@ -124,6 +124,8 @@ def monitor(request, pk: int):
         "progress": selectors.cycle_progress(cycle),
         "remind_form": RemindForm(initial={"round_number": services.next_manual_round(cycle)}),
     }
+    if cycle.is_open:
+        context["days_left"] = max((cycle.deadline - timezone.now()).days, 0)
     last = services.last_manual_reminder(cycle)
     if last is not None:
         next_at = services.next_manual_reminder_at(last)
@@ -132,6 +134,25 @@ def monitor(request, pk: int):
             next_reminder_at=next_at if timezone.now() < next_at else None,
         )
     return render(request, "reviews/monitor.html", context)
+
+
+@login_required
+@require_POST
+def close(request, pk: int):
+    """Close a cycle now, from its monitoring page (the page asked HR to confirm)."""
+    _require_hr(request.user)
+    cycle = get_object_or_404(Cycle, pk=pk)
+    try:
+        summary = services.close_cycle(cycle, actor=request.user)
+    except services.ReviewError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("%(cycle)s is closed with %(answered)d of %(total)d requests answered.")
+            % {"cycle": cycle.name, "answered": summary.answered, "total": summary.total},
+        )
+    return redirect("reviews:monitor", pk=cycle.pk)
 
 
 @login_required

@@ -184,3 +184,29 @@ def test_a_second_reminder_within_the_window_is_refused_and_the_page_says_when(
         assert (
             "disabled" not in page.content.decode().split('id="remind-form"')[1].split("</form>")[0]
         )
+
+
+def test_hr_closes_a_cycle_from_its_monitoring_page_after_a_confirmation(
+    client, hr_user, org, open_cycle
+):
+    client.force_login(hr_user)
+    monitor = reverse("reviews:monitor", args=[open_cycle.pk])
+    html = client.get(monitor).content.decode()
+    form = html.split('id="close-form"')[1].split("</form>")[0]
+    # The question says what closing does and how many answers are in.
+    assert "data-icr-confirm" in form and "0 of 9 requests are answered" in form
+    response = client.post(reverse("reviews:close", args=[open_cycle.pk]), follow=True)
+    assert "is closed with 0 of 9 requests answered" in response.content.decode()
+    open_cycle.refresh_from_db()
+    assert open_cycle.status == "closed"
+    assert 'id="close-form"' not in client.get(monitor).content.decode()
+    # Only from there: the admin's list no longer closes cycles in one click.
+    changelist = client.get(reverse("admin:reviews_cycle_changelist")).content.decode()
+    assert "close_selected" not in changelist
+
+
+def test_only_hr_closes_a_cycle(client, org, open_cycle):
+    client.force_login(org["sales_head"].user)
+    assert client.post(reverse("reviews:close", args=[open_cycle.pk])).status_code == 403
+    open_cycle.refresh_from_db()
+    assert open_cycle.status == "open"
