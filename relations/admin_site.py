@@ -13,6 +13,9 @@ from django.utils.translation import gettext_lazy as _
 
 from .roles import is_hr
 
+# Apps whose tables only the scheduler reads: kept out of HR's admin home.
+TECHNICAL_APPS = {"django_celery_beat"}
+
 
 class HRAuthenticationForm(AdminAuthenticationForm):
     def __init__(self, *args, **kwargs):
@@ -32,6 +35,15 @@ class HRAdminSite(admin.AdminSite):
         if not (user.is_active and user.is_authenticated):
             return False
         return user.is_superuser or (user.is_staff and is_hr(user))
+
+    def get_app_list(self, request, app_label=None):
+        """HR's work, without the scheduler's own tables (periodic tasks, crontabs, intervals):
+        a cycle schedule keeps its periodic task in step by itself. Superusers still see them,
+        under their app, to repair a schedule by hand."""
+        apps = super().get_app_list(request, app_label)
+        if request.user.is_superuser:
+            return apps
+        return [app for app in apps if app["app_label"] not in TECHNICAL_APPS]
 
     def get_urls(self):
         from . import admin_views

@@ -60,3 +60,14 @@ def test_a_closed_cycles_admin_page_reads_as_words_not_json(client, hr_user, ope
     assert "Function, Process, Rank, Workflow" in html
     requests = open_cycle.requests.count()
     assert f"requests: {requests}" in html
+
+
+def test_the_admin_home_shows_hr_no_scheduler_tables_but_a_superuser_does(
+    client, hr_user, django_user_model
+):
+    client.force_login(hr_user)
+    html = client.get(reverse("admin:index")).content.decode()
+    assert "django_celery_beat" not in html and "/admin/reviews/cycle/" in html
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "x")
+    client.force_login(root)
+    assert "django_celery_beat" in client.get(reverse("admin:index")).content.decode()
