@@ -82,9 +82,25 @@ class RatingForm(forms.Form):
     def score_field(criterion_id: int) -> str:
         return f"score_{criterion_id}"
 
+    def score_fields(self):
+        """The bound score fields, a row of five choices each on the page."""
+        return [self[self.score_field(c.pk)] for c in self.criteria]
+
     def clean(self):
         data = super().clean()
-        if data.get("not_received") or self.draft:
+        if data.get("not_received"):
+            # The page disables the scores once the box is ticked; without script, a score
+            # beside the tick would have been dropped without a word.
+            if any(data.get(self.score_field(c.pk)) not in (None, "") for c in self.criteria):
+                self.add_error(
+                    "not_received",
+                    _(
+                        "You ticked that you did not receive this service: clear the scores, "
+                        "or untick it."
+                    ),
+                )
+            return data
+        if self.draft:
             return data
         for criterion in self.criteria:
             name = self.score_field(criterion.pk)

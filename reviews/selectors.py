@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
-from .models import Cycle, CycleStatus, RequestStatus, ReviewRequest
+from .models import Answer, Cycle, CycleStatus, RequestStatus, ReviewRequest
 
 
 def inbox_count(user) -> int:
@@ -29,19 +30,46 @@ class ProviderGroup:
         return sum(1 for r in self.requests if r.is_pending)
 
 
+# The order a rater goes through their requests: the inbox's, and "next" after an answer.
+INBOX_ORDER = ("provider_name", "provider_department_name", "cycle__deadline", "id")
+
+
 def inbox(user) -> list[ProviderGroup]:
-    """Requests of open cycles, grouped by whom they rate; pending groups first."""
-    requests = (
+    """Requests of open cycles, grouped by whom they rate; pending groups first. A pending
+    request with a saved draft is marked (`has_draft`)."""
+    requests = list(
         ReviewRequest.objects.filter(rater__user=user, cycle__status=CycleStatus.OPEN)
         .select_related("cycle")
-        .order_by("provider_name", "provider_department_name", "cycle__deadline", "id")
+        .order_by(*INBOX_ORDER)
     )
+    # Drafts are found by their requests' keys (answers carry no request id), in one query.
+    keys = {req.answer_key(): req for req in requests if req.is_pending}
+    drafts = set(
+        Answer.objects.filter(key__in=keys, submitted=False).values_list("key", flat=True)
+    )
+    for key, req in keys.items():
+        req.has_draft = key in drafts
     groups: dict[tuple[str, str], ProviderGroup] = {}
     for req in requests:
         key = (req.provider_name, req.provider_department_name)
         group = groups.setdefault(key, ProviderGroup(*key))
         group.requests.append(req)
     return sorted(groups.values(), key=lambda g: (g.pending == 0, g.provider))
+
+
+def pending_request_ids(user) -> list[int]:
+    """The rater's pending requests of open cycles still before their deadline, in inbox
+    order (one query)."""
+    return list(
+        ReviewRequest.objects.filter(
+            rater__user=user,
+            cycle__status=CycleStatus.OPEN,
+            cycle__deadline__gt=timezone.now(),
+            status=RequestStatus.PENDING,
+        )
+        .order_by(*INBOX_ORDER)
+        .values_list("pk", flat=True)
+    )
 
 
 def hr_cycles():

@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from relations.roles import is_hr
@@ -68,8 +69,22 @@ def rate(request, pk: int):
                 if draft:
                     messages.success(request, _("Draft saved. It is not submitted yet."))
                     return redirect("reviews:rate", pk=review_request.pk)
-                messages.success(request, _("Thank you, your answer is saved."))
-                return redirect("reviews:inbox")
+                left = selectors.pending_request_ids(request.user)
+                if not left:
+                    messages.success(
+                        request, _("Thank you, your answer is saved. That was the last one.")
+                    )
+                    return redirect("reviews:inbox")
+                messages.success(
+                    request,
+                    ngettext(
+                        "Thank you, your answer is saved. %(n)d more to rate: here is the next.",
+                        "Thank you, your answer is saved. %(n)d more to rate: here is the next.",
+                        len(left),
+                    )
+                    % {"n": len(left)},
+                )
+                return redirect("reviews:rate", pk=left[0])
     # The stored answer fills the form on a GET and is shown beside it; a POST that is
     # accepted redirects before needing it or the rest of the request (the busiest path).
     if posted:

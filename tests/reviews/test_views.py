@@ -124,3 +124,55 @@ def test_a_token_for_another_cycle_or_altered_is_refused(client, org, seller_req
     token = make_request_token(seller_request.pk, seller_request.cycle_id)
     altered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     assert client.get(reverse("reviews:token", args=[altered])).status_code == 404
+
+
+def test_after_an_answer_the_next_request_opens_and_says_how_many_are_left(client, org, open_cycle):
+    from django.contrib.messages import get_messages
+
+    head = org["sales_head"]  # three requests: 商务部, 张三, 王总
+    client.force_login(head.user)
+    pending = list(
+        ReviewRequest.objects.filter(cycle=open_cycle, rater=head).order_by("provider_name", "id")
+    )
+    first, *rest = [r for r in pending if r.provider_name == "商务部"] + [
+        r for r in pending if r.provider_name != "商务部"
+    ]
+    response = client.post(reverse("reviews:rate", args=[first.pk]), score_post(first))
+    assert response["Location"] == reverse("reviews:rate", args=[rest[0].pk])
+    assert "2 more to rate" in str(list(get_messages(response.wsgi_request))[-1])
+    for req in rest[:-1]:
+        client.post(reverse("reviews:rate", args=[req.pk]), score_post(req))
+    last = client.post(reverse("reviews:rate", args=[rest[-1].pk]), score_post(rest[-1]))
+    assert last["Location"] == reverse("reviews:inbox")
+    assert "That was the last one" in str(list(get_messages(last.wsgi_request))[-1])
+
+
+def test_the_inbox_marks_a_saved_draft(client, org, seller_request):
+    client.force_login(org["seller"].user)
+    inbox = reverse("reviews:inbox")
+    assert "icr-draft" not in client.get(inbox).content.decode()
+    client.post(reverse("reviews:rate", args=[seller_request.pk]), {"action": "draft"})
+    html = client.get(inbox).content.decode()
+    assert html.count("icr-draft") == 1 and "Continue" in html
+
+
+def test_a_score_beside_not_received_is_refused_not_dropped(client, org, seller_request):
+    client.force_login(org["seller"].user)
+    data = score_post(seller_request, not_received="on", reason="没有合作")
+    response = client.post(reverse("reviews:rate", args=[seller_request.pk]), data)
+    assert response.status_code == 200
+    assert "did not receive this service" in str(response.context["form"].errors["not_received"])
+    assert not Answer.objects.exists()
+
+
+def test_each_criterion_is_one_row_of_five_choices_and_the_reason_follows_the_tick(
+    client, org, seller_request
+):
+    client.force_login(org["seller"].user)
+    html = client.get(reverse("reviews:rate", args=[seller_request.pk])).content.decode()
+    criteria = services.applicable_criteria(seller_request.cycle, seller_request.edge_type)
+    assert html.count('role="radiogroup"') == len(criteria)
+    assert html.count('class="btn-check"') == 5 * len(criteria)
+    assert "data-icr-not-received" in html and "data-icr-reason" in html
+    # The anonymity note comes before the first question.
+    assert html.index('id="anonymity-note"') < html.index('role="radiogroup"')
