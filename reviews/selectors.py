@@ -44,9 +44,7 @@ def inbox(user) -> list[ProviderGroup]:
     )
     # Drafts are found by their requests' keys (answers carry no request id), in one query.
     keys = {req.answer_key(): req for req in requests if req.is_pending}
-    drafts = set(
-        Answer.objects.filter(key__in=keys, submitted=False).values_list("key", flat=True)
-    )
+    drafts = set(Answer.objects.filter(key__in=keys, submitted=False).values_list("key", flat=True))
     for key, req in keys.items():
         req.has_draft = key in drafts
     groups: dict[tuple[str, str], ProviderGroup] = {}
