@@ -529,7 +529,8 @@ def department_dashboard(
     gaps = []
     seen: set[frozenset] = set()
     for (a, b), a_serves_b in by_pair.items():
-        if a not in tree_set or frozenset((a, b)) in seen:
+        # A department serving itself (steps of one process inside it) has no gap to show.
+        if a == b or a not in tree_set or frozenset((a, b)) in seen:
             continue
         b_serves_a = by_pair.get((b, a))
         if b_serves_a is None:
@@ -553,7 +554,7 @@ def department_dashboard(
         if r.cycle_id == previous_id and r.department_id in tree_set
     }
     weakest = sorted(
-        (c for c in own if c.shown is not None),
+        (c for c in own if c.shown is not None and c.department_id != c.customer_department_id),
         key=lambda c: (c.shown, names.get(c.department_id, "")),
     )[:8]
     before = {c.id: prev_cells.get((c.department_id, c.customer_department_id)) for c in weakest}

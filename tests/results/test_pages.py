@@ -362,3 +362,21 @@ def test_a_department_that_gains_a_sub_department_keeps_its_earlier_figures(corp
     overall = context["trend"]["series"][0]  # the overall line comes first
     assert context["trend"]["cycles"] == [first.name, second.name]
     assert overall["data"] == [pytest.approx(2.0), pytest.approx(4.0)]
+
+
+def test_no_department_is_paired_with_itself_in_the_gaps_or_the_weakest(db, thresholds):
+    # The demo's processes have consecutive steps inside one department: 销售部 | 销售部 filled
+    # 6 of the top page's 10 rows.
+    from relations import demo as org_demo
+    from relations.models import Department
+    from reviews.demo import load_review_demo
+    from reviews.models import Cycle, CycleStatus
+
+    org_demo.load_demo()
+    load_review_demo()
+    cycle = Cycle.objects.filter(status=CycleStatus.CLOSED).order_by("-deadline").first()
+    root = Department.objects.get(parent__isnull=True)
+    page = results.department_dashboard(root, cycle)
+    assert page["gaps"] and page["weakest"]
+    assert all(gap["a"] != gap["b"] for gap in page["gaps"])
+    assert all(row["provider"] != row["customer"] for row in page["weakest"])
