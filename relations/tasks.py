@@ -57,6 +57,12 @@ def send_password_reset(email: str, *, domain: str, use_https: bool, language: s
         form.save(domain_override=domain, use_https=use_https)
 
 
+def register_periodic_tasks(**kwargs) -> None:
+    """Beat (alone or embedded in `make run`'s worker) makes sure its schedules exist; connected
+    to beat's start by `relations.apps`, so the Celery app imports nothing of ICR's apps."""
+    ensure_periodic_tasks()
+
+
 def ensure_periodic_tasks() -> None:
     """Register the schedules in django-celery-beat's tables (beat's DatabaseScheduler reads them).
 

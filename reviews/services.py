@@ -13,8 +13,9 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -413,15 +414,26 @@ def queue_notifications(
     with transaction.atomic():
         created = record_notifications(cycle.pk, kind, offset=offset, now=now)
         if created:
-            _after_commit_dispatch(cycle.pk, kind, offset)
+            _dispatch(cycle.pk, kind, offset)
     return created
 
 
-def _after_commit_dispatch(cycle_id: int, kind: str, offset: int) -> None:
+def _queue_tasks(queue: Callable[[ModuleType], object], *, after_commit: bool = True) -> None:
+    """Send Celery messages, `queue(tasks)`, once the transaction commits (at once outside
+    one): the one place where services reach the tasks, which call services. The sweep's
+    re-sends go at once (`after_commit=False`): they repair what a lost message left."""
     from . import tasks
 
-    transaction.on_commit(
-        lambda: tasks.dispatch_notifications.delay(cycle_id, kind, offset), robust=True
+    if after_commit:
+        transaction.on_commit(lambda: queue(tasks), robust=True)
+    else:
+        queue(tasks)
+
+
+def _dispatch(cycle_id: int, kind: str, offset: int, *, after_commit: bool = True) -> None:
+    _queue_tasks(
+        lambda tasks: tasks.dispatch_notifications.delay(cycle_id, kind, offset),
+        after_commit=after_commit,
     )
 
 
@@ -469,7 +481,7 @@ def open_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> C
         if first:
             # Every rater is new: the dispatch task records their invitations after commit.
             if created:
-                _after_commit_dispatch(cycle.pk, NotificationKind.INVITATION, 0)
+                _dispatch(cycle.pk, NotificationKind.INVITATION, 0)
         else:
             # Raters added to an open cycle are invited now; `sweep` only notices a cycle
             # with no invitations at all.
@@ -547,11 +559,9 @@ def close_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> 
             data={"requests": summary.total, "answered": summary.answered},
         )
         if summary.total:
-            _after_commit_dispatch(cycle.pk, NotificationKind.CLOSED, 0)
-        from . import tasks
-
+            _dispatch(cycle.pk, NotificationKind.CLOSED, 0)
         cycle_id = cycle.pk
-        transaction.on_commit(lambda: tasks.cycle_closed_followup.delay(cycle_id), robust=True)
+        _queue_tasks(lambda tasks: tasks.cycle_closed_followup.delay(cycle_id))
     return summary
 
 
@@ -1069,7 +1079,7 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     for cycle in Cycle.objects.filter(status=CycleStatus.OPEN, deadline__gt=now):
         result["reminders"] += queue_due_reminders(cycle, now=now)
     for cycle_id, kind in events_without_notifications(now=now):
-        _dispatch_now(cycle_id, kind, 0)
+        _dispatch(cycle_id, kind, 0, after_commit=False)
         result["requeued"] += 1
     lost = (
         NotificationLog.objects.filter(
@@ -1079,7 +1089,7 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
         .distinct()
     )
     for row in lost:
-        _dispatch_now(row["cycle_id"], row["kind"], row["offset"])
+        _dispatch(row["cycle_id"], row["kind"], row["offset"], after_commit=False)
         result["requeued"] += 1
     # After the lost ones: the rows given back here are queued by id, not found again above.
     result["stalled"] = resend_stalled_notifications(now=now)
@@ -1108,14 +1118,12 @@ def resend_stalled_notifications(*, now: dt.datetime | None = None) -> int:
             return 0
         NotificationLog.objects.filter(id__in=ids).update(status=NotificationStatus.PENDING)
 
-        def queue() -> None:
-            from . import tasks
-
+        def queue(tasks) -> None:
             size = max(settings.ICR_NOTIFICATION_BATCH, 1)
             for start in range(0, len(ids), size):
                 tasks.send_notification_batch.delay(ids[start : start + size])
 
-        transaction.on_commit(queue, robust=True)
+        _queue_tasks(queue)
     return len(ids)
 
 
@@ -1161,9 +1169,3 @@ def refresh_request_statistics() -> None:
     and scan all of it for every batch of invitations. A sample: about 0.5 s at a million rows.
     """
     analyze_tables(ReviewRequest)
-
-
-def _dispatch_now(cycle_id: int, kind: str, offset: int) -> None:
-    from . import tasks
-
-    tasks.dispatch_notifications.delay(cycle_id, kind, offset)
