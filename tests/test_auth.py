@@ -23,12 +23,6 @@ pytestmark = pytest.mark.usefixtures("eager_celery")
 PRIVATE_URL = "/accounts/password_change/"
 
 
-@pytest.fixture(autouse=True)
-def fast_hasher(settings):
-    # The behaviour under test is who may sign in, not the hash's cost.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def log_in(client, login: str, password: str) -> bool:
     return client.login(request=sign_in_request(), username=login, password=password)
 

@@ -24,11 +24,6 @@ from relations.tasks import SYNC_GRAPH_TASK
 from tests.conftest import sign_in_request
 
 
-@pytest.fixture(autouse=True)
-def fast_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def setup_demo(*args: str) -> str:
     out = StringIO()
     with translation.override("en"):

@@ -1,15 +1,8 @@
 """Who represents a department end: its own active members plus its head, not the subtree."""
 
-import pytest
-
 from relations import services
 from relations.membership import department_member_ids
 from tests.factories import DepartmentFactory
-
-
-@pytest.fixture(autouse=True)
-def fast_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def test_a_department_is_its_own_active_members_not_its_sub_departments(company):

@@ -19,12 +19,6 @@ from relations.tasks import (
 )
 
 
-@pytest.fixture(autouse=True)
-def fast_hasher(settings):
-    # The company fixture sets passwords; their cost is not what these tests are about.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _active_rank_pairs() -> set[tuple[int, int]]:
     return set(
         Edge.objects.active()

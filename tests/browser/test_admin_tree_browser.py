@@ -24,7 +24,6 @@ INDENT = "(node) => getComputedStyle(node).paddingLeft"
 def browser(monkeypatch, settings, tmp_path, company):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.VAR_DIR = tmp_path / "var"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Everything is in the database before the browser starts (see the admin import test).
     user = get_user_model().objects.create_user(
         username="hr", password=HR_PASSWORD, is_staff=True, email="hr@example.com"

@@ -288,6 +288,7 @@ def figures_from_rollups(
     response rates (department with subtree) come too unless `response_rates` is False.
     """
     from reviews.models import ResponseRate, Rollup, RollupScope, subtree_rows, with_subtree
+    from reviews.results import FINE_SCORES
 
     hidden = hidden or (lambda row: row.suppressed)
     reason = reason or (lambda row: "")
@@ -315,8 +316,6 @@ def figures_from_rollups(
             figures.append(Figure(**vars(key), hidden=True, reason=reason(row)))
             continue
         if coarse and row.coarse:  # the mean alone, under FINE_SCORES to a whole point
-            from reviews.results import FINE_SCORES
-
             decimals = 0 if sum(row.distribution) < FINE_SCORES else mean_decimals
             figures.append(
                 Figure(

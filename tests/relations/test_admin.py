@@ -26,11 +26,6 @@ from tests.factories import DepartmentFactory
 from tests.relations.invariants import assert_graph_invariants
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def hr(client, hr_user):
     client.force_login(hr_user)

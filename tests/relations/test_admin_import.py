@@ -31,7 +31,6 @@ DONE = reverse("admin:import_org_done")
 @pytest.fixture(autouse=True)
 def imports_under_tmp(settings, tmp_path):
     settings.VAR_DIR = tmp_path
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return tmp_path / "imports"
 
 

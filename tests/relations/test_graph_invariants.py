@@ -14,11 +14,6 @@ from tests.factories import WorkflowFactory
 from tests.relations.invariants import assert_graph_invariants
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def broken(match: str):
     return pytest.raises(AssertionError, match=match)
 

@@ -14,11 +14,6 @@ from tests.factories import DepartmentFactory
 MINE = reverse("relations:my_relationships")
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def graph(company):
     """商务部 ⇄ 销售部 (function) and 财务部 → 商务部, which does not touch 销售部."""

@@ -25,12 +25,6 @@ from tests.factories import DepartmentFactory, WorkflowFactory
 from tests.relations.invariants import assert_graph_invariants
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    # The `company` fixture sets four passwords; the default hasher makes that take a second.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def active_rank_pairs() -> set[tuple[str, str]]:
     return set(
         Edge.objects.active()

@@ -30,7 +30,6 @@ POINT = """([chartId, finder, value]) => {
 def data(monkeypatch, settings, tmp_path):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.VAR_DIR = tmp_path / "var"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # Everything is in the database before the browser starts (see the admin browser test).
     corp = build_company()
