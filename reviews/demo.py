@@ -18,6 +18,26 @@ PAST_QUARTERS = 3
 RESPONSE_RATE = 0.8
 
 
+def _in_demo_order(requests) -> list[ReviewRequest]:
+    """The requests in an order both databases agree on: by the people's and departments'
+    codes, compared as Python compares strings (the databases' collations differ on Chinese
+    names), so the same seed answers the same requests on PostgreSQL and SQLite."""
+    requests = requests.select_related("cycle", "rater", "provider_employee")
+    return sorted(
+        requests,
+        key=lambda req: (
+            req.rater.employee_id,
+            req.edge_type,
+            req.rank_kind,
+            req.provider_employee.employee_id if req.provider_employee else "",
+            req.provider_department_name,
+            req.customer_name,
+            req.customer_department_name,
+            req.service,
+        ),
+    )
+
+
 def _answer(req: ReviewRequest, rng: random.Random, bias: float, at: dt.datetime) -> None:
     if rng.random() < 0.05:
         services.submit_answer(req, not_received=True, reason="本期没有合作。", now=at)
@@ -48,7 +68,7 @@ def load_review_demo(*, seed: int = 2026) -> dict[str, int]:
                 period_end=timezone.localdate(opens) - dt.timedelta(days=1),
             )
             services.open_cycle(cycle, now=opens)
-            for req in ReviewRequest.objects.filter(cycle=cycle).select_related("cycle"):
+            for req in _in_demo_order(ReviewRequest.objects.filter(cycle=cycle)):
                 if rng.random() > RESPONSE_RATE:
                     continue
                 bias = biases.setdefault(req.provider_name, rng.uniform(-1.2, 0.8))
@@ -64,7 +84,7 @@ def load_review_demo(*, seed: int = 2026) -> dict[str, int]:
         )
         services.open_cycle(current, now=now)
         # A third of the open cycle is answered already, so HR's monitor has something to show.
-        for req in ReviewRequest.objects.filter(cycle=current).select_related("cycle"):
+        for req in _in_demo_order(ReviewRequest.objects.filter(cycle=current)):
             if rng.random() < 0.33:
                 bias = biases.get(req.provider_name, 0.0)
                 _answer(req, rng, bias, now)

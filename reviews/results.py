@@ -7,10 +7,11 @@ threat model. Here:
 1. Hidden figures show why: "fewer than N answers" for a group too small to show, "hidden to
    protect a smaller group" for one hidden so that subtraction cannot reveal another
    (`Figure.reason`).
-2. Shown figures are printed coarse enough to protect by themselves: the mean to one decimal,
-   the favourable share as a whole percent, the score distribution only for groups of at
-   least D anonymous raters (settings.ICR_MIN_DISTRIBUTION_RATERS) that printed distributions
-   do not give a smaller group's by subtraction (`Rollup.distribution_shown`).
+2. Shown figures are printed coarse enough to protect by themselves: the mean to one decimal;
+   the score distribution, and the favourable share (its top two bars) as a whole percent,
+   only for groups of at least D anonymous raters (settings.ICR_MIN_DISTRIBUTION_RATERS) that
+   printed distributions do not give a smaller group's by subtraction
+   (`Rollup.distribution_shown`).
 3. This cycle and the trend: the change since the previous cycle is shown only when both
    figures are; the trend shows each cycle's own figure and no sum over cycles.
 4. Comments are kept only for groups of at least M raters (settings.ICR_MIN_COMMENT_RATERS), and
@@ -240,8 +241,10 @@ def shown_distribution(row: Rollup) -> list[int] | None:
 
 
 def shown_favourable(row: Rollup) -> float | None:
-    """The favourable share (4–5), but not of a figure printed coarse."""
-    if row.suppressed or row.coarse:
+    """The favourable share (4–5) where the distribution is printed: it is the distribution's
+    top two bars, so it follows the distribution's rule (D raters, complementary, not coarse).
+    A small group's favourable count beside its mean pins the rest of it alike."""
+    if shown_distribution(row) is None:
         return None
     return row.favourable
 

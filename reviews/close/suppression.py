@@ -35,9 +35,10 @@ published figures are tied by equations (a total and the parts it adds up from):
   a criterion, the rank task ratings), which is never published.
 
 An integer program (HiGHS through `scipy.optimize.milp`) picks the hidden set with the least
-weight, each figure weighing its raters and a headline (a department's figure over all
-types, criteria and customers) a hundred times more, so headlines are the last thing hidden,
-under these constraints for each equation with members total t, parts p and leftover rest:
+weight, each figure weighing ten plus its raters (fewer hidden figures first, then fewer
+hidden raters) and a headline (a department's figure over all types, criteria and customers)
+a hundred times more, so headlines are the last thing hidden, under these constraints for
+each equation with members total t, parts p and leftover rest:
 
 1. a hidden part is never the only unknown: another part, the total, or a leftover of at
    least one rater is unknown with it;
@@ -57,8 +58,15 @@ Score distributions: score counts add up along the same equations, so a second p
 fewer than D anonymous raters, decides which shown figures print their distribution.
 
 Those constraints are the pairwise rule: necessary, not sufficient, against an attacker who
-solves all published figures together. `tests/disclosure` runs such an attacker (an integer
-program over everything a role sees) on the demo company and on random companies.
+solves all published figures together. Equations chain (a subtree minus its department alone
+is the children's subtrees; a hidden child subtree minus its shown grandchild is the child
+alone), so after the pairwise rules hold, a linear program per small hidden figure finds the
+known sum of hidden figures and leftovers that holds it with the fewest raters
+(`_audit_chains`). Under N + 1, one of the shown figures that sum is made of must be hidden
+too: the cut is added and the chain's part of the pattern is chosen again from its primary
+suppression, until no chain gives anything away. `tests/disclosure` runs an attacker (an
+integer program over everything a role sees, with the printed rounding and bounds) on the
+demo company and on random companies.
 
 Only the equations that ask anything are solved (`Suppression._settle_flags`), component by
 component. A component whose solve fails falls back to a greedy
@@ -72,7 +80,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import coo_array
 
 SELF, TREE, PERSON = "self", "tree", "person"
@@ -80,10 +88,15 @@ ALL_TYPES, RANK_TASK = "", "rank_task"
 RANK_KINDS = (RANK_TASK, "rank_condition")
 # A headline weighs this many times its raters: hidden only when nothing else protects.
 HEADLINE_WEIGHT = 100
+# What hiding a figure costs besides its raters: fewer hidden figures first, then fewer
+# hidden raters (a reader misses a figure, whatever its size).
+FIGURE_WEIGHT = 10
 # Seconds HiGHS may spend on one batch of components before the greedy repair takes over.
 SOLVE_SECONDS = 10.0
 # Equations per call of the solver: independent components are solved in batches.
 BATCH_EQUATIONS = 5000
+# Times the pattern is chosen again with the chains' cuts before they are only added to it.
+AUDIT_ROUNDS = 10
 
 ROW_FIELDS = (
     "id",
@@ -352,6 +365,41 @@ class Suppression:
 
         fresh = {k for k in range(len(equations)) if asks(k)}
         active: set[int] = set()
+        primary = list(hidden)
+        cuts: list[list[int]] = []
+        for _round in range(AUDIT_ROUNDS):
+            self._settle_pairwise(fresh, active, touching, asks, raters, hidden, n)
+            # The pairwise rules take one equation at a time; chains of them are audited.
+            found = self._audit_chains(hidden, raters, n)
+            if not found:
+                return
+            cuts += found
+            # The parts of the pattern the chains run through are chosen again, from their
+            # primary suppression, with every cut found so far: cheaper than adding to them.
+            seeds = {k for cut in found for i in cut for k in touching[i] if k in active}
+            changed: set[int] = set()
+            for component in self._components(active, seeds):
+                rows = {i for k in component for i in (equations[k].total, *equations[k].parts)}
+                for i in rows:
+                    hidden[i] = primary[i]
+                changed |= rows
+                held = [cut for cut in cuts if not rows.isdisjoint(cut)]
+                self._solve(component, raters, hidden, n, cuts=held)
+            fresh = {k for i in changed for k in touching[i] if k not in active and asks(k)}
+        # Rounds run out (never seen): what is left is hidden on top of the pattern.
+        while True:
+            found = self._audit_chains(hidden, raters, n)
+            if not found:
+                return
+            newly = []
+            for cut in found:
+                ks = sorted({k for i in cut for k in touching[i] if k in active})
+                newly += self._solve(ks, raters, hidden, n, cuts=[cut])
+            fresh = {k for i in newly for k in touching[i] if k not in active and asks(k)}
+            self._settle_pairwise(fresh, active, touching, asks, raters, hidden, n)
+
+    def _settle_pairwise(self, fresh, active, touching, asks, raters, hidden, n) -> None:
+        """Solve the fresh equations' components until no hidden row is left out of one."""
         while fresh:
             active |= fresh
             newly: list[int] = []
@@ -366,6 +414,116 @@ class Suppression:
             if batch:
                 newly += self._solve(batch, raters, hidden, n)
             fresh = {k for row in newly for k in touching[row] if k not in active and asks(k)}
+
+    def _audit_chains(self, hidden: list[bool], raters: list[int], n: int) -> list[list[int]]:
+        """Where a chain of equations gives a small hidden figure away, the shown figures one of
+        which must be hidden too (a cut).
+
+        The pairwise rules look at one equation at a time, but the equations chain: a
+        department with its sub-departments minus the department alone is its children's
+        subtrees, and a hidden child subtree minus its shown grandchild is the child alone, so
+        two hidden one-rater departments come out as one known sum. Here every sum of hidden
+        figures and leftovers that some combination of equations makes known is found by a
+        linear program per small hidden figure: the fewest raters (a figure of N or more
+        counting as N) of a known sum, with non-negative weights, that holds the figure. Under
+        N + 1 (the rater who knows their own answer still faces N others), one of the shown
+        figures that the combination uses must be hidden, and the rules are solved again.
+        """
+        equations = [
+            k
+            for k, eq in enumerate(self.equations)
+            if eq.disjoint and any(hidden[i] for i in (eq.total, *eq.parts))
+        ]
+        parent: dict[int, int] = {}
+
+        def find(i: int) -> int:
+            parent.setdefault(i, i)
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for k in equations:
+            eq = self.equations[k]
+            unknown = [i for i in (eq.total, *eq.parts) if hidden[i]]
+            root = find(unknown[0])
+            for i in unknown[1:]:
+                other = find(i)
+                if other != root:
+                    parent[other] = root
+        chains: dict[int, list[int]] = defaultdict(list)
+        for k in equations:
+            eq = self.equations[k]
+            chains[find(next(i for i in (eq.total, *eq.parts) if hidden[i]))].append(k)
+        cuts: list[list[int]] = []
+        for ks in chains.values():
+            if len(ks) < 2:
+                continue  # one equation: the pairwise rules are exact
+            uses = self._chain_leak(ks, hidden, raters, n)
+            if uses:
+                cuts.append(uses)
+        return cuts
+
+    def _chain_leak(self, ks: list[int], hidden: list[bool], raters: list[int], n: int):
+        """The shown rows used by a combination of these equations that gives a small hidden
+        figure away (`_audit_chains`): hiding one of them breaks it. Empty when none does."""
+        # Unknowns: the hidden rows, and each equation's leftover (never published).
+        unknowns: dict = {}
+        for k in ks:
+            eq = self.equations[k]
+            for i in (eq.total, *eq.parts):
+                if hidden[i]:
+                    unknowns.setdefault(("row", i), len(unknowns))
+            if eq.rest > 0:
+                unknowns[("rest", k)] = len(unknowns)
+        small = [j for (what, i), j in unknowns.items() if what == "row" and 0 < raters[i] < n]
+        if not small:
+            return []
+        # The combination sum_k y_k (total - parts - rest) of the equations, over the unknowns:
+        # x_j = sum_k y_k a_kj, x >= 0, is a known sum of hidden figures and leftovers.
+        m, u = len(ks), len(unknowns)
+        a = np.zeros((u, m))
+        for column, k in enumerate(ks):
+            eq = self.equations[k]
+            if hidden[eq.total]:
+                a[unknowns[("row", eq.total)], column] += 1
+            for p in eq.parts:
+                if hidden[p]:
+                    a[unknowns[("row", p)], column] -= 1
+            if eq.rest > 0:
+                a[unknowns[("rest", k)], column] -= 1
+        weight = np.zeros(u)
+        for (what, i), j in unknowns.items():
+            weight[j] = min(raters[i] if what == "row" else self.equations[i].rest, n)
+        # Variables: y (free), then x (>= 0); x - A y = 0.
+        equality = np.hstack([-a, np.eye(u)])
+        cost = np.concatenate([np.zeros(m), weight])
+        for j in small:
+            lower = np.concatenate([np.full(m, -np.inf), np.zeros(u)])
+            upper = np.full(m + u, np.inf)
+            lower[m + j] = upper[m + j] = 1.0
+            result = linprog(
+                cost,
+                A_eq=equality,
+                b_eq=np.zeros(u),
+                bounds=np.column_stack([lower, upper]),
+                method="highs",
+            )
+            if result.status != 0 or result.fun >= n + 1 - 1e-6:
+                continue
+            y = result.x[:m]
+            used: dict[int, float] = defaultdict(float)
+            for column, k in enumerate(ks):
+                if abs(y[column]) < 1e-9:
+                    continue
+                eq = self.equations[k]
+                used[eq.total] += y[column]
+                for p in eq.parts:
+                    used[p] -= y[column]
+            shown = [i for i, c in used.items() if not hidden[i] and abs(c) > 1e-9]
+            if shown:
+                return sorted(shown)
+        return []
 
     def _components(self, active: set[int], fresh: set[int]) -> list[list[int]]:
         """The active equations tied by shared rows into groups, those holding a fresh one."""
@@ -423,11 +581,15 @@ class Suppression:
     def _weight(self, i: int, raters: list[int]) -> float:
         _id, scope, _d, _e, kind, crit, cust, r = self.rows[i]
         headline = scope in (SELF, TREE) and kind == ALL_TYPES and crit is None and cust is None
-        return max(r, 1) * (HEADLINE_WEIGHT if headline else 1)
+        return (FIGURE_WEIGHT + max(r, 1)) * (HEADLINE_WEIGHT if headline else 1)
 
-    def _solve(self, ks: list[int], raters: list[int], hidden: list[bool], n: int) -> list[int]:
-        """Hide what these equations need, at least cost; returns the rows it hid."""
+    def _solve(
+        self, ks: list[int], raters: list[int], hidden: list[bool], n: int, cuts=()
+    ) -> list[int]:
+        """Hide what these equations need, at least cost, and a row of each of `cuts`;
+        returns the rows it hid."""
         constraints = self._constraints(ks, raters, n)
+        constraints += [({i: 1 for i in cut}, 1) for cut in cuts]
         if not constraints:
             return []
         variables = sorted({i for coefficients, _lb in constraints for i in coefficients})

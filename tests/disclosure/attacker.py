@@ -328,6 +328,12 @@ def figures_from_rollups(
                 )
             )
             continue
+        # Today's export prints every favourable share; ICR prints it with the distribution.
+        printed = (
+            row.distribution_shown
+            if distribution_min_raters is None
+            else row.raters >= distribution_min_raters
+        )
         figures.append(
             Figure(
                 **vars(key),
@@ -336,15 +342,9 @@ def figures_from_rollups(
                 not_received=row.not_received,
                 mean=None if row.mean is None else round(row.mean, mean_decimals),
                 favourable_percent=None
-                if row.favourable is None
+                if row.favourable is None or not printed
                 else round(100 * row.favourable, favourable_decimals),
-                distribution=tuple(row.distribution)
-                if (
-                    row.distribution_shown
-                    if distribution_min_raters is None
-                    else row.raters >= distribution_min_raters
-                )
-                else None,
+                distribution=tuple(row.distribution) if printed else None,
             )
         )
     rates = []
