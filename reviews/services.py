@@ -389,8 +389,8 @@ def record_notifications(
         ]
     sql = f"""
         INSERT INTO {log_t}
-            (cycle_id, rater_id, kind, {q("offset")}, status, created_at, attempts)
-        SELECT DISTINCT r.cycle_id, r.rater_id, %s, %s, %s, %s, 0
+            (cycle_id, rater_id, kind, {q("offset")}, status, created_at, attempts, channel)
+        SELECT DISTINCT r.cycle_id, r.rater_id, %s, %s, %s, %s, 0, ''
         FROM {q(ReviewRequest._meta.db_table)} r
         WHERE {where}
         ON CONFLICT (cycle_id, rater_id, kind, {q("offset")}) DO NOTHING
@@ -405,6 +405,44 @@ def record_notifications(
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return max(cursor.rowcount, 0)
+
+
+def queue_reply_notices(comment) -> int:
+    """Tell the raters a department's answer to a comment concerns that it was written.
+
+    The comment is anonymous, so its author cannot be told alone: the notice goes to everyone
+    who answered that department in that cycle (`results.replies_for_rater` shows the answer
+    to the same people). One row per rater and comment (offset: the comment's id), so
+    editing the answer sends nothing again. Set-based; sent after commit.
+    """
+    q = connection.ops.quote_name
+    log_t = q(NotificationLog._meta.db_table)
+    sql = f"""
+        INSERT INTO {log_t}
+            (cycle_id, rater_id, kind, {q("offset")}, status, created_at, attempts, channel)
+        SELECT DISTINCT r.cycle_id, r.rater_id, %s, %s, %s, %s, 0, ''
+        FROM {q(ReviewRequest._meta.db_table)} r
+        JOIN {q(Cycle._meta.db_table)} c ON c.id = r.cycle_id
+        WHERE r.cycle_id = %s AND r.provider_department_id = %s AND r.status <> %s
+          AND c.status = %s
+        ON CONFLICT (cycle_id, rater_id, kind, {q("offset")}) DO NOTHING
+    """  # noqa: S608
+    params = [
+        NotificationKind.REPLY,
+        comment.pk,
+        NotificationStatus.PENDING,
+        connection.ops.adapt_datetimefield_value(timezone.now()),
+        comment.cycle_id,
+        comment.department_id,
+        RequestStatus.PENDING,
+        CycleStatus.CLOSED,
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        created = max(cursor.rowcount, 0)
+        if created:
+            _dispatch(comment.cycle_id, NotificationKind.REPLY, comment.pk)
+    return created
 
 
 def queue_notifications(
