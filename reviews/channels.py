@@ -250,7 +250,7 @@ class WeCom(Platform):
         card = {
             "card_type": "text_notice",
             "source": {"desc": "ICR"},
-            "main_title": {"title": notice.title[:36], "desc": notice.lines[0][:44]},
+            "main_title": {"title": notice.title[:60], "desc": notice.lines[0][:60]},
             "sub_title_text": "\n".join(notice.lines[1:])[:112],
             "card_action": {"type": 1, "url": notice.link},
             "jump_list": [{"type": 1, "title": notice.link_label, "url": notice.link}],
