@@ -224,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return {}
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         p = self.platforms
@@ -252,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return self._reply({"errcode": 404, "errmsg": "not found"}, 404)
 
-    def do_POST(self):  # noqa: N802, C901
+    def do_POST(self):
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         body = self._body()

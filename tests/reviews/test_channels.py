@@ -120,7 +120,7 @@ def test_invitations_go_as_cards_with_the_signed_link_and_e_mail_as_fallback(
     # the same signed link as the e-mail's.
     link = card_link(by_user["li"])
     assert link.startswith("http://")
-    request_id, cycle_id = read_request_token(urlsplit(link).path.split("/")[-2])
+    request_id, _cycle_id = read_request_token(urlsplit(link).path.split("/")[-2])
     request = ReviewRequest.objects.get(pk=request_id)
     assert (request.rater, request.cycle_id, request.status) == (
         ids["sales_head"],
