@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -29,10 +31,13 @@ from icr import history
 from icr.db import analyze_tables, execute_prepared
 from relations.models import Department, Edge, EdgeType, Employee
 
+from . import channels
 from .close import SideQueries, compute_rollups
+from .emails import absolute_url
 from .models import (
     Answer,
     AnswerScore,
+    Channel,
     Criterion,
     Cycle,
     CycleEvent,
@@ -40,6 +45,7 @@ from .models import (
     CycleStatus,
     CycleTemplate,
     DepartmentEvaluator,
+    MessagingSettings,
     NotificationKind,
     NotificationLog,
     NotificationStatus,
@@ -1207,3 +1213,60 @@ def refresh_request_statistics() -> None:
     and scan all of it for every batch of invitations. A sample: about 0.5 s at a million rows.
     """
     analyze_tables(ReviewRequest)
+
+
+# --- Messaging channels -----------------------------------------------------------------------
+
+
+def set_channel(channel: str) -> MessagingSettings:
+    """The company's channel for every message from now on (HR's settings page)."""
+    if channel not in Channel.values:
+        raise ReviewError(_("Unknown channel."))
+    with transaction.atomic():
+        row, _created = MessagingSettings.objects.update_or_create(
+            pk=1, defaults={"channel": channel}
+        )
+    return row
+
+
+def send_test_message(employee: Employee | None) -> str:
+    """Send a test message to this employee on the company's channel, at once; returns the
+    channel it went on. Unlike the cycle's messages it does not fall back to e-mail: HR wants
+    to know that the platform reaches them. Raises ReviewError saying what went wrong."""
+    if employee is None:
+        raise ReviewError(_("Your login is not linked to an employee: nobody to send to."))
+    channel = MessagingSettings.current_channel()
+    link = absolute_url(reverse("reviews:inbox"))
+    title = str(_("ICR test message"))
+    text = str(_("This message was sent from ICR's channel settings; the button opens ICR."))
+    if channel == Channel.EMAIL:
+        if not employee.email:
+            raise ReviewError(_("You have no e-mail address in the employee file."))
+        send_mail(title, f"{text}\n\n{link}", settings.DEFAULT_FROM_EMAIL, [employee.email])
+        return channel
+    platform = channels.platform(channel)
+    if platform is None:
+        raise ReviewError(
+            _("%(platform)s is not configured: set its values in the environment.")
+            % {"platform": Channel(channel).label}
+        )
+    recipient = platform.recipient(employee)
+    if recipient is None:
+        raise ReviewError(_("You have no messaging ID (im_user_id column of the employee file)."))
+    notice = channels.Notice(title=title, lines=[text], link=link, link_label=str(_("Open ICR")))
+    try:
+        channels.Sender(platform).send(recipient, notice)
+    except channels.Refused as refused:
+        raise ReviewError(
+            _(
+                "%(platform)s refused your ID “%(id)s” (%(reason)s): your messages would go by "
+                "e-mail."
+            )
+            % {"platform": Channel(channel).label, "id": recipient.id, "reason": refused}
+        ) from refused
+    except channels.ChannelError as error:
+        raise ReviewError(
+            _("%(platform)s did not take the message: %(reason)s")
+            % {"platform": Channel(channel).label, "reason": error}
+        ) from error
+    return channel
