@@ -235,6 +235,7 @@ def section_messaging(options) -> dict:
         "people_not_messaged_exactly_once": not_once,
         "sent_by_worker": [r["sent"] for r in results],
         "log": check["by_status_channel"],
+        "load_average_1min": round(os.getloadavg()[0], 1),
     }
 
 
@@ -254,6 +255,7 @@ def print_messaging(result: dict) -> None:
         f"{result['people_not_messaged_exactly_once']}"
     )
     print(f"sent by worker: {result['sent_by_worker']}; log: {result['log']}")
+    print(f"load average (1 min) at the end: {result['load_average_1min']}")
 
 
 SECTIONS = {"messaging": (section_messaging, print_messaging)}
