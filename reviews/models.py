@@ -727,6 +727,9 @@ class MessagingSettings(models.Model):
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    # Who switched the company's channel, and when: the audit trail.
+    history = audited()
+
     class Meta:
         verbose_name = _("channels and sign-in")
         verbose_name_plural = _("channels and sign-in")

@@ -61,10 +61,12 @@ def test_the_sign_in_methods_show_as_configured_or_by_default(hr, settings):
     assert sign_in["ICR_LDAP_ENABLED"] is False
 
 
-def test_hr_chooses_the_channel(hr):
+def test_hr_chooses_the_channel_and_the_audit_trail_says_who(hr, hr_user):
     response = hr.post(URL, {"channel": Channel.DINGTALK, "_save": "1"})
     assert response.status_code == 302
     assert MessagingSettings.current_channel() == Channel.DINGTALK
+    (version,) = MessagingSettings.history.all()
+    assert (version.channel, version.history_user_id) == (Channel.DINGTALK, hr_user.pk)
 
 
 def test_the_test_message_reaches_hr_on_the_platform(hr, platform_server):
