@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from reviews import channels, emails, services
+from reviews import channels, emails, services, tasks
 from reviews.models import (
     Channel,
     MessagingSettings,
@@ -191,6 +191,13 @@ def test_a_platform_that_stays_down_is_replaced_by_e_mail(platforms, ids, smtp, 
         ("skipped", ""),
         ("skipped", ""),
     ]
+
+
+def test_the_send_task_retries_a_platforms_errors_with_backoff():
+    task = tasks.send_notification_batch
+    for error in (channels.RateLimited, channels.Unavailable):
+        assert issubclass(error, tuple(task.autoretry_for))
+    assert task.retry_backoff and task.retry_jitter and task.max_retries >= 3
 
 
 def test_an_expired_access_token_is_fetched_again(platforms, ids, smtp):
