@@ -305,6 +305,28 @@ ICR_REMINDER_MIN_GAP_HOURS = env_int("ICR_REMINDER_MIN_GAP_HOURS", 12)
 # HR's "send a reminder now" goes out at most once in this many minutes per cycle: a second
 # click (or a colleague's) within it is refused and says when the last one went.
 ICR_MANUAL_REMINDER_WINDOW_MINUTES = env_int("ICR_MANUAL_REMINDER_WINDOW_MINUTES", 60)
+# Messaging platforms (reviews/channels.py): HR picks the channel in the admin ("Channels and
+# sign-in"); the credentials come only from here, each also as NAME_FILE. A platform is usable
+# once all its values are set. *_API is the platform's address (tests play it on loopback).
+ICR_WECOM_CORP_ID = env_str("ICR_WECOM_CORP_ID")
+ICR_WECOM_AGENT_ID = env_str("ICR_WECOM_AGENT_ID")
+ICR_WECOM_SECRET = env_str("ICR_WECOM_SECRET")
+ICR_WECOM_API = env_str("ICR_WECOM_API", "https://qyapi.weixin.qq.com")
+# WeCom: one API may be called 10,000 times a minute per company.
+ICR_WECOM_RATE_PER_MINUTE = env_int("ICR_WECOM_RATE_PER_MINUTE", 10_000)
+ICR_DINGTALK_APP_KEY = env_str("ICR_DINGTALK_APP_KEY")
+ICR_DINGTALK_APP_SECRET = env_str("ICR_DINGTALK_APP_SECRET")
+ICR_DINGTALK_AGENT_ID = env_str("ICR_DINGTALK_AGENT_ID")
+ICR_DINGTALK_API = env_str("ICR_DINGTALK_API", "https://oapi.dingtalk.com")
+# DingTalk: 20 calls a second per API on the standard edition (40 professional, 60 dedicated).
+ICR_DINGTALK_RATE_PER_SECOND = env_int("ICR_DINGTALK_RATE_PER_SECOND", 20)
+ICR_FEISHU_APP_ID = env_str("ICR_FEISHU_APP_ID")
+ICR_FEISHU_APP_SECRET = env_str("ICR_FEISHU_APP_SECRET")
+ICR_FEISHU_API = env_str("ICR_FEISHU_API", "https://open.feishu.cn")
+# Feishu: im/v1/messages takes 1,000 calls a minute and 50 a second per app.
+ICR_FEISHU_RATE_PER_MINUTE = env_int("ICR_FEISHU_RATE_PER_MINUTE", 1_000)
+# A message a platform kept failing (down, misconfigured) goes by e-mail from this claim on.
+ICR_MESSAGING_MAX_ATTEMPTS = env_int("ICR_MESSAGING_MAX_ATTEMPTS", 4)
 # Results: a figure needs this many distinct raters, comments this many (else "not enough").
 ICR_MIN_RATERS = env_int("ICR_MIN_RATERS", 3)
 ICR_MIN_COMMENT_RATERS = env_int("ICR_MIN_COMMENT_RATERS", 5)

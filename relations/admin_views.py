@@ -63,6 +63,7 @@ COUNTERS = {
     "employees_deactivated": _("Employees deactivated (login disabled, relationships retired)"),
     "logins_created": _("Logins created"),
     "logins_updated": _("Logins changed"),
+    "im_ids_changed": _("Messaging IDs set or changed"),
     "services_changed": _("Service descriptions changed"),
 }
 

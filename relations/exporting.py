@@ -33,7 +33,7 @@ from icr.spreadsheet import neutralise
 
 from .importing import (
     DEPARTMENT_COLUMNS,
-    EMPLOYEE_COLUMNS,
+    EMPLOYEE_IM_COLUMNS,
     EXPORT_RELATION_COLUMNS,
     RELATION_COLUMNS,
 )
@@ -63,7 +63,8 @@ class _Now:
         )
 
     def employees(self) -> Iterable[tuple]:
-        """(employee id, name, e-mail, department code, manager's id, manager active, title)."""
+        """(employee id, name, e-mail, department code, manager's id, manager active, title,
+        messaging ID)."""
         return (
             Employee.objects.active()
             .order_by("employee_id")
@@ -75,6 +76,7 @@ class _Now:
                 "manager__employee_id",
                 "manager__active",
                 "title",
+                "im_user_id",
             )
             .iterator(chunk_size=10_000)
         )
@@ -126,6 +128,7 @@ class OrgAsOf:
                 "manager_id",
                 "title",
                 "active",
+                "im_user_id",
             )
         )
         self._dept = {pk: (code, active) for pk, code, _n, _p, _h, active in self._departments}
@@ -138,10 +141,11 @@ class OrgAsOf:
                 yield (code, name, *parent, *head)
 
     def employees(self) -> Iterator[tuple]:
-        for _pk, eid, name, email, dept_id, manager_id, title, active in self._employees:
+        for _pk, eid, name, email, dept_id, manager_id, title, active, im_id in self._employees:
             if active:
                 dept_code = self._dept.get(dept_id, _NONE)[0]
-                yield (eid, name, email, dept_code, *self._emp.get(manager_id, _NONE), title)
+                manager = self._emp.get(manager_id, _NONE)
+                yield (eid, name, email, dept_code, *manager, title, im_id or "")
 
     def edges(self) -> Iterator[tuple]:
         # Active then: the edge's version at that moment was not retired (as `_Now` reads it).
@@ -191,7 +195,7 @@ class OrgAsOf:
         ids = {row[0] for row in active}
         staff: dict[int, int] = {}
         names = {row[0]: row[2] for row in self._employees}
-        for _pk, _eid, _name, _email, dept_id, _m, _t, emp_active in self._employees:
+        for _pk, _eid, _name, _email, dept_id, _m, _t, emp_active, _im in self._employees:
             if emp_active:
                 staff[dept_id] = staff.get(dept_id, 0) + 1
         children: dict[int | None, list[tuple]] = {}
@@ -274,14 +278,13 @@ def write_departments(out: TextIO, source=None) -> int:
 
 def write_employees(out: TextIO, source=None) -> int:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EMPLOYEE_COLUMNS)
+    writer.writerow(EMPLOYEE_IM_COLUMNS)
     count = 0
-    for eid, name, email, dept_code, manager_id, manager_active, title in (
+    for eid, name, email, dept_code, manager_id, manager_active, title, im_id in (
         source or _Now()
     ).employees():
-        writer.writerow(
-            _cells([eid, name, email, dept_code, manager_id if manager_active else "", title])
-        )
+        manager = manager_id if manager_active else ""
+        writer.writerow(_cells([eid, name, email, dept_code, manager, title, im_id]))
         count += 1
     return count
 
@@ -338,7 +341,10 @@ TEMPLATE_ROWS = {
         DEPARTMENT_COLUMNS,
         [["HQ", "总部", "", "E001"], ["FIN", "财务部", "HQ", ""]],
     ),
-    "employees": (EMPLOYEE_COLUMNS, [["E001", "王总", "wang@example.com", "HQ", "", "总经理"]]),
+    "employees": (
+        EMPLOYEE_IM_COLUMNS,
+        [["E001", "王总", "wang@example.com", "HQ", "", "总经理", "wangzong"]],
+    ),
     "relations": (RELATION_COLUMNS, [["职能", "FIN", "", "HQ", "", "费用报销审核"]]),
 }
 

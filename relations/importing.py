@@ -100,6 +100,10 @@ EMPLOYEE_COLUMNS = (
     "manager_employee_id",
     "title",
 )
+# The same with the person's user ID on the company's messaging platform (WeCom, DingTalk,
+# Feishu): optional; a file without the column leaves everyone's ID as it is, a file with it
+# sets them (an empty cell clears one). The export and the templates write it.
+EMPLOYEE_IM_COLUMNS = (*EMPLOYEE_COLUMNS, "im_user_id")
 RELATION_COLUMNS = (
     "type",
     "provider_department",
@@ -167,6 +171,7 @@ class ImportChanges:
     employees_deactivated: int = 0
     logins_created: int = 0
     logins_updated: int = 0
+    im_ids_changed: int = 0  # messaging IDs set, changed or cleared on existing employees
     services_changed: int = 0  # edges whose service text changes
     pairs_created: dict[str, int] = field(default_factory=_type_counts)
     pairs_retired: dict[str, int] = field(default_factory=_type_counts)
@@ -234,6 +239,7 @@ _COUNTER_LABELS = {
     "employees_deactivated": gettext_lazy("Employees deactivated (login disabled, edges retired)"),
     "logins_created": gettext_lazy("Logins created"),
     "logins_updated": gettext_lazy("Logins changed"),
+    "im_ids_changed": gettext_lazy("Messaging IDs set or changed"),
     "services_changed": gettext_lazy("Service descriptions changed"),
 }
 
@@ -314,6 +320,7 @@ class _Writes:
     # manager, title, active, user)
     new_users: list[tuple] = field(default_factory=list)  # (tmp, username, email, first_name)
     user_updates: list[tuple] = field(default_factory=list)  # (id, email, is_active)
+    im_user_ids: list[tuple] = field(default_factory=list)  # (employee id or tmp, messaging ID)
     retire_pair_ids: list[int] = field(default_factory=list)
     service_updates: list[tuple] = field(default_factory=list)  # (edge id, service)
     new_pairs: list[NewPair] = field(default_factory=list)
@@ -344,7 +351,7 @@ def plan_import(
     """Read and check the files, compare with the database; writes nothing."""
     errors: list[ImportIssue] = []
     dept_table = read_table(departments, [DEPARTMENT_COLUMNS], errors)
-    emp_table = read_table(employees, [EMPLOYEE_COLUMNS], errors)
+    emp_table = read_table(employees, [EMPLOYEE_COLUMNS, EMPLOYEE_IM_COLUMNS], errors)
     for table in (dept_table, emp_table):
         # A header alone would deactivate the whole company: far more likely a wrong file.
         if table.ok and not table.rows:
@@ -448,6 +455,7 @@ class _EmpRow:
     department_code: str
     manager: str
     title: str
+    im_user_id: str | None = None  # None: the file has no im_user_id column
 
 
 @dataclass
@@ -568,6 +576,10 @@ def _check_employees(table: Table, depts: dict[str, _DeptRow] | None, errors) ->
         "email": _max_length(Employee, "email"),
         "title": _max_length(Employee, "title"),
     }
+    has_im = "im_user_id" in table.columns
+    if has_im:
+        limits["im_user_id"] = _max_length(Employee, "im_user_id")
+    im_lines: dict[str, int] = {}
     for line, row in table.rows:
         for column in ("employee_id", "name", "department_code"):
             _required(table, line, row, column, errors)
@@ -616,9 +628,29 @@ def _check_employees(table: Table, depts: dict[str, _DeptRow] | None, errors) ->
                 )
             )
             continue
+        im_user_id = row["im_user_id"] if has_im else None
+        if im_user_id:
+            # Two people with one ID would each get the other's messages.
+            if im_user_id in im_lines:
+                errors.append(
+                    table.issue(
+                        line,
+                        "im_user_id",
+                        _("Messaging ID “%(id)s” already appears on line %(line)s.")
+                        % {"id": im_user_id, "line": im_lines[im_user_id]},
+                    )
+                )
+            im_lines.setdefault(im_user_id, line)
         if eid:  # kept with errors too, like departments
             emps[eid] = _EmpRow(
-                line, eid, row["name"], row["email"], dept, row["manager_employee_id"], row["title"]
+                line,
+                eid,
+                row["name"],
+                row["email"],
+                dept,
+                row["manager_employee_id"],
+                row["title"],
+                im_user_id,
             )
     if table.failed:
         return emps
@@ -786,6 +818,7 @@ class _State:
     # active, user_id)
     users: dict[str, tuple]  # username → (id, email, is_active, privileged)
     users_by_id: dict[int, tuple]
+    im_ids: dict[str, str]  # employee_id → messaging ID
     pairs: dict[int, dict]  # non-rank active pairs: id → {type, workflow_id, forward, reverse}
     rank: dict[tuple[int, int], int]  # (subordinate id, manager id) → active rank pair id
     fingerprint: str
@@ -811,6 +844,7 @@ def _read_state() -> _State:
             "user_id",
         )
     )
+    im_rows = list(Employee.objects.order_by("id").values_list("employee_id", "im_user_id"))
     user_rows = list(
         User.objects.order_by("id").values_list(
             "id", User.USERNAME_FIELD, "email", "is_active", "is_staff", "is_superuser"
@@ -840,7 +874,7 @@ def _read_state() -> _State:
         .values_list("pair_id", "provider_employee_id", "customer_employee_id")
     )
     digest = hashlib.blake2b(digest_size=16)
-    for rows in (dept_rows, emp_rows, user_rows, edge_rows, rank_rows):
+    for rows in (dept_rows, emp_rows, im_rows, user_rows, edge_rows, rank_rows):
         digest.update(repr(rows).encode())
     pairs: dict[int, dict] = {}
     for edge_id, pair_id, direction, edge_type, pd, pe, cd, ce, service, wf in edge_rows:
@@ -853,6 +887,7 @@ def _read_state() -> _State:
         employees={r[1]: (r[0], *r[2:]) for r in emp_rows},
         users={r[1]: (r[0], r[2], r[3], r[4] or r[5]) for r in user_rows},
         users_by_id={r[0]: (r[2], r[3]) for r in user_rows},
+        im_ids=dict(im_rows),
         pairs=pairs,
         rank={(sub, sup): pair_id for pair_id, sub, sup in rank_rows},
         fingerprint=digest.hexdigest(),
@@ -948,6 +983,12 @@ def _diff(files: _Files, state: _State, plan: ImportPlan) -> None:
                 writes.user_updates.append((user_id, *wanted_user))
                 if existing is not None and user_id == existing[7]:
                     changes.note("logins_updated", eid)
+        if row.im_user_id is not None:
+            current = state.im_ids.get(eid, "") if existing else ""
+            if row.im_user_id != current:
+                writes.im_user_ids.append((emp_ids[eid], row.im_user_id))
+                if existing is not None:
+                    changes.note("im_ids_changed", label)
         if existing is None:
             writes.new_employees.append(
                 (emp_ids[eid], eid, row.name, row.email, dept, manager, row.title, user_id)
@@ -1152,6 +1193,9 @@ def _write(writes: _Writes, *, at, audit: _Audit) -> None:
                 for pk, name, email, d, m, title, active, u in writes.employee_updates
             ],
         )
+        import_sql.update_rows(
+            Employee, ["im_user_id"], [(emp(pk), value) for pk, value in writes.im_user_ids]
+        )
         import_sql.update_rows(User, ["email", "is_active"], writes.user_updates)
         import_sql.retire_pairs(RelationPair, Edge, writes.retire_pair_ids, at)
         import_sql.update_rows(Edge, ["service"], writes.service_updates)
@@ -1163,7 +1207,15 @@ def _write(writes: _Writes, *, at, audit: _Audit) -> None:
             (Department, "id", history.CREATED, list(dept_map.values())),
             (Department, "id", history.CHANGED, [r[0] for r in writes.department_updates]),
             (Employee, "id", history.CREATED, list(emp_map.values())),
-            (Employee, "id", history.CHANGED, [r[0] for r in writes.employee_updates]),
+            (
+                Employee,
+                "id",
+                history.CHANGED,
+                sorted(
+                    {r[0] for r in writes.employee_updates}
+                    | {pk for pk, _value in writes.im_user_ids if pk > 0}
+                ),
+            ),
             (RelationPair, "id", history.CREATED, pair_ids),
             (RelationPair, "id", history.CHANGED, writes.retire_pair_ids),
             (Edge, "pair_id", history.CREATED, pair_ids),

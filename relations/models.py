@@ -199,6 +199,14 @@ class Employee(models.Model):
         related_name="reports",
     )
     title = models.CharField(_("title"), max_length=200, blank=True)
+    # The person's user ID on the company's messaging platform (WeCom / DingTalk userid,
+    # Feishu user_id), from the import's optional `im_user_id` column.
+    im_user_id = models.CharField(
+        _("messaging ID"),
+        max_length=64,
+        blank=True,
+        help_text=_("User ID on WeCom, DingTalk or Feishu; empty: e-mail (Feishu: by e-mail)."),
+    )
     active = models.BooleanField(_("active"), default=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,

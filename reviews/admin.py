@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -11,14 +15,16 @@ from django.utils.translation import gettext_lazy as _
 from icr.history_admin import AuditedAdmin
 from relations.models import EdgeType
 
-from . import services
+from . import channels, services
 from .models import (
+    Channel,
     Criterion,
     Cycle,
     CycleEvent,
     CycleStatus,
     CycleTemplate,
     DepartmentEvaluator,
+    MessagingSettings,
     NotificationLog,
     ReviewRequest,
 )
@@ -257,8 +263,8 @@ class ReviewRequestAdmin(admin.ModelAdmin):
 
 @admin.register(NotificationLog)
 class NotificationLogAdmin(admin.ModelAdmin):
-    list_display = ("cycle", "rater", "kind", "offset", "status", "sent_at", "attempts")
-    list_filter = ("kind", "status", "cycle")
+    list_display = ("cycle", "rater", "kind", "offset", "status", "channel", "sent_at", "attempts")
+    list_filter = ("kind", "status", "channel", "cycle")
     list_select_related = ("cycle", "rater")
     show_full_result_count = False
 
@@ -267,3 +273,88 @@ class NotificationLogAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ChannelForm(forms.Form):
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+
+
+# Sign-in settings, set by the sign-in feature when it is installed: (setting, label, default).
+SIGN_IN_SETTINGS = (
+    ("ICR_OIDC_ENABLED", _("Sign in with the company's OpenID Connect provider"), False),
+    ("ICR_LDAP_ENABLED", _("Sign in with LDAP / Active Directory"), False),
+    ("ICR_PASSWORD_LOGIN", _("Sign in with an ICR password"), True),
+)
+
+
+def platform_status() -> list[dict]:
+    """Each platform's settings as "set" / "not set": never a value (they are secrets or
+    identify the company's app); only the API address is shown."""
+    rows = []
+    for code, cls in channels.PLATFORMS.items():
+        names = [*cls.setting_names]
+        rows.append(
+            {
+                "label": Channel(code).label,
+                "configured": all(getattr(settings, n, "") for n in names),
+                "values": [(n, bool(getattr(settings, n, ""))) for n in names],
+                "api": getattr(settings, f"ICR_{code.upper()}_API", ""),
+            }
+        )
+    return rows
+
+
+@admin.register(MessagingSettings)
+class MessagingSettingsAdmin(admin.ModelAdmin):
+    """One page, HR's: the company's channel, each platform's configuration (set or not, from
+    the environment), the sign-in methods (read-only), and a test message to oneself."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return redirect("admin:reviews_messagingsettings_changelist")
+
+    def changelist_view(self, request, extra_context=None):
+        can_change = self.has_change_permission(request)
+        current = MessagingSettings.current_channel()
+        form = ChannelForm(request.POST or None, initial={"channel": current})
+        if request.method == "POST":
+            if not can_change:
+                raise PermissionDenied
+            if "_test" in request.POST:
+                employee = getattr(request.user, "employee", None)
+                try:
+                    used = services.send_test_message(employee)
+                except services.ReviewError as error:
+                    messages.error(request, str(error))
+                else:
+                    messages.success(
+                        request,
+                        _("A test message went to you by %(channel)s.")
+                        % {"channel": Channel(used).label},
+                    )
+                return redirect("admin:reviews_messagingsettings_changelist")
+            if form.is_valid():
+                services.set_channel(form.cleaned_data["channel"])
+                messages.success(request, _("The channel is saved."))
+                return redirect("admin:reviews_messagingsettings_changelist")
+        employee = getattr(request.user, "employee", None)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Channels and sign-in"),
+            "form": form,
+            "can_change": can_change,
+            "platforms": platform_status(),
+            "sign_in": [
+                (name, label, bool(getattr(settings, name, default)))
+                for name, label, default in SIGN_IN_SETTINGS
+            ],
+            "employee": employee,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/reviews/messaging_settings.html", context)

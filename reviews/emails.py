@@ -1,4 +1,5 @@
-"""The e-mails of a cycle: one per rater and event, in the rater's language, sent in batches.
+"""The messages of a cycle: one per rater and event, in the rater's language, sent in batches,
+by e-mail or on the company's messaging platform (`channels`), whichever carries it.
 
 `send_batch` claims log rows (pending → sending, under a token of its own), sends each message
 over one SMTP connection and marks it sent right after the server accepted it; on an SMTP error
@@ -8,6 +9,7 @@ worker's rows are given back by `services.resend_stalled_notifications` once its
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from contextlib import contextmanager
@@ -25,8 +27,11 @@ from django.utils.translation import gettext
 
 from relations.models import EdgeType, RankKind
 
+from . import channels
 from .models import (
+    Channel,
     CycleStatus,
+    MessagingSettings,
     NotificationKind,
     NotificationLog,
     NotificationStatus,
@@ -36,11 +41,14 @@ from .models import (
 )
 from .tokens import make_request_token
 
+logger = logging.getLogger(__name__)
+
 TEMPLATES = {
     NotificationKind.INVITATION: "emails/invitation.txt",
     NotificationKind.REMINDER: "emails/reminder.txt",
     NotificationKind.MANUAL_REMINDER: "emails/reminder.txt",
     NotificationKind.CLOSED: "emails/closed.txt",
+    NotificationKind.REPLY: "emails/reply.txt",
 }
 
 
@@ -58,6 +66,8 @@ def _subject(kind: str, cycle) -> str:
         return gettext("Please rate the services you received: %(cycle)s") % {"cycle": cycle.name}
     if kind == NotificationKind.CLOSED:
         return gettext("Evaluation closed: %(cycle)s") % {"cycle": cycle.name}
+    if kind == NotificationKind.REPLY:
+        return gettext("A department answered a comment: %(cycle)s") % {"cycle": cycle.name}
     return gettext("Reminder: your evaluations for %(cycle)s") % {"cycle": cycle.name}
 
 
@@ -97,6 +107,9 @@ class _Renderer:
         self.link_prefix = absolute_url(prefix)
         self.link_suffix = suffix
         self.inbox_url = absolute_url(reverse("reviews:inbox"))
+        self.results_url = absolute_url(reverse("results:me"))
+        # Department names of answered comments (REPLY rows), by comment id: `send_batch`.
+        self.reply_departments: dict[int, str] = {}
 
     def link(self, request_id: int, cycle_id: int) -> str:
         return self.link_prefix + make_request_token(request_id, cycle_id) + self.link_suffix
@@ -132,6 +145,8 @@ class _Renderer:
                     for r in requests
                 ),
                 "inbox_url": self.inbox_url,
+                "results_url": self.results_url,
+                "department": self.reply_departments.get(log.offset, ""),
             }
             body = template.render(context)
             subject = _subject(log.kind, cycle)
@@ -145,6 +160,52 @@ class _Renderer:
                 "Message-ID": message_id(log),
             },
         )
+
+    def notice(self, log: NotificationLog, requests: list[dict]) -> channels.Notice:
+        """The card of one log row on a messaging platform, in the rater's language: the
+        button opens the first request's rating form (the e-mail's signed link)."""
+        rater, cycle = log.rater, log.cycle
+        language = rater.language or settings.LANGUAGE_CODE
+        with translation.override(language):
+            title = _subject(log.kind, cycle)
+            deadline = timezone.localtime(cycle.deadline).strftime("%Y-%m-%d %H:%M")
+            key = f"icr-{log.pk}-{log.created_at:%Y%m%d%H%M%S}"
+            if log.kind in (NotificationKind.CLOSED, NotificationKind.REPLY):
+                if log.kind == NotificationKind.CLOSED:
+                    line = gettext(
+                        "The evaluation is closed. Thank you; the results are shown aggregated "
+                        "and anonymous."
+                    )
+                else:
+                    line = gettext(
+                        "%(department)s answered a comment from the raters of this evaluation."
+                    ) % {"department": self.reply_departments.get(log.offset, "")}
+                return channels.Notice(
+                    title=title,
+                    lines=[line],
+                    link=self.results_url,
+                    link_label=gettext("Open my results"),
+                    key=key,
+                )
+            pending = [r for r in requests if r["status"] == RequestStatus.PENDING] or requests
+            names = [r["provider_name"] for r in pending[:5]]
+            if len(pending) > 5:
+                names.append("…")
+            first = pending[0] if pending else None
+            return channels.Notice(
+                title=title,
+                lines=[
+                    gettext("%(count)s evaluations to give: %(names)s")
+                    % {"count": len(pending), "names": "、".join(names)},
+                    gettext("Your answers are anonymous: results are only shown aggregated."),
+                ],
+                facts=[(gettext("Deadline"), deadline)],
+                link=self.link(first["id"], cycle.pk) if first else self.inbox_url,
+                link_label=gettext("Rate now"),
+                more_link=self.inbox_url,
+                more_label=gettext("All my requests"),
+                key=key,
+            )
 
 
 def message_id(log: NotificationLog) -> str:
@@ -213,7 +274,14 @@ def _quick_marks():
 
 
 def send_batch(log_ids: list[int]) -> int:
-    """Send the pending e-mails among these log rows; returns how many were sent.
+    """Send the pending messages among these log rows; returns how many were sent.
+
+    The channel is the company's (`MessagingSettings`): on a messaging platform, each person
+    with an ID there (Feishu: or an e-mail address) gets a card; whoever the platform refuses,
+    has no ID, or whose row failed `ICR_MESSAGING_MAX_ATTEMPTS` claims gets the e-mail
+    instead, in the same claim, so still one message per row; the row records the channel.
+    A platform that is rate limiting or down raises `channels.ChannelError` after the rows not
+    sent went back to pending: the task retries with backoff.
 
     One SMTP connection for the batch; each message is marked sent as soon as the server took
     it, so a failure in the middle re-sends nothing that already went out.
@@ -256,7 +324,12 @@ def send_batch(log_ids: list[int]) -> int:
         by_rater[(req["cycle_id"], req["rater_id"])].append(req)
 
     renderer = _Renderer()
-    to_send: list[tuple[NotificationLog, EmailMessage]] = []
+    reply_ids = {log.offset for log in logs if log.kind == NotificationKind.REPLY}
+    if reply_ids:
+        renderer.reply_departments = _reply_departments(reply_ids)
+    platform = channels.platform(MessagingSettings.current_channel())
+    max_attempts = settings.ICR_MESSAGING_MAX_ATTEMPTS
+    to_send: list[tuple[NotificationLog, list[dict], channels.Recipient | None]] = []
     skipped: list[int] = []
     for log in logs:
         requests = by_rater.get((log.cycle_id, log.rater_id), [])
@@ -266,10 +339,13 @@ def send_batch(log_ids: list[int]) -> int:
             if not requests or log.cycle.status != CycleStatus.OPEN:
                 skipped.append(log.pk)
                 continue
-        if not log.rater.email or not log.rater.active:
+        recipient = None
+        if platform is not None and log.attempts <= max_attempts:
+            recipient = platform.recipient(log.rater)
+        if not log.rater.active or not (log.rater.email or recipient):
             skipped.append(log.pk)
             continue
-        to_send.append((log, renderer.render(log, requests)))
+        to_send.append((log, requests, recipient))
     if skipped:
         NotificationLog.objects.filter(id__in=skipped).held_by(claim).update(
             status=NotificationStatus.SKIPPED
@@ -278,33 +354,71 @@ def send_batch(log_ids: list[int]) -> int:
     table = db_connection.ops.quote_name(NotificationLog._meta.db_table)
     # Whatever became of the row meanwhile, the message went out: `sent` is what a later run
     # must find, so the mark does not depend on the claim.
-    mark_sent = f"UPDATE {table} SET status = %s, sent_at = %s WHERE id = %s"  # noqa: S608
+    mark_sent = f"UPDATE {table} SET status = %s, sent_at = %s, channel = %s WHERE id = %s"  # noqa: S608
     renew_every = notification_lease() / 6
-    held = {log.pk for log, _message in to_send}
+    held = {log.pk for log, _requests, _recipient in to_send}
     sent_ids: set[int] = set()
+    settled: set[int] = set()  # sent, or skipped once the platform refused someone without e-mail
+
+    def keep_alive() -> None:
+        nonlocal confirmed_at, held
+        if timezone.now() - confirmed_at > renew_every:
+            confirmed_at = timezone.now()
+            held = _renew(held - settled, claim)
+
+    sender = (
+        channels.Sender(
+            platform,
+            keep_alive=keep_alive,
+            wanted=sum(1 for _log, _r, recipient in to_send if recipient),
+        )
+        if platform is not None
+        else None
+    )
     connection = get_connection()
+    opened = False
     try:
-        connection.open()
+        if any(recipient is None for _log, _r, recipient in to_send):
+            connection.open()
+            opened = True
         with _quick_marks(), db_connection.cursor() as cursor:
-            for log, message in to_send:
-                if timezone.now() - confirmed_at > renew_every:
-                    confirmed_at = timezone.now()
-                    held = _renew(held - sent_ids, claim)
+            for log, requests, recipient in to_send:
+                keep_alive()
                 if log.pk not in held:
                     continue  # given back after its lease ran out: another run sends it
-                # The open connection is reused: send_messages opens none of its own.
-                connection.send_messages([message])
-                cursor.execute(
-                    mark_sent,
-                    [
-                        NotificationStatus.SENT,
-                        db_connection.ops.adapt_datetimefield_value(timezone.now()),
-                        log.pk,
-                    ],
-                )
+                channel = ""
+                if recipient is not None and sender is not None:
+                    try:
+                        sender.send(recipient, renderer.notice(log, requests))
+                        channel = platform.code
+                    except channels.Refused:
+                        logger.info(
+                            "%s refused rater %s: e-mail instead", platform.code, log.rater_id
+                        )
+                        if not log.rater.email:
+                            NotificationLog.objects.filter(pk=log.pk).held_by(claim).update(
+                                status=NotificationStatus.SKIPPED
+                            )
+                            settled.add(log.pk)
+                            continue
+                    if log.pk not in held:  # waiting for the rate limit, the row was lost
+                        if channel:
+                            _mark(cursor, mark_sent, log.pk, channel)
+                            sent_ids.add(log.pk)
+                            settled.add(log.pk)
+                        continue
+                if not channel:
+                    if not opened:
+                        connection.open()
+                        opened = True
+                    # The open connection is reused: send_messages opens none of its own.
+                    connection.send_messages([renderer.render(log, requests)])
+                    channel = Channel.EMAIL
+                _mark(cursor, mark_sent, log.pk, channel)
                 sent_ids.add(log.pk)
+                settled.add(log.pk)
     except BaseException:
-        unsent = [log.pk for log, _message in to_send if log.pk not in sent_ids]
+        unsent = [log.pk for log, _r, _recipient in to_send if log.pk not in settled]
         NotificationLog.objects.filter(id__in=unsent).held_by(claim).update(
             status=NotificationStatus.PENDING
         )
@@ -312,3 +426,30 @@ def send_batch(log_ids: list[int]) -> int:
     finally:
         connection.close()
     return len(sent_ids)
+
+
+def _mark(cursor, sql: str, log_id: int, channel: str) -> None:
+    cursor.execute(
+        sql,
+        [
+            NotificationStatus.SENT,
+            db_connection.ops.adapt_datetimefield_value(timezone.now()),
+            channel,
+            log_id,
+        ],
+    )
+
+
+def _reply_departments(comment_ids: set[int]) -> dict[int, str]:
+    """Comment id → the name of the department that answered it."""
+    from relations.models import Department
+
+    from .rollup_models import ResultComment
+
+    departments = dict(
+        ResultComment.objects.filter(id__in=comment_ids).values_list("id", "department_id")
+    )
+    names = dict(
+        Department.objects.filter(id__in=set(departments.values())).values_list("id", "name")
+    )
+    return {cid: names.get(did, "") for cid, did in departments.items()}

@@ -587,6 +587,17 @@ class NotificationKind(models.TextChoices):
     REMINDER = "reminder", _("Reminder")
     MANUAL_REMINDER = "manual", _("Reminder sent by HR")
     CLOSED = "closed", _("Cycle closed")
+    # A department answered a comment of a closed cycle; offset: the comment's id.
+    REPLY = "reply", _("Answer to a comment")
+
+
+class Channel(models.TextChoices):
+    """How a person is messaged: e-mail, or the company's messaging platform."""
+
+    EMAIL = "email", _("E-mail")
+    WECOM = "wecom", _("WeCom (企业微信)")
+    DINGTALK = "dingtalk", _("DingTalk (钉钉)")
+    FEISHU = "feishu", _("Feishu (飞书)")
 
 
 class NotificationStatus(models.TextChoices):
@@ -662,6 +673,11 @@ class NotificationLog(models.Model):
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # The channel the message went out on, written with `sent`: one row, one message, whichever
+    # channel carried it (a platform's refusal falls back to e-mail within the same claim).
+    channel = models.CharField(
+        _("channel"), max_length=8, choices=Channel.choices, blank=True, db_default=""
+    )
 
     objects = NotificationLogQuerySet.as_manager()
 
@@ -679,6 +695,12 @@ class NotificationLog(models.Model):
                 | Q(claim__isnull=False, claimed_at__isnull=False),
                 name="reviews_notificationlog_sending_is_claimed",
             ),
+            # A sent message names its channel; nothing else does.
+            models.CheckConstraint(
+                condition=Q(status=NotificationStatus.SENT, channel__in=Channel.values)
+                | (~Q(status=NotificationStatus.SENT) & Q(channel="")),
+                name="reviews_notificationlog_sent_has_channel",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "created_at"], name="reviews_notification_status")
@@ -686,6 +708,68 @@ class NotificationLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cycle} · {self.rater_id} · {self.kind}"
+
+
+class MessagingSettings(models.Model):
+    """The company's choice of channel (one row). Credentials never live here: they come from
+    the environment or files (settings.ICR_WECOM_*, ICR_DINGTALK_*, ICR_FEISHU_*)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    channel = models.CharField(
+        _("channel"),
+        max_length=8,
+        choices=Channel.choices,
+        default=Channel.EMAIL,
+        help_text=_(
+            "Invitations, reminders and notices go here; e-mail is the fallback for people "
+            "without an ID on the platform or whom the platform refuses."
+        ),
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    # Who switched the company's channel, and when: the audit trail.
+    history = audited()
+
+    class Meta:
+        verbose_name = _("channels and sign-in")
+        verbose_name_plural = _("channels and sign-in")
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="reviews_messagingsettings_one_row")
+        ]
+
+    def __str__(self) -> str:
+        return str(self.get_channel_display())
+
+    @classmethod
+    def current_channel(cls) -> str:
+        row = cls.objects.filter(pk=1).values_list("channel", flat=True).first()
+        return row or Channel.EMAIL
+
+
+class RateBucket(models.Model):
+    """A token bucket per messaging platform, shared by every worker process (`channels`).
+
+    In the database rather than in Redis: the limit is the platform's, for the whole company,
+    so it must hold across processes and hosts, and the database is the one store every
+    deployment shares (Redis is optional, and a memory cache is per process). One short
+    locked UPDATE per handful of messages is far below what either database takes.
+    """
+
+    platform = models.CharField(_("platform"), max_length=16, primary_key=True)
+    tokens = models.FloatField(_("tokens"))
+    updated_at = models.DateTimeField(_("updated at"))
+
+    class Meta:
+        verbose_name = _("rate bucket")
+        verbose_name_plural = _("rate buckets")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(tokens__gte=0), name="reviews_ratebucket_not_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}: {self.tokens:.1f}"
 
 
 from .rollup_models import *  # noqa: E402, F403  (results rows: registered with this app)

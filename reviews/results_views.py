@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from relations.models import Department, DepartmentTree, subtree_ids
 from relations.roles import request_roles, visible_department_ids
 
-from . import results, results_export
+from . import results, results_export, services
 from .close import compute_rollups
 from .models import (
     ActionStatus,
@@ -164,6 +164,7 @@ def comment_reply(request, pk: int):
         reply.author = request.user
         reply.updated_at = timezone.now()
         reply.save()
+        services.queue_reply_notices(comment)
         messages.success(request, _("Your answer is saved; the raters of this cycle can read it."))
     return redirect(f"{_dashboard_url(comment.department_id)}?cycle={comment.cycle_id}#comments")
 

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -29,10 +31,13 @@ from icr import history
 from icr.db import analyze_tables, execute_prepared
 from relations.models import Department, Edge, EdgeType, Employee
 
+from . import channels
 from .close import SideQueries, compute_rollups
+from .emails import absolute_url
 from .models import (
     Answer,
     AnswerScore,
+    Channel,
     Criterion,
     Cycle,
     CycleEvent,
@@ -40,6 +45,7 @@ from .models import (
     CycleStatus,
     CycleTemplate,
     DepartmentEvaluator,
+    MessagingSettings,
     NotificationKind,
     NotificationLog,
     NotificationStatus,
@@ -389,8 +395,8 @@ def record_notifications(
         ]
     sql = f"""
         INSERT INTO {log_t}
-            (cycle_id, rater_id, kind, {q("offset")}, status, created_at, attempts)
-        SELECT DISTINCT r.cycle_id, r.rater_id, %s, %s, %s, %s, 0
+            (cycle_id, rater_id, kind, {q("offset")}, status, created_at, attempts, channel)
+        SELECT DISTINCT r.cycle_id, r.rater_id, %s, %s, %s, %s, 0, ''
         FROM {q(ReviewRequest._meta.db_table)} r
         WHERE {where}
         ON CONFLICT (cycle_id, rater_id, kind, {q("offset")}) DO NOTHING
@@ -405,6 +411,44 @@ def record_notifications(
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return max(cursor.rowcount, 0)
+
+
+def queue_reply_notices(comment) -> int:
+    """Tell the raters a department's answer to a comment concerns that it was written.
+
+    The comment is anonymous, so its author cannot be told alone: the notice goes to everyone
+    who answered that department in that cycle (`results.replies_for_rater` shows the answer
+    to the same people). One row per rater and comment (offset: the comment's id), so
+    editing the answer sends nothing again. Set-based; sent after commit.
+    """
+    q = connection.ops.quote_name
+    log_t = q(NotificationLog._meta.db_table)
+    sql = f"""
+        INSERT INTO {log_t}
+            (cycle_id, rater_id, kind, {q("offset")}, status, created_at, attempts, channel)
+        SELECT DISTINCT r.cycle_id, r.rater_id, %s, %s, %s, %s, 0, ''
+        FROM {q(ReviewRequest._meta.db_table)} r
+        JOIN {q(Cycle._meta.db_table)} c ON c.id = r.cycle_id
+        WHERE r.cycle_id = %s AND r.provider_department_id = %s AND r.status <> %s
+          AND c.status = %s
+        ON CONFLICT (cycle_id, rater_id, kind, {q("offset")}) DO NOTHING
+    """  # noqa: S608
+    params = [
+        NotificationKind.REPLY,
+        comment.pk,
+        NotificationStatus.PENDING,
+        connection.ops.adapt_datetimefield_value(timezone.now()),
+        comment.cycle_id,
+        comment.department_id,
+        RequestStatus.PENDING,
+        CycleStatus.CLOSED,
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        created = max(cursor.rowcount, 0)
+        if created:
+            _dispatch(comment.cycle_id, NotificationKind.REPLY, comment.pk)
+    return created
 
 
 def queue_notifications(
@@ -1169,3 +1213,60 @@ def refresh_request_statistics() -> None:
     and scan all of it for every batch of invitations. A sample: about 0.5 s at a million rows.
     """
     analyze_tables(ReviewRequest)
+
+
+# --- Messaging channels -----------------------------------------------------------------------
+
+
+def set_channel(channel: str) -> MessagingSettings:
+    """The company's channel for every message from now on (HR's settings page)."""
+    if channel not in Channel.values:
+        raise ReviewError(_("Unknown channel."))
+    with transaction.atomic():
+        row, _created = MessagingSettings.objects.update_or_create(
+            pk=1, defaults={"channel": channel}
+        )
+    return row
+
+
+def send_test_message(employee: Employee | None) -> str:
+    """Send a test message to this employee on the company's channel, at once; returns the
+    channel it went on. Unlike the cycle's messages it does not fall back to e-mail: HR wants
+    to know that the platform reaches them. Raises ReviewError saying what went wrong."""
+    if employee is None:
+        raise ReviewError(_("Your login is not linked to an employee: nobody to send to."))
+    channel = MessagingSettings.current_channel()
+    link = absolute_url(reverse("reviews:inbox"))
+    title = str(_("ICR test message"))
+    text = str(_("This message was sent from ICR's channel settings; the button opens ICR."))
+    if channel == Channel.EMAIL:
+        if not employee.email:
+            raise ReviewError(_("You have no e-mail address in the employee file."))
+        send_mail(title, f"{text}\n\n{link}", settings.DEFAULT_FROM_EMAIL, [employee.email])
+        return channel
+    platform = channels.platform(channel)
+    if platform is None:
+        raise ReviewError(
+            _("%(platform)s is not configured: set its values in the environment.")
+            % {"platform": Channel(channel).label}
+        )
+    recipient = platform.recipient(employee)
+    if recipient is None:
+        raise ReviewError(_("You have no messaging ID (im_user_id column of the employee file)."))
+    notice = channels.Notice(title=title, lines=[text], link=link, link_label=str(_("Open ICR")))
+    try:
+        channels.Sender(platform).send(recipient, notice)
+    except channels.Refused as refused:
+        raise ReviewError(
+            _(
+                "%(platform)s refused your ID “%(id)s” (%(reason)s): your messages would go by "
+                "e-mail."
+            )
+            % {"platform": Channel(channel).label, "id": recipient.id, "reason": refused}
+        ) from refused
+    except channels.ChannelError as error:
+        raise ReviewError(
+            _("%(platform)s did not take the message: %(reason)s")
+            % {"platform": Channel(channel).label, "reason": error}
+        ) from error
+    return channel

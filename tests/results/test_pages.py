@@ -17,6 +17,7 @@ from reviews.models import (
     CommentReply,
     CycleResultSettings,
     ImprovementAction,
+    NotificationLog,
     ResultComment,
     Rollup,
 )
@@ -180,6 +181,15 @@ def test_a_departments_answer_to_a_comment_reaches_its_raters_only(corp, cycles)
     outsider = corp["people"]["E031"]  # 财务员0 never rated OPS_A
     page = login(Client(), outsider).get(f"/results/employees/{outsider.pk}/")
     assert "已建立通知群" not in page.content.decode()
+    # They are told, once: the same people, not only the comment's (anonymous) author.
+    told = set(
+        NotificationLog.objects.filter(kind="reply", offset=comment.pk).values_list(
+            "rater__employee_id", flat=True
+        )
+    )
+    assert "E021" in told and "E031" not in told
+    head.post(f"/results/comments/{comment.pk}/reply/", {"text": "已建立通知群，每周一"})
+    assert NotificationLog.objects.filter(kind="reply", offset=comment.pk).count() == len(told)
 
 
 def test_a_comment_written_by_several_shows_once_with_its_count_and_the_answer(corp, cycles):

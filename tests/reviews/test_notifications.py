@@ -144,7 +144,9 @@ def open_new_cycle_quietly():
     cycle = services.create_cycle(name="Q", deadline=timezone.now() + dt.timedelta(days=7))
     services.open_cycle(cycle)
     services.record_notifications(cycle.pk, "invitation")
-    NotificationLog.objects.filter(cycle=cycle).update(status=NotificationStatus.SENT)
+    NotificationLog.objects.filter(cycle=cycle).update(
+        status=NotificationStatus.SENT, channel="email"
+    )
     return cycle
 
 
