@@ -181,8 +181,7 @@ def test_the_next_cycle_s_figure_shows_beside_the_thread_only_when_shown(corp, c
 
     def skip(req):
         return req.provider_department_id == corp["ops_b"].pk and (
-            req.customer_department_id == corp["sales"].pk
-            and req.rater_id not in sellers_rating_b
+            req.customer_department_id == corp["sales"].pk and req.rater_id not in sellers_rating_b
         )
 
     cycle = cycles.run(lambda req, crit: 4, skip=skip, edge_types=[EdgeType.FUNCTION])
@@ -260,18 +259,22 @@ def test_a_total_under_n_is_not_shown(corp):
     counts = department_counts(corp["ops"])
     assert not counts["total"].shown and counts["by_customer"] == []
     assert not counts["pool"].shown
-    html = _client(corp["heads"]["OPS"].user).get(
-        reverse("needs:department", args=[corp["ops"].pk])
-    ).content.decode()
+    html = (
+        _client(corp["heads"]["OPS"].user)
+        .get(reverse("needs:department", args=[corp["ops"].pk]))
+        .content.decode()
+    )
     assert "Fewer than 3" in html
 
 
 def test_the_results_page_shows_the_counts_and_leads_to_the_threads(corp, cycles):
     Need.objects.bulk_create([_need(corp, corp["sales"], answered_after=2) for _ in range(3)])
     cycles.run()
-    html = _client(corp["heads"]["OPS"].user).get(
-        reverse("results:department", args=[corp["ops"].pk])
-    ).content.decode()
+    html = (
+        _client(corp["heads"]["OPS"].user)
+        .get(reverse("results:department", args=[corp["ops"].pk]))
+        .content.decode()
+    )
     assert 'id="need-counts"' in html and "2.0" in html
     assert reverse("needs:department", args=[corp["ops"].pk]) in html
 
