@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Count, F, Q
+from django.utils import timezone
 
 from relations.membership import departments_represented_by
 from relations.models import Department, Edge, Employee, subtree_ids
@@ -78,30 +79,45 @@ def _published(row: Rollup | None) -> Rollup | None:
     return row
 
 
-def group_row(need: Need, cycle: Cycle) -> Rollup | None:
-    """The published figure of the need's group in a closed cycle: for a department provider,
-    its figure for the customer department (the matrix cell, all types but rank); for a
-    person, their overall figure."""
-    rows = Rollup.objects.filter(cycle=cycle, criterion__isnull=True)
-    if need.provider_employee_id is not None:
-        row = rows.filter(
+def group_rows(needs: list[Need], cycle_ids: set[int]) -> dict[tuple, Rollup]:
+    """The published figures of the needs' groups in these cycles, in two queries whatever the
+    number of threads: for a department provider, its figure for the customer department (the
+    matrix cell, all types but rank); for a person, their overall figure. Keyed (cycle id,
+    "person", employee id) and (cycle id, "department", provider id, customer id)."""
+    out: dict[tuple, Rollup] = {}
+    if not cycle_ids:
+        return out
+    rows = Rollup.objects.filter(cycle_id__in=cycle_ids, criterion__isnull=True)
+    people = {n.provider_employee_id for n in needs if n.provider_employee_id is not None}
+    if people:
+        for row in rows.filter(
             scope=RollupScope.PERSON,
-            employee_id=need.provider_employee_id,
+            employee_id__in=people,
             kind="",
             customer_department__isnull=True,
-        ).first()
-    else:
-        row = (
-            rows.filter(
-                cells_of_kind(""),
-                scope=RollupScope.SELF,
-                department_id=need.provider_department_id,
-                customer_department_id=need.customer_department_id,
-            )
-            .order_by("kind")
-            .first()
-        )
-    return _published(row)
+        ):
+            if _published(row):
+                out[(row.cycle_id, "person", row.employee_id)] = row
+    pairs = [n for n in needs if n.provider_employee_id is None]
+    if pairs:
+        # The all-types cell, or the one type's row that stands for it (`only_type`).
+        for row in rows.filter(
+            cells_of_kind(""),
+            scope=RollupScope.SELF,
+            department_id__in={n.provider_department_id for n in pairs},
+            customer_department_id__in={n.customer_department_id for n in pairs},
+        ).order_by("-kind"):
+            if _published(row):
+                out[(row.cycle_id, "department", row.department_id, row.customer_department_id)] = (
+                    row
+                )
+    return out
+
+
+def _group_key(need: Need, cycle_id: int) -> tuple:
+    if need.provider_employee_id is not None:
+        return (cycle_id, "person", need.provider_employee_id)
+    return (cycle_id, "department", need.provider_department_id, need.customer_department_id)
 
 
 def may_see_group_figure(need: Need, *, is_hr: bool, employee_id: int | None) -> bool:
@@ -127,23 +143,29 @@ def thread_figures(needs: list[Need], *, may_see) -> dict:
     """For each thread: the group's figure in the last closed cycle before it was raised and in
     the first that opened after it (the next cycle), printed as the results pages print them;
     hidden figures show why, never their numbers. `may_see(need)` says whether the viewer may
-    see that group's figure at all."""
+    see that group's figure at all. A fixed number of queries for any number of threads."""
     closed = list(Cycle.objects.filter(status=CycleStatus.CLOSED).order_by("opens_at", "id"))
-    out: dict = {}
+    chosen: dict = {}
     for need in needs:
         figures = ThreadFigures()
         if may_see(need) and closed:
-            before = [c for c in closed if c.deadline.date() <= need.raised_on]
-            after = [c for c in closed if c.opens_at.date() > need.raised_on]
             figures.shown = True
-            if before:
-                figures.before_cycle = before[-1]
-                figures.before = _figure("", group_row(need, before[-1]))
-            if after:
-                figures.next_cycle = after[0]
-                figures.next = _figure("", group_row(need, after[0]))
-        out[need.pk] = figures
-    return out
+            before = [c for c in closed if timezone.localdate(c.deadline) <= need.raised_on]
+            after = [c for c in closed if timezone.localdate(c.opens_at) > need.raised_on]
+            figures.before_cycle = before[-1] if before else None
+            figures.next_cycle = after[0] if after else None
+        chosen[need.pk] = figures
+    cycle_ids = {
+        c.pk for f in chosen.values() for c in (f.before_cycle, f.next_cycle) if c is not None
+    }
+    rows = group_rows([n for n in needs if chosen[n.pk].shown], cycle_ids)
+    for need in needs:
+        figures = chosen[need.pk]
+        if figures.before_cycle is not None:
+            figures.before = _figure("", rows.get(_group_key(need, figures.before_cycle.pk)))
+        if figures.next_cycle is not None:
+            figures.next = _figure("", rows.get(_group_key(need, figures.next_cycle.pk)))
+    return chosen
 
 
 # --- Counts and response times on the department page --------------------------------------
