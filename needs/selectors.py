@@ -194,7 +194,7 @@ class CountRow:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def department_counts(department: Department) -> dict:
+def department_counts(department: Department, *, tree_ids: list[int] | None = None) -> dict:
     """Needs and complaints about this department and its sub-departments, per customer
     department and in total, with the mean days to a first answer.
 
@@ -204,7 +204,7 @@ def department_counts(department: Department) -> dict:
     rows; a total under N is not shown either. (docs/disclosure.md, "Needs and complaints".)
     """
     n = settings.ICR_MIN_RATERS
-    ids = subtree_ids([department.pk])[department.pk]
+    ids = tree_ids if tree_ids is not None else subtree_ids([department.pk])[department.pk]
     # One row per thread, two dates and a status: summed here, the same on both databases.
     by_customer: dict[int, CountRow] = {}
     for customer_id, status, raised_on, answered_on in (
