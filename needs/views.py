@@ -49,7 +49,11 @@ def _mine_page(request, employee, *, raise_form=None, propose_form=None, status=
     context = {
         "employee": employee,
         "needs": needs,
-        "raise_form": raise_form or RaiseNeedForm(edges=selectors.receivable_edges(employee)),
+        "raise_form": raise_form
+        or RaiseNeedForm(
+            edges=selectors.receivable_edges(employee),
+            initial={"edge": request.GET.get("edge", "")},
+        ),
         "propose_form": propose_form or _propose_form(employee),
         "confirm_form": ConfirmNeedForm(),
         "proposals": RelationshipProposal.objects.filter(proposer=employee)

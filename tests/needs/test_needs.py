@@ -326,3 +326,17 @@ def test_the_threads_page_costs_the_same_for_one_thread_or_many(corp, cycles):
         named=True,
     )
     assert queries() == one
+
+
+def test_my_relationships_lead_to_raising_a_need_about_a_service_received(corp):
+    seller = corp["people"]["E021"]
+    edge = _edge(corp["ops"], corp["sales"])
+    client = _client(seller.user)
+    html = client.get(reverse("relations:my_relationships")).content.decode()
+    link = f"{reverse('needs:mine')}?edge={edge.pk}#raise"
+    assert link in html
+    # Only on the services received: the rank edge the seller provides has no such link.
+    served = Edge.objects.active().get(type=EdgeType.RANK, provider_employee=seller)
+    assert f"?edge={served.pk}#raise" not in html
+    page = client.get(reverse("needs:mine"), {"edge": edge.pk}).content.decode()
+    assert f'<option value="{edge.pk}" selected>' in page
