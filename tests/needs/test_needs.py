@@ -295,6 +295,14 @@ def test_pages_speak_chinese(corp):
     client.cookies["django_language"] = "zh-hans"
     html = client.get(reverse("needs:mine"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "提出需求或投诉" in html and "建议一项未记录的关系" in html
+    need = services.raise_need(
+        corp["people"]["E021"], _edge(corp["ops"], corp["sales"]), kind="complaint", text="慢"
+    )
+    services.answer_need(need, user=corp["heads"]["OPS"].user, reply="已处理")
+    head = _client(corp["heads"]["OPS"].user)
+    head.cookies["django_language"] = "zh-hans"
+    html = head.get(reverse("needs:department", args=[corp["ops"].pk])).content.decode()
+    assert "需求与投诉" in html and "0 天后答复" in html and "匿名" in html
 
 
 def test_the_threads_page_costs_the_same_for_one_thread_or_many(corp, cycles):
