@@ -241,6 +241,8 @@ def department_counts(department: Department, *, tree_ids: list[int] | None = No
         pool.pooled.append(smallest.label)
     pool.shown = pool.raised >= n
     shown.sort(key=lambda r: r.label)
+    if not total.shown:  # nothing to break down
+        shown, pool = [], CountRow(label="")
     return {
         "total": total,
         "by_customer": shown,
