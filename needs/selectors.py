@@ -16,7 +16,7 @@ from reviews.models import Answer, Cycle, CycleStatus, RequestStatus, ReviewRequ
 from reviews.results import Figure, _figure
 from reviews.rollup_models import Rollup, RollupScope, cells_of_kind
 
-from .models import Need, NeedStatus, ProposalStatus, RelationshipProposal
+from .models import Need, NeedStatus
 
 
 def receivable_edges(employee: Employee):
@@ -201,7 +201,8 @@ def department_counts(department: Department, *, tree_ids: list[int] | None = No
     The figures' rule: a count of fewer than N threads is not shown. Customer departments
     under N are pooled ("other customer departments"); a pool still under N takes the smallest
     shown rows until it holds N, so no hidden count follows from the total minus the shown
-    rows; a total under N is not shown either. (docs/disclosure.md, "Needs and complaints".)
+    rows; a total under N is not shown either, nor then any row (docs/disclosure.md, "Between
+    cycles"). `tree_ids`: the department's subtree when the caller has read it.
     """
     n = settings.ICR_MIN_RATERS
     ids = tree_ids if tree_ids is not None else subtree_ids([department.pk])[department.pk]
@@ -361,6 +362,3 @@ def not_received_groups(cycle: Cycle, *, min_declined: int | None = None) -> lis
     out.sort(key=lambda g: (-g.declined, -g.percent, g.provider, g.customer_department))
     return out
 
-
-def pending_proposals():
-    return RelationshipProposal.objects.filter(status=ProposalStatus.PENDING)
