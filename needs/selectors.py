@@ -361,4 +361,3 @@ def not_received_groups(cycle: Cycle, *, min_declined: int | None = None) -> lis
         )
     out.sort(key=lambda g: (-g.declined, -g.percent, g.provider, g.customer_department))
     return out
-
