@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "simple_history",
     "relations",
     "reviews",
+    # Needs and complaints between cycles, relationships proposed by employees.
+    "needs",
     "axes",
 ]
 
@@ -332,6 +334,9 @@ ICR_MIN_RATERS = env_int("ICR_MIN_RATERS", 3)
 ICR_MIN_COMMENT_RATERS = env_int("ICR_MIN_COMMENT_RATERS", 5)
 # A shown figure prints its score distribution only with this many raters (docs/disclosure.md).
 ICR_MIN_DISTRIBUTION_RATERS = env_int("ICR_MIN_DISTRIBUTION_RATERS", 10)
+# HR's review list: relationship groups that at least this many raters of a cycle said they
+# did not receive (their reasons show only where M raters gave them, docs/disclosure.md).
+ICR_NOT_RECEIVED_MIN_RATERS = env_int("ICR_NOT_RECEIVED_MIN_RATERS", 2)
 
 # Production hardening: on unless DEBUG. `manage.py check --deploy` reports nothing with
 # DEBUG off and a real SECRET_KEY.

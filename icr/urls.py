@@ -12,5 +12,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("reviews/", include("reviews.urls")),
     path("results/", include("reviews.results_urls")),
+    path("needs/", include("needs.urls")),
     path("", include("relations.urls")),
 ]

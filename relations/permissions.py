@@ -13,7 +13,7 @@ from django.contrib.auth.management import create_permissions
 from .roles import HR_GROUP
 
 # axes: HR sees sign-in lockouts ("Access attempts") and lifts them by deleting the attempts.
-HR_APPS = ("relations", "reviews", "django_celery_beat", "axes")
+HR_APPS = ("relations", "reviews", "needs", "django_celery_beat", "axes")
 
 
 def ensure_hr_group(*, using: str = "default", apps=global_apps, verbosity: int = 0, **kwargs):

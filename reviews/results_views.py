@@ -80,6 +80,8 @@ def department(request, pk: int):
             "action_form": ActionForm(initial={"due": timezone.localdate()}),
             "action_statuses": ActionStatus.choices,
             "is_hr": visible is None,
+            # For the needs counts (needs_tags): the subtree from the tree read above.
+            "tree_ids": tree.subtree(dept.pk),
         }
     )
     return render(request, "results/department.html", context)
