@@ -305,6 +305,9 @@ ICR_REMINDER_MIN_GAP_HOURS = env_int("ICR_REMINDER_MIN_GAP_HOURS", 12)
 # HR's "send a reminder now" goes out at most once in this many minutes per cycle: a second
 # click (or a colleague's) within it is refused and says when the last one went.
 ICR_MANUAL_REMINDER_WINDOW_MINUTES = env_int("ICR_MANUAL_REMINDER_WINDOW_MINUTES", 60)
+# At most this many requests per person in a cycle (0: no cap); a cycle can set its own. When it
+# binds, the requests kept are those that let the most result groups reach ICR_MIN_RATERS.
+ICR_REQUEST_CAP = env_int("ICR_REQUEST_CAP", 0) or None
 # Results: a figure needs this many distinct raters, comments this many (else "not enough").
 ICR_MIN_RATERS = env_int("ICR_MIN_RATERS", 3)
 ICR_MIN_COMMENT_RATERS = env_int("ICR_MIN_COMMENT_RATERS", 5)

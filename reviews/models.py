@@ -202,6 +202,15 @@ class Cycle(models.Model):
         blank=True,
         help_text=_("Head plus members, at most this many; empty means all."),
     )
+    request_cap = models.PositiveIntegerField(
+        _("requests per person at most"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Empty means no cap. When a person would get more, the requests kept are those "
+            "that let the most departments' results be shown."
+        ),
+    )
     status = models.CharField(
         _("status"), max_length=8, choices=CycleStatus.choices, default=CycleStatus.DRAFT
     )
@@ -229,6 +238,11 @@ class Cycle(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["template", "scheduled_for"], name="reviews_cycle_one_per_schedule_day"
+            ),
+            # A cap of 0 would send nothing at all: no cap is NULL.
+            models.CheckConstraint(
+                condition=Q(request_cap__isnull=True) | Q(request_cap__gte=1),
+                name="reviews_cycle_request_cap_positive",
             ),
         ]
         indexes = [models.Index(fields=["status", "deadline"], name="reviews_cycle_status")]
