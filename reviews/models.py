@@ -194,7 +194,9 @@ class Cycle(models.Model):
     edge_types = models.JSONField(_("relationship types"), default=all_edge_types)
     criteria = models.ManyToManyField(Criterion, verbose_name=_("criteria"), related_name="cycles")
     reminder_offsets = models.JSONField(
-        _("reminder offsets (days before the deadline)"), default=default_reminder_offsets
+        _("reminder offsets (days before the deadline)"),
+        default=default_reminder_offsets,
+        blank=True,  # no reminders
     )
     member_limit = models.PositiveIntegerField(
         _("evaluators per department end"),

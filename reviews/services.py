@@ -519,6 +519,20 @@ def open_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> C
     return summary
 
 
+def start_cycle(
+    *, open_now: bool = True, actor=None, **fields
+) -> tuple[Cycle, CycleSummary | None]:
+    """The wizard's last step: create the cycle (`create_cycle`'s fields) and open it, in one
+    transaction, so a refused opening (an overlapping open cycle) leaves no draft behind; or
+    keep it as a draft (`open_now=False`)."""
+    with transaction.atomic():
+        cycle = create_cycle(**fields)
+        if not open_now:
+            return cycle, None
+        summary = open_cycle(cycle, actor=actor)
+    return summary.cycle, summary
+
+
 # Any constant, the same in every opening: two drafts opening at once are checked one after
 # the other against the open cycles.
 CYCLE_OPENING_LOCK = 0x1C2_0002
