@@ -23,7 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from icr.history import audited
-from relations.models import Department, Edge, EdgeType, Employee, RankKind
+from relations.models import Department, Edge, EdgeType, Employee, RankKind, service_text
 
 DEFAULT_REMINDER_OFFSETS = [3, 1]
 
@@ -487,6 +487,12 @@ class ReviewRequest(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status == RequestStatus.PENDING
+
+    @property
+    def service_text(self) -> str:
+        """The service in the reader's language if ICR wrote it, as HR wrote it otherwise, and
+        what the relationship is when nobody described it."""
+        return service_text(self.service, provider=self.provider_name, customer=self.customer_name)
 
     def type_label(self) -> str:
         if self.edge_type == EdgeType.RANK and self.rank_kind:
