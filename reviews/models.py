@@ -488,6 +488,13 @@ class ReviewRequest(models.Model):
     def is_pending(self) -> bool:
         return self.status == RequestStatus.PENDING
 
+    def state_label(self, now=None) -> str:
+        """The request's state as its rater reads it: a pending request of a closed cycle (or
+        past its deadline) was not answered and can no longer be; it is not pending."""
+        if self.status == RequestStatus.PENDING and not self.cycle.accepts_answers(now):
+            return str(_("Expired, not answered"))
+        return str(self.get_status_display())
+
     @property
     def service_text(self) -> str:
         """The service in the reader's language if ICR wrote it, as HR wrote it otherwise, and
