@@ -135,12 +135,12 @@ REMINDER_CHOICES = [
 class CycleWizardForm(forms.Form):
     """A new cycle in one page: what it asks, when, and how often it reminds."""
 
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=_("Cycle name"), max_length=200)
     period_start = forms.DateField(
-        label=_("Period from"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Period from"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     period_end = forms.DateField(
-        label=_("Period to"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Period to"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     deadline = forms.DateTimeField(
         label=_("Deadline"),
