@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -57,8 +58,14 @@ def fits(page, width: int) -> bool:
 
 def test_hr_lands_on_the_hr_home_and_starts_a_cycle_with_the_wizard(live_server, browser):
     # The phone first, up to the preview; then the desktop through to opening the cycle.
-    for size in ("phone", "desktop"):
-        walk_through(live_server, browser, size, open_it=size == "desktop")
+    try:
+        for size in ("phone", "desktop"):
+            walk_through(live_server, browser, size, open_it=size == "desktop")
+    finally:
+        # Queries made while Playwright runs its event loop use a connection of their own
+        # (Django's connections follow the context): closed here, or the test database
+        # could not be dropped at the end of the run.
+        connection.close()
 
 
 def walk_through(live_server, browser, size: str, *, open_it: bool) -> None:
