@@ -143,6 +143,7 @@ class CycleForm(forms.ModelForm):
             "criteria",
             "reminder_offsets",
             "member_limit",
+            "request_cap",
         )
 
 
@@ -194,6 +195,7 @@ class CycleAdmin(AuditedAdmin):
                 "asked_types",
                 "criteria",
                 "member_limit",
+                "request_cap",
             )
         return ()
 
