@@ -227,7 +227,6 @@ def cycle_new(request):
                 "reminder_offsets": form.reminder_offsets,
                 "member_limit": data["member_limit"],
                 "request_cap": data["request_cap"],
-                "template": defaults["template"],
             }
             if action in ("open", "draft"):
                 try:
