@@ -121,3 +121,15 @@ def test_a_cycle_takes_the_cap_of_the_setting(crowded, settings):
     cycle = services.create_cycle(name="默认", deadline=timezone.now() + dt.timedelta(days=14))
     assert cycle.request_cap == 3
     assert services.open_cycle(cycle).total == 18
+
+
+def test_topping_up_an_open_cycle_keeps_the_cap_with_the_requests_already_sent(crowded):
+    now = timezone.now()
+    cycle = services.create_cycle(name="补充", deadline=now + dt.timedelta(days=14), request_cap=3)
+    services.open_cycle(cycle, now=now)  # four services, three requests each person
+    graph.create_pair(EdgeType.FUNCTION, DepartmentFactory(name="新供方"), crowded["customer"])
+    services.open_cycle(cycle, now=now + dt.timedelta(hours=1))
+    per_rater = Counter(
+        ReviewRequest.objects.filter(cycle=cycle).values_list("rater_id", flat=True)
+    )
+    assert sorted(per_rater.values()) == [3] * 6
