@@ -329,6 +329,9 @@ ICR_FEISHU_API = env_str("ICR_FEISHU_API", "https://open.feishu.cn")
 ICR_FEISHU_RATE_PER_MINUTE = env_int("ICR_FEISHU_RATE_PER_MINUTE", 1_000)
 # A message a platform kept failing (down, misconfigured) goes by e-mail from this claim on.
 ICR_MESSAGING_MAX_ATTEMPTS = env_int("ICR_MESSAGING_MAX_ATTEMPTS", 4)
+# At most this many requests per person in a cycle (0: no cap); a cycle can set its own. When it
+# binds, the requests kept are those that let the most result groups reach ICR_MIN_RATERS.
+ICR_REQUEST_CAP = env_int("ICR_REQUEST_CAP", 0) or None
 # Results: a figure needs this many distinct raters, comments this many (else "not enough").
 ICR_MIN_RATERS = env_int("ICR_MIN_RATERS", 3)
 ICR_MIN_COMMENT_RATERS = env_int("ICR_MIN_COMMENT_RATERS", 5)

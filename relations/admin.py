@@ -39,6 +39,7 @@ from .forms import (
 from .importing import ImportChanges, ImportSummary
 from .lockout import unlock_logins
 from .models import (
+    GENERATED_SERVICES,
     Department,
     Direction,
     Edge,
@@ -429,7 +430,8 @@ class EdgeAdmin(AuditedAdmin):
 
     @admin.display(description=_("service"))
     def service_short(self, obj: Edge):
-        return Truncator(obj.service).chars(60)
+        # A text ICR generated in HR's language; what HR wrote as written.
+        return Truncator(GENERATED_SERVICES.get(obj.service, obj.service)).chars(60)
 
     @admin.display(description=_("reverse"))
     def reverse_display(self, obj: Edge):
@@ -438,7 +440,9 @@ class EdgeAdmin(AuditedAdmin):
             '<a href="{}">#{}</a> {}',
             url,
             obj.reverse_id,
-            Truncator(obj.reverse_service or "").chars(60),
+            Truncator(GENERATED_SERVICES.get(obj.reverse_service, obj.reverse_service or "")).chars(
+                60
+            ),
         )
 
     @admin.display(description=_("reverse"))

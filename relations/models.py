@@ -390,6 +390,31 @@ def _end_filter(side: str, end) -> dict:
     raise TypeError(f"An edge end is a Department or an Employee, not {type(end).__name__}")
 
 
+# Service texts ICR writes itself (rank pairs follow the reporting line) are stored as their
+# English source, which is their key, whatever the language of the process that wrote them,
+# and shown in the reader's language (`service_text`). What HR wrote is shown as written.
+RANK_TASK_SERVICE = "Work results on assigned tasks"
+RANK_CONDITION_SERVICE = "Resources, opportunities and support"
+GENERATED_SERVICES = {
+    RANK_TASK_SERVICE: _("Work results on assigned tasks"),
+    RANK_CONDITION_SERVICE: _("Resources, opportunities and support"),
+}
+
+
+def service_text(service: str, *, provider: str, customer: str) -> str:
+    """A relationship's service as the reader reads it: a text ICR generated in the reader's
+    language, HR's text as written, and without one, what the relationship is."""
+    generated = GENERATED_SERVICES.get(service)
+    if generated is not None:
+        return str(generated)
+    if service:
+        return service
+    return str(
+        _("The service %(provider)s provides to %(customer)s")
+        % {"provider": provider, "customer": customer}
+    )
+
+
 class Edge(models.Model):
     """A directed relationship provider → customer: the customer receives the service."""
 

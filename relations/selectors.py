@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from .membership import departments_represented_by
-from .models import Edge, EdgeType, Employee
+from .models import Edge, EdgeType, Employee, service_text
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,13 @@ def _row(edge: Edge, side: str) -> RelationRow:
     return RelationRow(
         edge=edge,
         kind=str(edge.get_rank_kind_display()) if edge.type == EdgeType.RANK else "",
-        service=edge.service,
+        service=service_text(
+            edge.service,
+            provider=(edge.provider_department or edge.provider_employee).name,
+            customer=(edge.customer_department or edge.customer_employee).name,
+        )
+        if edge.service
+        else "",
         other_name=other_department.name if other_department else other_employee.name,
         other_department=other_employee.department.name if other_employee else "",
         other_is_department=other_department is not None,

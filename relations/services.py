@@ -22,6 +22,8 @@ from django.utils.translation import gettext_lazy as _
 from icr import history
 
 from .models import (
+    RANK_CONDITION_SERVICE,
+    RANK_TASK_SERVICE,
     Department,
     Direction,
     Edge,
@@ -316,10 +318,9 @@ def change_edge(
 
 
 def rank_service_texts() -> tuple[str, str]:
-    return (
-        str(_("Work results on assigned tasks")),
-        str(_("Resources, opportunities and support")),
-    )
+    """What rank pairs provide, as stored: keys shown in the reader's language
+    (`models.service_text`), not text in the language of whichever process wrote them."""
+    return RANK_TASK_SERVICE, RANK_CONDITION_SERVICE
 
 
 def sync_rank_edges(*, at=None) -> dict[str, int]:

@@ -7,10 +7,15 @@ from django.utils import translation
 
 from . import selectors, tasks
 from .forms import FirstPasswordResetForm
+from .roles import request_roles
 
 
 @login_required
 def home(request):
+    """HR lands on its home (cycles, imports, what to do next), everyone else on their
+    relationships."""
+    if request_roles(request).is_hr:
+        return redirect("reviews:hr_home")
     return redirect("relations:my_relationships")
 
 

@@ -149,6 +149,7 @@ class CycleForm(forms.ModelForm):
             "criteria",
             "reminder_offsets",
             "member_limit",
+            "request_cap",
         )
 
 
@@ -200,6 +201,7 @@ class CycleAdmin(AuditedAdmin):
                 "asked_types",
                 "criteria",
                 "member_limit",
+                "request_cap",
             )
         return ()
 

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from relations.models import EdgeType, RankKind
+from relations.models import EdgeType, RankKind, service_text
 
 from . import channels
 from .models import (
@@ -124,7 +124,7 @@ class _Renderer:
         head = f"{provider} ({department})" if department and department != provider else provider
         line = f"\n- {head} · {_type_label(language, r['edge_type'], r['rank_kind'])}"
         if with_service and r["service"]:
-            line += f"\n  {r['service']}"
+            line += f"\n  {service_text(r['service'], provider=provider, customer='')}"
         return f"{line}\n  {self.link(r['id'], cycle_id)}\n"
 
     def render(self, log: NotificationLog, requests: list[dict]) -> EmailMessage:

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from relations.models import EdgeType
+
 from .models import Answer, Criterion, Score
 
 
@@ -119,3 +121,76 @@ class RatingForm(forms.Form):
 
 class RemindForm(forms.Form):
     round_number = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
+# Reminders as people say them; the value is the offsets in days before the deadline.
+REMINDER_CHOICES = [
+    ("3,1", _("3 days and 1 day before the deadline")),
+    ("1", _("1 day before the deadline")),
+    ("7,3,1", _("7, 3 and 1 days before the deadline")),
+    ("", _("No reminders")),
+]
+
+
+class CycleWizardForm(forms.Form):
+    """A new cycle in one page: what it asks, when, and how often it reminds."""
+
+    name = forms.CharField(label=_("Cycle name"), max_length=200)
+    period_start = forms.DateField(
+        label=_("Period from"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    period_end = forms.DateField(
+        label=_("Period to"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    deadline = forms.DateTimeField(
+        label=_("Deadline"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("The cycle opens when you open it and closes by itself at the deadline."),
+    )
+    edge_types = forms.MultipleChoiceField(
+        label=_("Relationship types"),
+        choices=EdgeType.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    criteria = forms.ModelMultipleChoiceField(
+        label=_("Criteria"),
+        queryset=Criterion.objects.active(),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    reminders = forms.ChoiceField(
+        label=_("Reminders"),
+        choices=REMINDER_CHOICES,
+        widget=forms.RadioSelect,
+        required=False,
+        help_text=_("Only people with unanswered requests get them."),
+    )
+    member_limit = forms.IntegerField(
+        label=_("Raters per department at most"),
+        min_value=1,
+        required=False,
+        help_text=_(
+            "When a department is the customer: its head and members, at most this many. "
+            "Empty means all."
+        ),
+    )
+    request_cap = forms.IntegerField(
+        label=_("Requests per person at most"),
+        min_value=1,
+        required=False,
+        help_text=_(
+            "Empty means no cap. With a cap, the requests kept are those that let the most "
+            "departments' results be shown; the preview says what it changes."
+        ),
+    )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("period_start"), data.get("period_end")
+        if start and end and start > end:
+            self.add_error("period_end", _("The period must end on or after its start."))
+        return data
+
+    @property
+    def reminder_offsets(self) -> list[int]:
+        value = self.cleaned_data.get("reminders") or ""
+        return [int(part) for part in value.split(",") if part]

@@ -23,7 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from icr.history import audited
-from relations.models import Department, Edge, EdgeType, Employee, RankKind
+from relations.models import Department, Edge, EdgeType, Employee, RankKind, service_text
 
 DEFAULT_REMINDER_OFFSETS = [3, 1]
 
@@ -194,13 +194,24 @@ class Cycle(models.Model):
     edge_types = models.JSONField(_("relationship types"), default=all_edge_types)
     criteria = models.ManyToManyField(Criterion, verbose_name=_("criteria"), related_name="cycles")
     reminder_offsets = models.JSONField(
-        _("reminder offsets (days before the deadline)"), default=default_reminder_offsets
+        _("reminder offsets (days before the deadline)"),
+        default=default_reminder_offsets,
+        blank=True,  # no reminders
     )
     member_limit = models.PositiveIntegerField(
         _("evaluators per department end"),
         null=True,
         blank=True,
         help_text=_("Head plus members, at most this many; empty means all."),
+    )
+    request_cap = models.PositiveIntegerField(
+        _("requests per person at most"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Empty means no cap. When a person would get more, the requests kept are those "
+            "that let the most departments' results be shown."
+        ),
     )
     status = models.CharField(
         _("status"), max_length=8, choices=CycleStatus.choices, default=CycleStatus.DRAFT
@@ -229,6 +240,11 @@ class Cycle(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["template", "scheduled_for"], name="reviews_cycle_one_per_schedule_day"
+            ),
+            # A cap of 0 would send nothing at all: no cap is NULL.
+            models.CheckConstraint(
+                condition=Q(request_cap__isnull=True) | Q(request_cap__gte=1),
+                name="reviews_cycle_request_cap_positive",
             ),
         ]
         indexes = [models.Index(fields=["status", "deadline"], name="reviews_cycle_status")]
@@ -471,6 +487,19 @@ class ReviewRequest(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status == RequestStatus.PENDING
+
+    def state_label(self, now=None) -> str:
+        """The request's state as its rater reads it: a pending request of a closed cycle (or
+        past its deadline) was not answered and can no longer be; it is not pending."""
+        if self.status == RequestStatus.PENDING and not self.cycle.accepts_answers(now):
+            return str(_("Expired, not answered"))
+        return str(self.get_status_display())
+
+    @property
+    def service_text(self) -> str:
+        """The service in the reader's language if ICR wrote it, as HR wrote it otherwise, and
+        what the relationship is when nobody described it."""
+        return service_text(self.service, provider=self.provider_name, customer=self.customer_name)
 
     def type_label(self) -> str:
         if self.edge_type == EdgeType.RANK and self.rank_kind:

@@ -702,11 +702,50 @@ def _relationships(employee: Employee) -> dict:
     }
 
 
+# A department's services in which its members take part. Rank relationships are each
+# person's own: their department figures are not shown to members (a report who sees their
+# superior's named rating could subtract it from the department's).
+DEPARTMENT_SERVICE_KINDS = (RollupKind.FUNCTION, RollupKind.PROCESS, RollupKind.WORKFLOW)
+
+
+def kinds_served(serve_groups) -> list[str]:
+    """The kinds of department service a person takes part in as a provider (themselves or
+    through their department), from their "whom I serve" groups."""
+    types = {row.edge.type for group in serve_groups for row in group.rows}
+    return [k.value for k in DEPARTMENT_SERVICE_KINDS if k.value in types]
+
+
+def department_figures(employee: Employee, cycle: Cycle, kinds: list[str]) -> list[Figure]:
+    """The person's department alone, as a provider to all its customers, for the kinds of
+    service the person takes part in: only the figures the close let be shown (the department
+    page shows the same rows to its head; a hidden one is left out, not described). One query."""
+    if not kinds or employee.department_id is None:
+        return []
+    rows = {
+        r.kind: r
+        for r in Rollup.objects.filter(
+            cycle=cycle,
+            scope=RollupScope.SELF,
+            department_id=employee.department_id,
+            customer_department__isnull=True,
+            criterion__isnull=True,
+            kind__in=kinds,
+            suppressed=False,
+        )
+    }
+    return [_figure(kind_label(k), rows[k], key=k) for k in kinds if k in rows]
+
+
 def employee_page(employee: Employee, cycle: Cycle | None, *, own: bool) -> dict:
-    """ "My service": figures about this person, and for the person themselves their requests
-    and the departments' answers to comments of the cycles they rated in."""
+    """ "My service": for the person themselves first what they can see (their department's
+    shown figures for the services they take part in, the departments' answers to comments of
+    the cycles they rated in), then figures about them, then their requests."""
     context: dict = {"employee": employee, "cycle": cycle, "own": own}
     context.update(_relationships(employee))
+    if own and cycle is not None and cycle.status == CycleStatus.CLOSED:
+        context["department_figures"] = department_figures(
+            employee, cycle, kinds_served(context["serve"])
+        )
     if own:
         requests = ReviewRequest.objects.filter(rater=employee).select_related("cycle")
         context["open_requests"] = list(

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .models import Answer, Cycle, CycleStatus, RequestStatus, ReviewRequest
+from relations.models import EdgeType
+
+from .models import (
+    Answer,
+    Cadence,
+    Criterion,
+    Cycle,
+    CycleStatus,
+    CycleTemplate,
+    RequestStatus,
+    ReviewRequest,
+)
 
 
 def inbox_count(user) -> int:
@@ -81,11 +94,9 @@ def _share(done: int, total: int) -> float:
     return round(100 * done / total, 1) if total else 0.0
 
 
-def cycle_progress(cycle: Cycle) -> dict:
-    """Response rates overall and per rater department, and who has not answered yet.
-
-    Names only: nothing here touches answers, so the list cannot be put next to any of them.
-    """
+def response_by_department(cycle: Cycle) -> list[dict]:
+    """Requests, answered ones, raters and the response rate per rater department (one query).
+    Counts of requests only: nothing here touches answers."""
     by_department = list(
         ReviewRequest.objects.filter(cycle=cycle)
         .values("rater_department_id", "rater_department_name")
@@ -98,6 +109,15 @@ def cycle_progress(cycle: Cycle) -> dict:
     )
     for row in by_department:
         row["share"] = _share(row["answered"], row["total"])
+    return by_department
+
+
+def cycle_progress(cycle: Cycle) -> dict:
+    """Response rates overall and per rater department, and who has not answered yet.
+
+    Names only: nothing here touches answers, so the list cannot be put next to any of them.
+    """
+    by_department = response_by_department(cycle)
     total = sum(r["total"] for r in by_department)
     answered = sum(r["answered"] for r in by_department)
     missing = list(
@@ -112,4 +132,146 @@ def cycle_progress(cycle: Cycle) -> dict:
         "share": _share(answered, total),
         "by_department": by_department,
         "missing": missing,
+    }
+
+
+# --- HR's home and the cycle wizard ---------------------------------------------------------
+
+
+@dataclass
+class OpenCycle:
+    cycle: Cycle
+    by_department: list[dict]
+    total: int
+    answered: int
+    days_left: int
+
+    @property
+    def share(self) -> float:
+        return _share(self.answered, self.total)
+
+
+@dataclass
+class NextCycle:
+    """What opens next: a schedule's next run, or a draft cycle waiting to be opened."""
+
+    name: str
+    at: dt.datetime | None
+    template: CycleTemplate | None = None
+    draft: Cycle | None = None
+
+
+def next_run(template: CycleTemplate, now: dt.datetime) -> dt.datetime | None:
+    """When the schedule's periodic task fires next (None: it is off or has no crontab)."""
+    task = template.periodic_task
+    if task is None or not task.enabled or task.crontab is None:
+        return None
+    schedule = task.crontab.schedule
+    return now + schedule.remaining_estimate(now)
+
+
+def next_cycles(now: dt.datetime | None = None) -> list[NextCycle]:
+    """Draft cycles first (they wait for HR), then every active schedule by its next run."""
+    now = now or timezone.now()
+    found = [
+        NextCycle(name=c.name, at=c.opens_at, draft=c)
+        for c in Cycle.objects.filter(status=CycleStatus.DRAFT).order_by("opens_at", "id")
+    ]
+    scheduled = []
+    templates = CycleTemplate.objects.filter(active=True).select_related("periodic_task__crontab")
+    for template in templates:
+        at = next_run(template, now)
+        if at is not None:
+            scheduled.append(NextCycle(name=template.name, at=at, template=template))
+    return found + sorted(scheduled, key=lambda n: n.at)
+
+
+def hr_home(now: dt.datetime | None = None) -> dict:
+    """HR's first page: the open cycles' response rates by department, what opens next, the
+    last import. A fixed number of queries per open cycle (usually one or two)."""
+    from relations.models import OrgImport
+
+    now = now or timezone.now()
+    open_cycles = []
+    for cycle in Cycle.objects.filter(status=CycleStatus.OPEN).order_by("deadline", "id"):
+        rows = response_by_department(cycle)
+        open_cycles.append(
+            OpenCycle(
+                cycle=cycle,
+                by_department=rows,
+                total=sum(r["total"] for r in rows),
+                answered=sum(r["answered"] for r in rows),
+                days_left=max((cycle.deadline - now).days, 0),
+            )
+        )
+    return {
+        "open_cycles": open_cycles,
+        "next_cycles": next_cycles(now),
+        "last_import": OrgImport.objects.select_related("user").first(),
+        "closed_cycle": Cycle.objects.filter(status=CycleStatus.CLOSED)
+        .order_by("-closed_at", "-id")
+        .first(),
+    }
+
+
+@dataclass
+class Period:
+    name: str
+    start: dt.date
+    end: dt.date
+
+
+def calendar_period(today: dt.date, cadence: str) -> Period:
+    """The calendar quarter (or month, for a monthly schedule) that `today` falls in, named
+    the way people say it: "2026 年第 4 季度", "2026 年 12 月"."""
+    if cadence == Cadence.MONTHLY:
+        start = today.replace(day=1)
+        end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        name = _("%(year)d-%(month)02d") % {"year": today.year, "month": today.month}
+        return Period(str(name), start, end)
+    quarter = (today.month - 1) // 3 + 1
+    start = dt.date(today.year, 3 * quarter - 2, 1)
+    end = (dt.date(today.year, 3 * quarter, 28) + dt.timedelta(days=4)).replace(
+        day=1
+    ) - dt.timedelta(days=1)
+    name = _("%(year)d Q%(quarter)d") % {"year": today.year, "quarter": quarter}
+    return Period(str(name), start, end)
+
+
+def wizard_defaults(now: dt.datetime | None = None) -> dict:
+    """The cycle wizard's first values: from the first active schedule (its cadence, days open,
+    types, criteria, reminders, evaluators) or the calendar quarter; the types no open cycle
+    asks about (opening would be refused otherwise); every active criterion."""
+    from django.conf import settings
+
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    template = (
+        CycleTemplate.objects.filter(active=True)
+        .prefetch_related("criteria")
+        .order_by("pk")
+        .first()
+    )
+    period = calendar_period(today, template.cadence if template else Cadence.QUARTERLY)
+    open_days = template.open_days if template else 14
+    busy: set[str] = set()
+    for cycle in Cycle.objects.filter(status=CycleStatus.OPEN, deadline__gt=now):
+        busy |= cycle.asked_types()
+    types = list(template.edge_types) if template else list(EdgeType.values)
+    free = [t for t in types if t not in busy]
+    criteria = list(template.criteria.all()) if template else []
+    deadline_day = today + dt.timedelta(days=open_days)
+    deadline = timezone.make_aware(dt.datetime.combine(deadline_day, dt.time(18, 0)))
+    offsets = list(template.reminder_offsets) if template else [3, 1]
+    return {
+        "name": period.name,
+        "period_start": period.start,
+        "period_end": period.end,
+        "deadline": deadline,
+        "edge_types": free or types,
+        "criteria": criteria or list(Criterion.objects.active()),
+        "reminders": ",".join(str(o) for o in sorted(offsets, reverse=True)),
+        "member_limit": template.member_limit if template else None,
+        "request_cap": settings.ICR_REQUEST_CAP,
+        "template": template,
     }

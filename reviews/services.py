@@ -13,6 +13,7 @@ import functools
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -20,7 +21,7 @@ from types import ModuleType
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -34,6 +35,7 @@ from relations.models import Department, Edge, EdgeType, Employee
 from . import channels
 from .close import SideQueries, compute_rollups
 from .emails import absolute_url
+from .fair_load import Candidate, choose, group_of, groups_reaching
 from .models import (
     Answer,
     AnswerScore,
@@ -167,8 +169,10 @@ def create_cycle(
     member_limit: int | None = None,
     template: CycleTemplate | None = None,
     scheduled_for: dt.date | None = None,
+    request_cap: int | type[Ellipsis] | None = ...,
 ) -> Cycle:
-    """A draft cycle; criteria default to every active criterion."""
+    """A draft cycle; criteria default to every active criterion, the cap on requests per
+    person to the ICR_REQUEST_CAP setting (None: no cap)."""
     opens_at = opens_at or timezone.now()
     if deadline <= opens_at:
         raise ReviewError(_("The deadline must be after the opening time."))
@@ -187,6 +191,7 @@ def create_cycle(
         member_limit=member_limit,
         template=template,
         scheduled_for=scheduled_for,
+        request_cap=settings.ICR_REQUEST_CAP if request_cap is ... else request_cap,
     )
     if reminder_offsets is not None:
         cycle.reminder_offsets = sorted({int(o) for o in reminder_offsets}, reverse=True)
@@ -209,12 +214,34 @@ def ensure_default_criteria() -> None:
     add_default_criteria(global_apps)
 
 
+REQUEST_COLUMNS = """
+    cycle_id, edge_id, rater_id, rater_name, rater_department_id, rater_department_name,
+    edge_type, rank_kind, service,
+    provider_employee_id, provider_name, provider_department_id, provider_department_name,
+    customer_name, customer_department_id, customer_department_name,
+    status, created_at
+"""
+
+
 def _request_insert_sql(cycle: Cycle, now: dt.datetime, *, first: bool) -> tuple[str, list]:
     """INSERT … SELECT of every request of the cycle; one statement, both databases.
 
     `first`: the cycle has no request yet, so a plain INSERT (the unique constraint still
     refuses a duplicate); topping up an open cycle skips the rows it already has with
     ON CONFLICT DO NOTHING, which costs a speculative insertion per row.
+    """
+    select_sql, params = request_select_sql(cycle, now)
+    request_t = connection.ops.quote_name(ReviewRequest._meta.db_table)
+    conflict = "" if first else "ON CONFLICT (cycle_id, edge_id, rater_id) DO NOTHING"
+    # The CTE sits inside the INSERT so the driver reports the inserted row count.
+    sql = f"INSERT INTO {request_t} ({REQUEST_COLUMNS}) {select_sql} {conflict}"
+    return sql, params
+
+
+def request_select_sql(cycle: Cycle, now: dt.datetime) -> tuple[str, list]:
+    """The SELECT of every request the cycle would have, its columns named as
+    `REQUEST_COLUMNS`: what opening inserts and the wizard's preview counts. Only the cycle's
+    id, types and member limit are read (an unsaved cycle previews).
 
     Raters are the customer side of each active edge of the included types: a person end is
     that person; a department end is its designated evaluators if it has any, otherwise its
@@ -223,7 +250,6 @@ def _request_insert_sql(cycle: Cycle, now: dt.datetime, *, first: bool) -> tuple
     they provide themselves (as the provider person or a member of the provider department).
     """
     q = connection.ops.quote_name
-    request_t = q(ReviewRequest._meta.db_table)
     edge_t = q(Edge._meta.db_table)
     emp_t = q(Employee._meta.db_table)
     dept_t = q(Department._meta.db_table)
@@ -261,14 +287,6 @@ def _request_insert_sql(cycle: Cycle, now: dt.datetime, *, first: bool) -> tuple
     # names of both ends are looked up once per edge, the rater's once per person (OFFSET 0
     # keeps each subquery apart), then joined to the requests: two lookups per request, not 7.
     sql = f"""
-        -- The CTE sits inside the INSERT so the driver reports the inserted row count.
-        INSERT INTO {request_t} (
-            cycle_id, edge_id, rater_id, rater_name, rater_department_id, rater_department_name,
-            edge_type, rank_kind, service,
-            provider_employee_id, provider_name, provider_department_id, provider_department_name,
-            customer_name, customer_department_id, customer_department_name,
-            status, created_at
-        )
         WITH evaluators AS (
             SELECT de.department_id, de.employee_id
             FROM {evaluator_t} de
@@ -291,12 +309,14 @@ def _request_insert_sql(cycle: Cycle, now: dt.datetime, *, first: bool) -> tuple
               ON r.department_id = e.customer_department_id
             WHERE e.valid_to IS NULL AND e.type IN ({type_marks})
         )
-        SELECT %s, e.id, rater.id, rater.name, rater.department_id, rater.department_name,
-               e.type, e.rank_kind, e.service,
+        SELECT %s AS cycle_id, e.id AS edge_id, rater.id AS rater_id, rater.name AS rater_name,
+               rater.department_id AS rater_department_id,
+               rater.department_name AS rater_department_name,
+               e.type AS edge_type, e.rank_kind, e.service,
                e.provider_employee_id, e.provider_name, e.provider_department_id,
                e.provider_department_name,
                e.customer_name, e.customer_department_id, e.customer_department_name,
-               %s, %s
+               %s AS status, %s AS created_at
         FROM targets t
         JOIN (
             SELECT e.id, e.type, e.rank_kind, e.service,
@@ -324,7 +344,6 @@ def _request_insert_sql(cycle: Cycle, now: dt.datetime, *, first: bool) -> tuple
         WHERE (e.provider_employee_id IS NULL OR e.provider_employee_id <> rater.id)
           AND (e.provider_department_end IS NULL
                OR e.provider_department_end <> rater.department_id)
-        {"" if first else "ON CONFLICT (cycle_id, edge_id, rater_id) DO NOTHING"}
     """  # noqa: S608
     params: list = [*types]
     if cycle.member_limit:
@@ -511,6 +530,11 @@ def open_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> C
                     cursor.execute("SET LOCAL work_mem = '64MB'")
                 cursor.execute(sql, params)
                 created = max(cursor.rowcount, 0)
+        if cycle.request_cap:
+            dropped = _apply_request_cap(cycle, now)
+            if dropped:
+                created -= dropped
+                in_one_statement = False  # the counts of the insert are no longer the rows'
         if cycle.status == CycleStatus.DRAFT:
             cycle.status = CycleStatus.OPEN
             cycle.opened_at = now
@@ -537,6 +561,20 @@ def open_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> C
             )
         summary = cycle_summary(cycle, created=created)
     return summary
+
+
+def start_cycle(
+    *, open_now: bool = True, actor=None, **fields
+) -> tuple[Cycle, CycleSummary | None]:
+    """The wizard's last step: create the cycle (`create_cycle`'s fields) and open it, in one
+    transaction, so a refused opening (an overlapping open cycle) leaves no draft behind; or
+    keep it as a draft (`open_now=False`)."""
+    with transaction.atomic():
+        cycle = create_cycle(**fields)
+        if not open_now:
+            return cycle, None
+        summary = open_cycle(cycle, actor=actor)
+    return summary.cycle, summary
 
 
 # Any constant, the same in every opening: two drafts opening at once are checked one after
@@ -568,6 +606,158 @@ def _refuse_an_overlapping_open_cycle(cycle: Cycle, now: dt.datetime) -> None:
                 "types": shared,
             }
         )
+
+
+def _group_candidates(rows) -> list[Candidate]:
+    return [
+        Candidate(key=key, rater=rater, group=group_of(dept, edge_type, rank_kind))
+        for key, rater, edge_type, rank_kind, dept in rows
+    ]
+
+
+def _group_counts(rows) -> Counter:
+    counts: Counter = Counter()
+    for dept, edge_type, rank_kind, n in rows:
+        counts[group_of(dept, edge_type, rank_kind)] += n
+    return counts
+
+
+def _apply_request_cap(cycle: Cycle, now: dt.datetime) -> int:
+    """Delete the requests of this opening that the cycle's cap leaves out (`fair_load.choose`);
+    returns how many. Requests of earlier openings stay and count against the cap. Three
+    queries and a delete per 5,000 dropped, whatever the company's size."""
+    cap = cycle.request_cap
+    mine = ReviewRequest.objects.filter(cycle=cycle)
+    over = (
+        mine.order_by()
+        .values("rater_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=cap)
+        .values("rater_id")
+    )
+    rows = list(
+        mine.filter(rater_id__in=over).values_list(
+            "id", "rater_id", "edge_type", "rank_kind", "provider_department_id", "created_at"
+        )
+    )
+    if not rows:
+        return 0
+    candidates = _group_candidates(r[:5] for r in rows if r[5] == now)
+    used = Counter(r[1] for r in rows if r[5] != now)
+    counts = _group_counts(
+        mine.order_by()
+        .values_list("provider_department_id", "edge_type", "rank_kind")
+        .annotate(n=Count("id"))
+    )
+    fixed = counts - Counter(c.group for c in candidates)
+    kept = choose(candidates, cap=cap, minimum=settings.ICR_MIN_RATERS, fixed=fixed, used=used)
+    dropped = [c.key for c in candidates if c.key not in kept]
+    for start in range(0, len(dropped), 5000):
+        ReviewRequest.objects.filter(pk__in=dropped[start : start + 5000])._raw_delete(
+            connection.alias
+        )
+    return len(dropped)
+
+
+@dataclass
+class CyclePreview:
+    """What opening a cycle would send, counted before anything is: requests and people, how
+    many people get how many requests, and the result groups that can reach ICR_MIN_RATERS,
+    without and with the cycle's cap."""
+
+    requests: int
+    raters: int
+    by_type: dict[str, int]
+    load: list[tuple[int, int]]  # (requests per person, people), fewest requests first
+    groups: int
+    groups_shown: int
+    minimum: int
+    cap: int | None = None
+    capped_raters: int = 0
+    capped_requests: int = 0
+    capped_load: list[tuple[int, int]] = field(default_factory=list)
+    capped_groups_shown: int = 0
+
+    @property
+    def type_rows(self) -> list[tuple[str, int]]:
+        return [(str(EdgeType(t).label), n) for t, n in self.by_type.items() if n]
+
+    @property
+    def max_load(self) -> int:
+        return self.load[-1][0] if self.load else 0
+
+
+PREVIEW_TABLE = "icr_cycle_preview"
+
+
+def preview_cycle(cycle: Cycle, *, now: dt.datetime | None = None) -> CyclePreview:
+    """Count what opening `cycle` (saved or not) would ask, set-based: the requests are selected
+    once into a temporary table and counted there by a few GROUP BYs; with a cap, only the
+    people over it are read, to choose as opening would (`_apply_request_cap`)."""
+    now = now or timezone.now()
+    probe = Cycle(pk=cycle.pk or 0, edge_types=cycle.edge_types, member_limit=cycle.member_limit)
+    select_sql, params = request_select_sql(probe, now)
+    t = PREVIEW_TABLE
+    minimum = settings.ICR_MIN_RATERS
+    cap = cycle.request_cap
+    group_sql = (
+        f"SELECT provider_department_id, edge_type, rank_kind, COUNT(*) FROM {t} "  # noqa: S608
+        "GROUP BY provider_department_id, edge_type, rank_kind"
+    )
+    load_sql = (
+        "SELECT n, COUNT(*) FROM (SELECT rater_id, COUNT(*) AS n "  # noqa: S608
+        f"FROM {t} GROUP BY rater_id) per_rater GROUP BY n ORDER BY n"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {t}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {t} AS SELECT rater_id, edge_id, edge_type, rank_kind, "  # noqa: S608
+            f"provider_department_id FROM ({select_sql}) requests",
+            params,
+        )
+        cursor.execute(f"SELECT edge_type, COUNT(*) FROM {t} GROUP BY edge_type")  # noqa: S608
+        by_type = {k: 0 for k in EdgeType.values} | dict(cursor.fetchall())
+        cursor.execute(load_sql)
+        load = [(int(n), int(people)) for n, people in cursor.fetchall()]
+        cursor.execute(group_sql)
+        counts = _group_counts(cursor.fetchall())
+        candidates: list[Candidate] = []
+        if cap:
+            cursor.execute(
+                f"SELECT edge_id, rater_id, edge_type, rank_kind, provider_department_id "  # noqa: S608
+                f"FROM {t} WHERE rater_id IN "
+                f"(SELECT rater_id FROM {t} GROUP BY rater_id HAVING COUNT(*) > %s)",
+                [cap],
+            )
+            # A department end's edge has many raters: a request is (edge, rater).
+            candidates = _group_candidates(((e, r), r, *rest) for e, r, *rest in cursor.fetchall())
+        cursor.execute(f"DROP TABLE {t}")
+    preview = CyclePreview(
+        requests=sum(by_type.values()),
+        raters=sum(people for _n, people in load),
+        by_type=by_type,
+        load=load,
+        groups=len(counts),
+        groups_shown=groups_reaching(counts, minimum),
+        minimum=minimum,
+        cap=cap,
+    )
+    if cap:
+        kept = choose(
+            candidates,
+            cap=cap,
+            minimum=minimum,
+            fixed=counts - Counter(c.group for c in candidates),
+        )
+        capped_counts = counts - Counter(c.group for c in candidates if c.key not in kept)
+        capped_load: Counter = Counter()
+        for n, people in load:
+            capped_load[min(n, cap)] += people
+        preview.capped_raters = sum(people for n, people in load if n > cap)
+        preview.capped_requests = preview.requests - (len(candidates) - len(kept))
+        preview.capped_load = sorted(capped_load.items())
+        preview.capped_groups_shown = groups_reaching(capped_counts, minimum)
+    return preview
 
 
 def close_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> CycleSummary:

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from relations.roles import is_hr
 
 from . import selectors, services
-from .forms import RatingForm, RemindForm
+from .forms import CycleWizardForm, RatingForm, RemindForm
 from .models import Cycle, ReviewRequest
 from .tokens import read_request_token
 
@@ -196,3 +196,67 @@ def remind(request, pk: int):
                 ),
             )
     return redirect("reviews:monitor", pk=cycle.pk)
+
+
+@login_required
+def hr_home(request):
+    """Where HR lands: the open cycle's response rates, what opens next, the last import."""
+    _require_hr(request.user)
+    return render(request, "reviews/hr_home.html", selectors.hr_home())
+
+
+@login_required
+def cycle_new(request):
+    """The cycle wizard: prefilled from the schedule or the calendar; "preview" counts what
+    opening would send, "open" (or "draft") creates the cycle."""
+    _require_hr(request.user)
+    defaults = selectors.wizard_defaults()
+    preview = None
+    if request.method == "POST":
+        form = CycleWizardForm(request.POST)
+        action = request.POST.get("action", "preview")
+        if form.is_valid():
+            data = form.cleaned_data
+            fields = {
+                "name": data["name"],
+                "period_start": data["period_start"],
+                "period_end": data["period_end"],
+                "deadline": data["deadline"],
+                "edge_types": data["edge_types"],
+                "criteria": list(data["criteria"]),
+                "reminder_offsets": form.reminder_offsets,
+                "member_limit": data["member_limit"],
+                "request_cap": data["request_cap"],
+            }
+            if action in ("open", "draft"):
+                try:
+                    cycle, summary = services.start_cycle(
+                        open_now=action == "open", actor=request.user, **fields
+                    )
+                except services.ReviewError as exc:
+                    form.add_error(None, str(exc))
+                else:
+                    if summary is None:
+                        messages.success(
+                            request, _("%(cycle)s is saved as a draft.") % {"cycle": cycle.name}
+                        )
+                        return redirect("reviews:hr_home")
+                    messages.success(
+                        request,
+                        _("%(cycle)s is open: %(total)d requests to %(raters)d people.")
+                        % {"cycle": cycle.name, "total": summary.total, "raters": summary.raters},
+                    )
+                    return redirect("reviews:monitor", pk=cycle.pk)
+            probe = Cycle(
+                edge_types=data["edge_types"],
+                member_limit=data["member_limit"],
+                request_cap=data["request_cap"],
+            )
+            preview = services.preview_cycle(probe)
+    else:
+        form = CycleWizardForm(initial={k: v for k, v in defaults.items() if k != "template"})
+    return render(
+        request,
+        "reviews/cycle_new.html",
+        {"form": form, "preview": preview, "template": defaults["template"]},
+    )

@@ -126,8 +126,12 @@ def test_an_employee_sees_their_own_page_and_nothing_else(live_server, browser, 
     context, page = log_in(browser, live_server, "e021@example.com")
     page.goto(f"{live_server.url}/results/")
     expect(page.locator("main h1")).to_have_text("My service")
-    expect(page.locator("#whom-i-serve")).to_be_visible()
+    # What they can see leads; their relationships wait, folded, below their history.
+    expect(page.locator("#my-department")).to_be_visible()
     expect(page.locator("#my-requests")).to_contain_text("运营一组")
+    expect(page.locator("#whom-i-serve")).to_be_hidden()
+    page.locator("#relationships summary").click()
+    expect(page.locator("#whom-i-serve")).to_be_visible()
     expect(page.locator("#overall")).to_have_count(0)  # only their superior rates them
     page.screenshot(path=ARTIFACTS / "results-employee.png", full_page=True)
     # The language switch in the navigation bar takes effect as it is chosen.
