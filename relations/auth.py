@@ -2,6 +2,7 @@
 
 import functools
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.db import connections, router
@@ -36,6 +37,10 @@ class EmployeeIdOrEmailBackend(ModelBackend):
             get_user_model()().set_password(password)
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
+            if settings.ICR_PASSWORD_LOGIN == "superuser_only" and not user.is_superuser:
+                # Everyone signs in with the company's identity; an ICR password is only the
+                # break-glass superuser's, for when the provider or directory is down.
+                return None
             return user
         return None
 
