@@ -214,12 +214,13 @@ if ICR_LDAP_ENABLED:
 # "all": ICR's own passwords sign anyone in; "superuser_only": only a superuser's (the
 # break-glass account for when the provider or directory is down), everyone else signs in
 # with the company's identity. Needs OIDC or LDAP on.
+_SUPERUSER_ONLY = "superuser_only"
 ICR_PASSWORD_LOGIN = env_str("ICR_PASSWORD_LOGIN", "all")
-if ICR_PASSWORD_LOGIN not in ("all", "superuser_only"):
+if ICR_PASSWORD_LOGIN not in ("all", _SUPERUSER_ONLY):
     raise ImproperlyConfigured(
         f"ICR_PASSWORD_LOGIN must be all or superuser_only, not {ICR_PASSWORD_LOGIN!r}"
     )
-if ICR_PASSWORD_LOGIN == "superuser_only" and not (ICR_OIDC_ENABLED or ICR_LDAP_ENABLED):
+if ICR_PASSWORD_LOGIN == _SUPERUSER_ONLY and not (ICR_OIDC_ENABLED or ICR_LDAP_ENABLED):
     raise ImproperlyConfigured(
         "ICR_PASSWORD_LOGIN=superuser_only needs ICR_OIDC_ISSUER or ICR_LDAP_SERVER_URI: "
         "nobody but a superuser could sign in."

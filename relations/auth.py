@@ -2,7 +2,6 @@
 
 import functools
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.db import connections, router
@@ -28,6 +27,8 @@ def find_login(login: str):
 
 class EmployeeIdOrEmailBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
+        from .signin import passwords_for_everyone
+
         if username is None or password is None:
             return None
         user = find_login(username)
@@ -37,7 +38,7 @@ class EmployeeIdOrEmailBackend(ModelBackend):
             get_user_model()().set_password(password)
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
-            if settings.ICR_PASSWORD_LOGIN == "superuser_only" and not user.is_superuser:
+            if not user.is_superuser and not passwords_for_everyone():
                 # Everyone signs in with the company's identity; an ICR password is only the
                 # break-glass superuser's, for when the provider or directory is down.
                 return None

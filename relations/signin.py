@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -21,6 +22,12 @@ from .roles import HR_GROUP
 log = logging.getLogger(__name__)
 
 MATCH_FIELDS = ("employee_id", "email")
+SUPERUSER_ONLY = "superuser_only"  # settings.ICR_PASSWORD_LOGIN: ICR passwords for superusers
+
+
+def passwords_for_everyone() -> bool:
+    """Whether ICR's own passwords sign anyone in, or only the break-glass superuser."""
+    return settings.ICR_PASSWORD_LOGIN != SUPERUSER_ONLY
 
 
 class SignInRefused(Exception):

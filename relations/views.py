@@ -6,7 +6,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import translation
 
-from . import selectors, tasks
+from . import selectors, signin, tasks
 from .forms import FirstPasswordResetForm
 
 
@@ -30,7 +30,7 @@ class LoginView(auth_views.LoginView):
             "oidc": settings.ICR_OIDC_ENABLED,
             "oidc_name": settings.ICR_OIDC_PROVIDER_NAME,
             "ldap": settings.ICR_LDAP_ENABLED,
-            "passwords_for_all": settings.ICR_PASSWORD_LOGIN == "all",
+            "passwords_for_all": signin.passwords_for_everyone(),
         }
         return context
 

@@ -26,7 +26,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 CLIENT_ID = "icr-test"
-CLIENT_SECRET = "icr-test-secret"  # noqa: S105
+CLIENT_SECRET = "icr-test-secret"
 
 
 def _b64url(data: bytes) -> str:
@@ -191,3 +191,23 @@ def running_provider(redirect_uris: list[str]) -> Iterator[Provider]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def configure(settings, provider: Provider) -> None:
+    """Point ICR (pytest-django's `settings`) at the provider, matching people by e-mail and
+    making the group "icr-hr" HR; the provider starts with nobody signed in."""
+    from relations import oidc
+
+    settings.ICR_OIDC_ENABLED = True
+    settings.ICR_OIDC_ISSUER = provider.issuer
+    settings.ICR_OIDC_DISCOVERY_URL = f"{provider.issuer}/.well-known/openid-configuration"
+    settings.ICR_OIDC_CLIENT_ID = CLIENT_ID
+    settings.ICR_OIDC_CLIENT_SECRET = CLIENT_SECRET
+    settings.ICR_OIDC_MATCH_CLAIM = "email"
+    settings.ICR_OIDC_MATCH_FIELD = "email"
+    settings.ICR_OIDC_GROUPS_CLAIM = "groups"
+    settings.ICR_OIDC_HR_GROUP = "icr-hr"
+    provider.person, provider.tamper = None, None
+    provider.authorize_requests.clear()
+    provider.token_requests.clear()
+    oidc._client_for.cache_clear()  # discovery read again, from this provider

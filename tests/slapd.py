@@ -19,10 +19,10 @@ from pathlib import Path
 SLAPD = Path("/usr/sbin/slapd")
 SUFFIX = "dc=example,dc=com"
 ROOT_DN = f"cn=admin,{SUFFIX}"
-ROOT_PASSWORD = "slapd-root-secret"  # noqa: S105
+ROOT_PASSWORD = "slapd-root-secret"
 # ICR's service account: it may search, never read a password.
 SEARCH_DN = f"cn=icr,ou=services,{SUFFIX}"
-SEARCH_PASSWORD = "icr-search-secret"  # noqa: S105
+SEARCH_PASSWORD = "icr-search-secret"
 PEOPLE = f"ou=people,{SUFFIX}"
 GROUPS = f"ou=groups,{SUFFIX}"
 HR_GROUP_DN = f"cn=icr-hr,{GROUPS}"
@@ -147,9 +147,7 @@ def running_slapd(ldif: str) -> Iterator[Directory]:
     (folder / "db").mkdir()
     config = folder / "slapd.conf"
     config.write_text(
-        CONFIG.format(
-            dir=folder, suffix=SUFFIX, root_dn=ROOT_DN, root_password=ROOT_PASSWORD
-        )
+        CONFIG.format(dir=folder, suffix=SUFFIX, root_dn=ROOT_DN, root_password=ROOT_PASSWORD)
     )
     uri = f"ldap://127.0.0.1:{_free_port()}"
     # -d 0: in the foreground (no fork), so the process is ours to stop; nothing logged.

@@ -14,9 +14,9 @@ from tests import slapd
 from tests.conftest import PASSWORD
 
 PRIVATE_URL = "/accounts/password_change/"
-ZHANG_PASSWORD = "zhang-directory-pw"  # noqa: S105
-LI_PASSWORD = "li-directory-pw"  # noqa: S105
-STRANGER_PASSWORD = "stranger-directory-pw"  # noqa: S105
+ZHANG_PASSWORD = "zhang-directory-pw"
+LI_PASSWORD = "li-directory-pw"
+STRANGER_PASSWORD = "stranger-directory-pw"
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +88,7 @@ def test_a_person_of_the_directory_unknown_to_icr_is_refused(client, company, ld
     assert get_user_model().objects.count() == logins_before  # nobody created
 
 
-def test_an_employee_who_left_cannot_sign_in_with_the_directory_password(
-    client, company, ldap_on
-):
+def test_an_employee_who_left_cannot_sign_in_with_the_directory_password(client, company, ldap_on):
     services.deactivate_employee(company["seller"])
 
     sign_in(client, "E003", ZHANG_PASSWORD)
@@ -145,9 +143,7 @@ def test_the_icr_password_still_works_unless_switched_off(client, company, ldap_
     assert signed_in_as(client) == "E003"
 
 
-def test_an_unreachable_directory_refuses_without_an_error_page(
-    client, company, ldap_on, settings
-):
+def test_an_unreachable_directory_refuses_without_an_error_page(client, company, ldap_on, settings):
     settings.AUTH_LDAP_SERVER_URI = "ldap://127.0.0.1:9"  # nothing listens there
 
     response = sign_in(client, "E003", ZHANG_PASSWORD)

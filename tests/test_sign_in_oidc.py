@@ -12,7 +12,7 @@ from django.test import Client
 
 from relations import oidc, services
 from relations.roles import HR_GROUP, is_hr
-from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, _b64url, running_provider
+from tests.oidc_provider import _b64url, configure, running_provider
 
 CALLBACK = "http://testserver/accounts/oidc/callback/"
 PRIVATE_URL = "/accounts/password_change/"
@@ -26,25 +26,13 @@ def provider():
 
 @pytest.fixture
 def oidc_on(settings, provider):
-    settings.ICR_OIDC_ENABLED = True
-    settings.ICR_OIDC_ISSUER = provider.issuer
-    settings.ICR_OIDC_DISCOVERY_URL = f"{provider.issuer}/.well-known/openid-configuration"
-    settings.ICR_OIDC_CLIENT_ID = CLIENT_ID
-    settings.ICR_OIDC_CLIENT_SECRET = CLIENT_SECRET
-    settings.ICR_OIDC_MATCH_CLAIM = "email"
-    settings.ICR_OIDC_MATCH_FIELD = "email"
-    settings.ICR_OIDC_GROUPS_CLAIM = "groups"
-    settings.ICR_OIDC_HR_GROUP = "icr-hr"
-    provider.person, provider.tamper = None, None
-    provider.authorize_requests.clear()
-    provider.token_requests.clear()
-    oidc._client_for.cache_clear()
+    configure(settings, provider)
     yield provider
     oidc._client_for.cache_clear()
 
 
 def sign_in(client: Client, provider, person: dict, next_url: str = "", **headers):
-    """Through ICR to the provider and back, as the browser would, with real HTTP to the provider."""
+    """Through ICR to the provider and back as a browser goes, with real HTTP to the provider."""
     provider.person = person
     start = "/accounts/oidc/login/" + (f"?next={urllib.parse.quote(next_url)}" if next_url else "")
     response = client.get(start, **headers)
@@ -158,9 +146,7 @@ def test_the_group_claim_makes_hr_and_its_absence_takes_hr_away(client, company,
     assert other.get("/admin/").status_code == 302  # to the admin's login: no longer HR
 
 
-def test_without_an_hr_group_configured_hr_is_left_to_the_admin(
-    client, company, oidc_on, settings
-):
+def test_without_an_hr_group_configured_hr_is_left_to_the_admin(client, company, oidc_on, settings):
     settings.ICR_OIDC_HR_GROUP = ""
     user = company["sales_head"].user
     user.groups.add(Group.objects.get_or_create(name=HR_GROUP)[0])
