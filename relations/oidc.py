@@ -145,6 +145,10 @@ def callback(request):
     """The provider sends the browser back here with a code: verify, match, sign in."""
     if not settings.ICR_OIDC_ENABLED:
         raise Http404
+    if request.GET.get("error"):
+        # The provider's own refusal (the person cancelled, or may not use ICR there).
+        log.info("OIDC: the provider answered %r", request.GET.get("error"))
+        return refused(request, signin.SignInRefused("cancelled"))
     try:
         token = client().authorize_access_token(request)
         claims = token.get("userinfo")

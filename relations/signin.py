@@ -44,6 +44,10 @@ class SignInRefused(Exception):
         ),
         "left": _("Your ICR login is disabled: the employee import no longer lists you."),
         "unverified": _("Your company account's e-mail address is not verified."),
+        "cancelled": _(
+            "The company's sign-in did not sign you in (cancelled, or refused there). Try "
+            "again, or ask IT if it keeps happening."
+        ),
         "failed": _(
             "Signing in with your company account did not work: the answer of the identity "
             "provider could not be verified. Try again, or ask IT if it keeps happening."

@@ -175,3 +175,38 @@ def test_the_provider_pages_are_absent_when_oidc_is_off(client, settings):
 
     assert client.get("/accounts/oidc/login/").status_code == 404
     assert client.get("/accounts/oidc/callback/?code=x&state=y").status_code == 404
+
+
+def test_an_email_two_current_employees_share_signs_in_neither(client, company, oidc_on):
+    services.hire_employee(
+        employee_id="E005", name="张三丰", department=company["sales"], email="zhang@example.com"
+    )
+
+    response = sign_in(client, oidc_on, person("zhang@example.com"))
+
+    assert response.status_code == 403
+    assert 'data-reason="ambiguous"' in response.content.decode()
+    assert signed_in_as(client) is None
+
+
+def test_a_refusal_at_the_provider_is_said_so(client, company, oidc_on):
+    # Nobody signed in at the provider: it sends the browser back with an error, not a code.
+    response = sign_in(client, oidc_on, None)
+
+    assert response.status_code == 403
+    assert 'data-reason="cancelled"' in response.content.decode()
+    assert oidc_on.token_requests == []
+
+
+def test_a_provider_without_discovery_works_from_its_endpoints(client, company, oidc_on, settings):
+    settings.ICR_OIDC_DISCOVERY_URL = "http://127.0.0.1:9/nothing-here"  # must not be read
+    settings.ICR_OIDC_AUTHORIZATION_ENDPOINT = f"{oidc_on.issuer}/authorize"
+    settings.ICR_OIDC_TOKEN_ENDPOINT = f"{oidc_on.issuer}/token"
+    settings.ICR_OIDC_JWKS_URI = f"{oidc_on.issuer}/jwks"
+
+    sign_in(client, oidc_on, person("zhang@example.com"))
+    assert signed_in_as(client) == "E003"
+
+    client.logout()
+    oidc_on.tamper = "foreign_key"
+    assert sign_in(client, oidc_on, person("zhang@example.com")).status_code == 403

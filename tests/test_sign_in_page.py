@@ -94,14 +94,14 @@ def _settings_in_a_fresh_process(**env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ICR_OIDC", "ICR_LDAP"))}
     clean.pop("ICR_PASSWORD_LOGIN", None)
     code = (
-        "import json, django; django.setup(); from django.conf import settings as s; "
+        "import json; import icr.settings as s; "
         "print(json.dumps([s.ICR_OIDC_ENABLED, s.ICR_LDAP_ENABLED, s.ICR_PASSWORD_LOGIN, "
         "getattr(s, 'AUTH_LDAP_SERVER_URI', None)]))"
     )
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=django_settings.BASE_DIR,
-        env={**clean, "ICR_DEV": "1", "DJANGO_SETTINGS_MODULE": "icr.settings", **env},
+        env={**clean, "ICR_DEV": "1", **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -123,9 +123,10 @@ def test_the_environment_switches_the_company_identity_on():
         "superuser_only",
         "ldaps://ad.example.com",
     ]
-
-    neither = _settings_in_a_fresh_process()
-    assert json.loads(neither.stdout.splitlines()[-1]) == [False, False, "all", None]
+    # And off by default (this test process has none of them set).
+    assert not django_settings.ICR_OIDC_ENABLED and not django_settings.ICR_LDAP_ENABLED
+    assert django_settings.ICR_PASSWORD_LOGIN == "all"
+    assert not hasattr(django_settings, "AUTH_LDAP_SERVER_URI")
 
 
 def test_passwords_cannot_be_switched_off_without_another_way_in():
