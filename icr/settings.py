@@ -11,6 +11,12 @@ from django.utils.translation import gettext_lazy as _
 
 from .env import env_bool, env_int, env_list, env_str
 
+
+def _env_or(name: str, default: str) -> str:
+    """The variable, or the default when it is unset or empty."""
+    return env_str(name) or default
+
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ICR_VAR_DIR", str(BASE_DIR / "var")))
 
@@ -144,10 +150,11 @@ LOGOUT_REDIRECT_URL = "login"
 # Sign-in with the company's identity (relations/signin.py): an OpenID Connect provider
 # (relations/oidc.py, Authlib) and/or an LDAP / Active Directory server (relations/ldap_auth.py,
 # django-auth-ldap). Either way the person is matched to an existing employee, never created.
+# An empty variable counts as unset (docker-compose passes them all, blank when not given).
 # OIDC: discovery from the issuer, or (when both are set) the authorization and token endpoints
 # and the JWKS address one by one, for a provider without discovery.
 ICR_OIDC_ISSUER = env_str("ICR_OIDC_ISSUER").rstrip("/")
-ICR_OIDC_DISCOVERY_URL = env_str(
+ICR_OIDC_DISCOVERY_URL = _env_or(
     "ICR_OIDC_DISCOVERY_URL",
     f"{ICR_OIDC_ISSUER}/.well-known/openid-configuration" if ICR_OIDC_ISSUER else "",
 )
@@ -159,13 +166,13 @@ ICR_OIDC_ENABLED = bool(
 )
 ICR_OIDC_CLIENT_ID = env_str("ICR_OIDC_CLIENT_ID")
 ICR_OIDC_CLIENT_SECRET = env_str("ICR_OIDC_CLIENT_SECRET")
-ICR_OIDC_SCOPES = env_str("ICR_OIDC_SCOPES", "openid email profile")
+ICR_OIDC_SCOPES = _env_or("ICR_OIDC_SCOPES", "openid email profile")
 # The claim that names the person, and what it is compared with: the employee ID or e-mail.
-ICR_OIDC_MATCH_CLAIM = env_str("ICR_OIDC_MATCH_CLAIM", "email")
-ICR_OIDC_MATCH_FIELD = env_str("ICR_OIDC_MATCH_FIELD", "email")
+ICR_OIDC_MATCH_CLAIM = _env_or("ICR_OIDC_MATCH_CLAIM", "email")
+ICR_OIDC_MATCH_FIELD = _env_or("ICR_OIDC_MATCH_FIELD", "email")
 # A claim listing the person's groups, and the group in it that makes them HR ("" = none: HR
 # is then given in ICR's admin only).
-ICR_OIDC_GROUPS_CLAIM = env_str("ICR_OIDC_GROUPS_CLAIM", "groups")
+ICR_OIDC_GROUPS_CLAIM = _env_or("ICR_OIDC_GROUPS_CLAIM", "groups")
 ICR_OIDC_HR_GROUP = env_str("ICR_OIDC_HR_GROUP")
 # What the sign-in page's button says: "Sign in with <name>".
 ICR_OIDC_PROVIDER_NAME = env_str("ICR_OIDC_PROVIDER_NAME")
@@ -187,14 +194,14 @@ ICR_LDAP_BIND_DN = env_str("ICR_LDAP_BIND_DN")
 ICR_LDAP_BIND_PASSWORD = env_str("ICR_LDAP_BIND_PASSWORD")
 ICR_LDAP_START_TLS = env_bool("ICR_LDAP_START_TLS", False)
 ICR_LDAP_USER_BASE = env_str("ICR_LDAP_USER_BASE")
-ICR_LDAP_USER_FILTER = env_str(
+ICR_LDAP_USER_FILTER = _env_or(
     "ICR_LDAP_USER_FILTER", "(|(employeeNumber=%(user)s)(mail=%(user)s))"
 )
 # The person's attribute that names their employee, and what it is compared with.
-ICR_LDAP_MATCH_ATTR = env_str("ICR_LDAP_MATCH_ATTR", "employeeNumber")
-ICR_LDAP_MATCH_FIELD = env_str("ICR_LDAP_MATCH_FIELD", "employee_id")
+ICR_LDAP_MATCH_ATTR = _env_or("ICR_LDAP_MATCH_ATTR", "employeeNumber")
+ICR_LDAP_MATCH_FIELD = _env_or("ICR_LDAP_MATCH_FIELD", "employee_id")
 ICR_LDAP_GROUP_BASE = env_str("ICR_LDAP_GROUP_BASE")
-ICR_LDAP_GROUP_TYPE = env_str("ICR_LDAP_GROUP_TYPE", "groupOfNames")
+ICR_LDAP_GROUP_TYPE = _env_or("ICR_LDAP_GROUP_TYPE", "groupOfNames")
 ICR_LDAP_HR_GROUP_DN = env_str("ICR_LDAP_HR_GROUP_DN")
 ICR_LDAP_TIMEOUT_SECONDS = env_int("ICR_LDAP_TIMEOUT_SECONDS", 10)
 for _name, _field in (
@@ -215,7 +222,7 @@ if ICR_LDAP_ENABLED:
 # break-glass account for when the provider or directory is down), everyone else signs in
 # with the company's identity. Needs OIDC or LDAP on.
 _SUPERUSER_ONLY = "superuser_only"
-ICR_PASSWORD_LOGIN = env_str("ICR_PASSWORD_LOGIN", "all")
+ICR_PASSWORD_LOGIN = _env_or("ICR_PASSWORD_LOGIN", "all")
 if ICR_PASSWORD_LOGIN not in ("all", _SUPERUSER_ONLY):
     raise ImproperlyConfigured(
         f"ICR_PASSWORD_LOGIN must be all or superuser_only, not {ICR_PASSWORD_LOGIN!r}"

@@ -96,7 +96,7 @@ def _settings_in_a_fresh_process(**env: str) -> subprocess.CompletedProcess:
     code = (
         "import json; import icr.settings as s; "
         "print(json.dumps([s.ICR_OIDC_ENABLED, s.ICR_LDAP_ENABLED, s.ICR_PASSWORD_LOGIN, "
-        "getattr(s, 'AUTH_LDAP_SERVER_URI', None)]))"
+        "getattr(s, 'AUTH_LDAP_SERVER_URI', None), s.ICR_OIDC_DISCOVERY_URL]))"
     )
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -115,6 +115,8 @@ def test_the_environment_switches_the_company_identity_on():
         ICR_LDAP_SERVER_URI="ldaps://ad.example.com",
         ICR_LDAP_USER_BASE="ou=people,dc=example,dc=com",
         ICR_PASSWORD_LOGIN="superuser_only",
+        # Blank, as docker-compose passes what .env leaves out: the default.
+        ICR_OIDC_DISCOVERY_URL="",
     )
     assert both.returncode == 0, both.stderr
     assert json.loads(both.stdout.splitlines()[-1]) == [
@@ -122,6 +124,7 @@ def test_the_environment_switches_the_company_identity_on():
         True,
         "superuser_only",
         "ldaps://ad.example.com",
+        "https://sso.example.com/realms/acme/.well-known/openid-configuration",
     ]
     # And off by default (this test process has none of them set).
     assert not django_settings.ICR_OIDC_ENABLED and not django_settings.ICR_LDAP_ENABLED
