@@ -111,6 +111,28 @@ def user_for_claims(claims) -> object:
     return user
 
 
+def _claims_of(token: dict) -> dict:
+    """The verified ID token's claims, completed from the userinfo endpoint when the claims ICR
+    needs are not in the token (some providers put e-mail or groups there only)."""
+    claims = token.get("userinfo")
+    if not claims:
+        raise ValueError("the token answer has no ID token")
+    claims = dict(claims)
+    wanted = [settings.ICR_OIDC_MATCH_CLAIM]
+    if settings.ICR_OIDC_HR_GROUP:
+        wanted.append(settings.ICR_OIDC_GROUPS_CLAIM)
+    if all(name in claims for name in wanted):
+        return claims
+    app = client()
+    if not app.load_server_metadata().get("userinfo_endpoint"):
+        return claims
+    extra = app.userinfo(token=token)
+    # The userinfo answer is about the token's person only if its sub is the ID token's.
+    if extra.get("sub") != claims.get("sub"):
+        raise ValueError("userinfo names another subject than the ID token")
+    return {**extra, **claims}
+
+
 def refused(request, exc: signin.SignInRefused, status: int = 403):
     return render(
         request,
@@ -151,9 +173,7 @@ def callback(request):
         return refused(request, signin.SignInRefused("cancelled"))
     try:
         token = client().authorize_access_token(request)
-        claims = token.get("userinfo")
-        if not claims:
-            raise ValueError("the token answer has no ID token")
+        claims = _claims_of(token)
     except _PROVIDER_ERRORS as exc:
         log.warning("OIDC: sign-in refused, the provider's answer failed: %r", exc)
         return refused(request, signin.SignInRefused("failed"))

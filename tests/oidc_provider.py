@@ -41,6 +41,10 @@ class Provider:
         self.redirect_uris = list(redirect_uris)
         self.person: dict | None = None
         self.tamper: str | None = None
+        # Claims the provider leaves out of the ID token and gives at its userinfo endpoint
+        # only (as Azure AD and some Keycloak mappers do).
+        self.userinfo_only: set[str] = set()
+        self.access_tokens: dict[str, dict] = {}
         self.codes: dict[str, dict] = {}
         self.authorize_requests: list[dict] = []
         self.token_requests: list[dict] = []
@@ -54,6 +58,7 @@ class Provider:
             "authorization_endpoint": f"{self.issuer}/authorize",
             "token_endpoint": f"{self.issuer}/token",
             "jwks_uri": f"{self.issuer}/jwks",
+            "userinfo_endpoint": f"{self.issuer}/userinfo",
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -115,15 +120,24 @@ class Provider:
             "exp": now + 300,
             "auth_time": now,
             **({"nonce": grant["nonce"]} if grant["nonce"] else {}),
-            **grant["person"],
+            **{k: v for k, v in grant["person"].items() if k not in self.userinfo_only},
         }
         id_token = self._sign(claims)
+        access_token = secrets.token_urlsafe(24)
+        self.access_tokens[access_token] = grant["person"]
         return 200, {
-            "access_token": secrets.token_urlsafe(24),
+            "access_token": access_token,
             "token_type": "Bearer",
             "expires_in": 300,
             "id_token": id_token,
         }
+
+    def userinfo(self, authorization: str | None) -> tuple[int, dict]:
+        token = (authorization or "").removeprefix("Bearer ")
+        person = self.access_tokens.get(token)
+        if person is None:
+            return 401, {"error": "invalid_token"}
+        return 200, person
 
     def _sign(self, claims: dict) -> str:
         tamper, self.tamper = self.tamper, None
@@ -159,6 +173,9 @@ def _handler(provider: Provider):
                 self._send(200, provider.discovery())
             elif url.path == "/jwks":
                 self._send(200, provider.jwks())
+            elif url.path == "/userinfo":
+                status, body = provider.userinfo(self.headers.get("Authorization"))
+                self._send(status, body)
             elif url.path == "/authorize":
                 status, headers, text = provider.authorize(query)
                 self._send(status, text.encode(), headers)
@@ -207,7 +224,7 @@ def configure(settings, provider: Provider) -> None:
     settings.ICR_OIDC_MATCH_FIELD = "email"
     settings.ICR_OIDC_GROUPS_CLAIM = "groups"
     settings.ICR_OIDC_HR_GROUP = "icr-hr"
-    provider.person, provider.tamper = None, None
+    provider.person, provider.tamper, provider.userinfo_only = None, None, set()
     provider.authorize_requests.clear()
     provider.token_requests.clear()
     oidc._client_for.cache_clear()  # discovery read again, from this provider

@@ -150,3 +150,16 @@ def test_an_unreachable_directory_refuses_without_an_error_page(client, company,
 
     assert response.status_code == 200
     assert signed_in_as(client) is None
+
+
+def test_wrong_directory_passwords_lock_the_login_like_icr_passwords(
+    client, company, ldap_on, settings
+):
+    settings.AXES_FAILURE_LIMIT = 5
+    for _ in range(5):
+        sign_in(client, "zhang@example.com", "guess")
+
+    response = sign_in(client, "E003", ZHANG_PASSWORD)
+
+    assert "Signing in is paused" in response.content.decode()
+    assert signed_in_as(client) is None

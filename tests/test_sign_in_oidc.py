@@ -210,3 +210,12 @@ def test_a_provider_without_discovery_works_from_its_endpoints(client, company, 
     client.logout()
     oidc_on.tamper = "foreign_key"
     assert sign_in(client, oidc_on, person("zhang@example.com")).status_code == 403
+
+
+def test_claims_missing_from_the_id_token_are_read_from_userinfo(client, company, oidc_on):
+    oidc_on.userinfo_only = {"email", "groups"}
+
+    sign_in(client, oidc_on, person("li@example.com", groups=["icr-hr"]))
+
+    assert signed_in_as(client) == "E002"
+    assert is_hr(get_user_model().objects.get(username="E002"))
