@@ -137,3 +137,11 @@ def test_passwords_cannot_be_switched_off_without_another_way_in():
 
     assert result.returncode != 0
     assert "ICR_PASSWORD_LOGIN=superuser_only needs" in result.stderr
+
+
+def test_the_admin_sends_people_to_the_page_that_offers_the_provider(client, db, oidc_named):
+    response = client.get("/admin/")
+    login = client.get(response["Location"])
+
+    assert login.status_code == 302
+    assert login["Location"] == "/accounts/login/?next=/admin/"
