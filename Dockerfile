@@ -15,22 +15,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     STATIC_ROOT=/app/var/staticfiles
 
 # gettext: compile the translation catalogues at build time. postgresql-client: pg_dump,
-# pg_restore and psql for `manage.py backup` and `restore`. libldap and libsasl2: python-ldap,
-# for signing in with the company's directory (its build needs the -dev packages below).
+# pg_restore and psql for `manage.py backup` and `restore`.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gettext postgresql-client \
-       libldap-2.5-0 libsasl2-2 \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
 # Dependencies first, so a code change does not reinstall them.
 COPY pyproject.toml ./
 RUN mkdir -p icr relations reviews && touch icr/__init__.py relations/__init__.py reviews/__init__.py \
-    && apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev libldap2-dev libsasl2-dev \
     && pip install . \
-    && apt-get purge -y --auto-remove gcc libc6-dev libldap2-dev libsasl2-dev \
-    && rm -rf /var/lib/apt/lists/* build icr relations reviews *.egg-info
+    && rm -rf build icr relations reviews *.egg-info
 COPY . .
 RUN pip install --no-deps . \
     && rm -rf build *.egg-info \

@@ -149,7 +149,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Sign-in with the company's identity (relations/signin.py): an OpenID Connect provider
 # (relations/oidc.py, Authlib) and/or an LDAP / Active Directory server (relations/ldap_auth.py,
-# django-auth-ldap). Either way the person is matched to an existing employee, never created.
+# ldap3). Either way the person is matched to an existing employee, never created.
 # An empty variable counts as unset (docker-compose passes them all, blank when not given).
 # OIDC: discovery from the issuer, or (when both are set) the authorization and token endpoints
 # and the JWKS address one by one, for a provider without discovery.
@@ -215,9 +215,11 @@ if ICR_LDAP_ENABLED:
         raise ImproperlyConfigured("ICR_LDAP_USER_BASE is required with ICR_LDAP_SERVER_URI.")
     if ICR_LDAP_HR_GROUP_DN and not ICR_LDAP_GROUP_BASE:
         raise ImproperlyConfigured("ICR_LDAP_HR_GROUP_DN needs ICR_LDAP_GROUP_BASE.")
-    from relations.ldap_settings import django_auth_ldap_settings
-
-    globals().update(django_auth_ldap_settings(globals()))
+    if ICR_LDAP_GROUP_TYPE not in ("groupOfNames", "groupOfUniqueNames", "activeDirectory"):
+        raise ImproperlyConfigured(
+            "ICR_LDAP_GROUP_TYPE must be groupOfNames, groupOfUniqueNames or activeDirectory, "
+            f"not {ICR_LDAP_GROUP_TYPE!r}"
+        )
 # "all": ICR's own passwords sign anyone in; "superuser_only": only a superuser's (the
 # break-glass account for when the provider or directory is down), everyone else signs in
 # with the company's identity. Needs OIDC or LDAP on.

@@ -2,13 +2,15 @@
 their passwords; ICR searches them by employee ID or e-mail, binds as them, and matches them to
 their employee, never creating one. Its HR group makes HR."""
 
+import socket
+import time
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from relations import services
-from relations.ldap_settings import django_auth_ldap_settings
 from relations.roles import HR_GROUP, is_hr
 from tests import slapd
 from tests.conftest import PASSWORD
@@ -47,7 +49,7 @@ def ldap_on(settings, directory):
         # Written as people type it: other case and spaces than the directory's own.
         "ICR_LDAP_HR_GROUP_DN": "CN=icr-hr, OU=groups, DC=example, DC=com",
     }
-    for name, value in {**icr, **django_auth_ldap_settings(icr)}.items():
+    for name, value in icr.items():
         setattr(settings, name, value)
     settings.ICR_LDAP_ENABLED = True
     return directory
@@ -144,12 +146,41 @@ def test_the_icr_password_still_works_unless_switched_off(client, company, ldap_
 
 
 def test_an_unreachable_directory_refuses_without_an_error_page(client, company, ldap_on, settings):
-    settings.AUTH_LDAP_SERVER_URI = "ldap://127.0.0.1:9"  # nothing listens there
+    settings.ICR_LDAP_SERVER_URI = "ldap://127.0.0.1:9"  # nothing listens there
 
     response = sign_in(client, "E003", ZHANG_PASSWORD)
 
     assert response.status_code == 200
     assert signed_in_as(client) is None
+
+
+def test_what_is_typed_is_looked_up_as_a_value_not_as_a_filter(client, company, ldap_on):
+    # Unescaped, "zhang@*" would be a wildcard that finds zhang's entry alone, and the sign-in
+    # would go through with his password; "*)(…" would add a filter of the typist's own.
+    for typed in ["zhang@*", "*)(mail=zhang@example.com"]:
+        response = sign_in(client, typed, ZHANG_PASSWORD)
+
+        assert response.status_code == 200
+        assert signed_in_as(client) is None
+
+
+def test_a_directory_that_never_answers_refuses_after_the_timeout(
+    client, company, ldap_on, settings
+):
+    with socket.socket() as silent:
+        # Accepts connections (the kernel does, from the backlog) and never says a word.
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        settings.ICR_LDAP_SERVER_URI = f"ldap://127.0.0.1:{silent.getsockname()[1]}"
+        settings.ICR_LDAP_TIMEOUT_SECONDS = 1
+        started = time.monotonic()
+
+        response = sign_in(client, "E003", ZHANG_PASSWORD)
+
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert signed_in_as(client) is None
+    assert elapsed < 5
 
 
 def test_wrong_directory_passwords_lock_the_login_like_icr_passwords(

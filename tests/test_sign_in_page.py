@@ -96,7 +96,7 @@ def _settings_in_a_fresh_process(**env: str) -> subprocess.CompletedProcess:
     code = (
         "import json; import icr.settings as s; "
         "print(json.dumps([s.ICR_OIDC_ENABLED, s.ICR_LDAP_ENABLED, s.ICR_PASSWORD_LOGIN, "
-        "getattr(s, 'AUTH_LDAP_SERVER_URI', None), s.ICR_OIDC_DISCOVERY_URL]))"
+        "s.ICR_LDAP_SERVER_URI, s.ICR_OIDC_DISCOVERY_URL]))"
     )
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -129,7 +129,6 @@ def test_the_environment_switches_the_company_identity_on():
     # And off by default (this test process has none of them set).
     assert not django_settings.ICR_OIDC_ENABLED and not django_settings.ICR_LDAP_ENABLED
     assert django_settings.ICR_PASSWORD_LOGIN == "all"
-    assert not hasattr(django_settings, "AUTH_LDAP_SERVER_URI")
 
 
 def test_passwords_cannot_be_switched_off_without_another_way_in():
