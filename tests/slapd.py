@@ -1,12 +1,15 @@
 """A real OpenLDAP server (Debian's slapd) for the tests: started on a free loopback port with a
 configuration and an mdb database in a temporary folder, a small company directory loaded with
 ldapadd, stopped (and its folder removed) when the block ends. Needs `apt-get install slapd
-ldap-utils` (.ci/run installs them); a missing slapd fails the test, it never skips it.
+ldap-utils` (.ci/run installs them); a missing slapd fails the test, it never skips it. It
+also answers on ldaps://, with a self-signed certificate for 127.0.0.1 (its `ca_file`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import ipaddress
 import shutil
 import socket
 import subprocess
@@ -28,6 +31,8 @@ GROUPS = f"ou=groups,{SUFFIX}"
 HR_GROUP_DN = f"cn=icr-hr,{GROUPS}"
 
 CONFIG = """\
+TLSCertificateFile {dir}/cert.pem
+TLSCertificateKeyFile {dir}/key.pem
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
@@ -108,6 +113,12 @@ member: {SEARCH_DN}
 class Directory:
     uri: str
     folder: Path
+    ldaps_uri: str = ""
+
+    @property
+    def ca_file(self) -> Path:
+        """The self-signed certificate ldaps:// presents: trusting it is trusting the server."""
+        return self.folder / "cert.pem"
 
     def ldap(self, tool: str, ldif: str) -> None:
         """ldapadd / ldapmodify as the directory's administrator."""
@@ -122,6 +133,41 @@ class Directory:
     def set_members(self, group_dn: str, member_dns: list[str]) -> None:
         members = "".join(f"member: {dn}\n" for dn in member_dns)
         self.ldap("ldapmodify", f"dn: {group_dn}\nchangetype: modify\nreplace: member\n{members}")
+
+
+def _write_certificate(folder: Path) -> None:
+    """A self-signed certificate for 127.0.0.1 and its key (EC: quick to make)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
 
 
 def _free_port() -> int:
@@ -149,10 +195,12 @@ def running_slapd(ldif: str) -> Iterator[Directory]:
     config.write_text(
         CONFIG.format(dir=folder, suffix=SUFFIX, root_dn=ROOT_DN, root_password=ROOT_PASSWORD)
     )
+    _write_certificate(folder)
     uri = f"ldap://127.0.0.1:{_free_port()}"
+    ldaps_uri = f"ldaps://127.0.0.1:{_free_port()}"
     # -d 0: in the foreground (no fork), so the process is ours to stop; nothing logged.
     process = subprocess.Popen(
-        [str(SLAPD), "-f", str(config), "-h", f"{uri}/", "-d", "0"],
+        [str(SLAPD), "-f", str(config), "-h", f"{uri}/ {ldaps_uri}/", "-d", "0"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -164,7 +212,7 @@ def running_slapd(ldif: str) -> Iterator[Directory]:
             if time.monotonic() > deadline:
                 raise RuntimeError("slapd did not answer within 15 s")
             time.sleep(0.05)
-        directory = Directory(uri=uri, folder=folder)
+        directory = Directory(uri=uri, folder=folder, ldaps_uri=ldaps_uri)
         directory.ldap("ldapadd", ldif)
         yield directory
     finally:

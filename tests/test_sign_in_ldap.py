@@ -183,6 +183,19 @@ def test_a_directory_that_never_answers_refuses_after_the_timeout(
     assert elapsed < 5
 
 
+def test_the_directory_certificate_is_checked(client, company, ldap_on, settings, monkeypatch):
+    # ldap3 takes any certificate unless told otherwise: a forged directory could collect the
+    # passwords people type. Trusted (SSL_CERT_FILE, as README says for a company CA), it works.
+    settings.ICR_LDAP_SERVER_URI = ldap_on.ldaps_uri
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    sign_in(client, "E003", ZHANG_PASSWORD)
+    assert signed_in_as(client) is None
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(ldap_on.ca_file))
+    sign_in(client, "E003", ZHANG_PASSWORD)
+    assert signed_in_as(client) == "E003"
+
+
 def test_wrong_directory_passwords_lock_the_login_like_icr_passwords(
     client, company, ldap_on, settings
 ):
