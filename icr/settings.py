@@ -11,6 +11,12 @@ from django.utils.translation import gettext_lazy as _
 
 from .env import env_bool, env_int, env_list, env_str
 
+
+def _env_or(name: str, default: str) -> str:
+    """The variable, or the default when it is unset or empty."""
+    return env_str(name) or default
+
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ICR_VAR_DIR", str(BASE_DIR / "var")))
 
@@ -128,6 +134,10 @@ AUTHENTICATION_BACKENDS = [
     # which Django's login views (the app's and the admin's) pass to authenticate().
     "axes.backends.AxesStandaloneBackend",
     "relations.auth.EmployeeIdOrEmailBackend",
+    # The company's directory (LDAP / Active Directory), through the same form: does nothing
+    # unless ICR_LDAP_ENABLED. Then the OpenID provider's, used by its callback view only.
+    "relations.ldap_auth.DirectoryBackend",
+    "relations.oidc.OIDCBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -138,6 +148,94 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "relations:home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in with the company's identity (relations/signin.py): an OpenID Connect provider
+# (relations/oidc.py, Authlib) and/or an LDAP / Active Directory server (relations/ldap_auth.py,
+# ldap3). Either way the person is matched to an existing employee, never created.
+# An empty variable counts as unset (docker-compose passes them all, blank when not given).
+# OIDC: discovery from the issuer, or (when both are set) the authorization and token endpoints
+# and the JWKS address one by one, for a provider without discovery.
+ICR_OIDC_ISSUER = env_str("ICR_OIDC_ISSUER").rstrip("/")
+ICR_OIDC_DISCOVERY_URL = _env_or(
+    "ICR_OIDC_DISCOVERY_URL",
+    f"{ICR_OIDC_ISSUER}/.well-known/openid-configuration" if ICR_OIDC_ISSUER else "",
+)
+ICR_OIDC_AUTHORIZATION_ENDPOINT = env_str("ICR_OIDC_AUTHORIZATION_ENDPOINT")
+ICR_OIDC_TOKEN_ENDPOINT = env_str("ICR_OIDC_TOKEN_ENDPOINT")
+ICR_OIDC_JWKS_URI = env_str("ICR_OIDC_JWKS_URI")
+ICR_OIDC_ENABLED = bool(
+    ICR_OIDC_ISSUER or (ICR_OIDC_AUTHORIZATION_ENDPOINT and ICR_OIDC_TOKEN_ENDPOINT)
+)
+ICR_OIDC_CLIENT_ID = env_str("ICR_OIDC_CLIENT_ID")
+ICR_OIDC_CLIENT_SECRET = env_str("ICR_OIDC_CLIENT_SECRET")
+ICR_OIDC_SCOPES = _env_or("ICR_OIDC_SCOPES", "openid email profile")
+# The claim that names the person, and what it is compared with: the employee ID or e-mail.
+ICR_OIDC_MATCH_CLAIM = _env_or("ICR_OIDC_MATCH_CLAIM", "email")
+ICR_OIDC_MATCH_FIELD = _env_or("ICR_OIDC_MATCH_FIELD", "email")
+# A claim listing the person's groups, and the group in it that makes them HR ("" = none: HR
+# is then given in ICR's admin only).
+ICR_OIDC_GROUPS_CLAIM = _env_or("ICR_OIDC_GROUPS_CLAIM", "groups")
+ICR_OIDC_HR_GROUP = env_str("ICR_OIDC_HR_GROUP")
+# What the sign-in page's button says: "Sign in with <name>".
+ICR_OIDC_PROVIDER_NAME = env_str("ICR_OIDC_PROVIDER_NAME")
+ICR_OIDC_TIMEOUT_SECONDS = env_int("ICR_OIDC_TIMEOUT_SECONDS", 10)
+if ICR_OIDC_ENABLED:
+    if not ICR_OIDC_CLIENT_ID:
+        raise ImproperlyConfigured("ICR_OIDC_CLIENT_ID is required with ICR_OIDC_ISSUER.")
+    if not ICR_OIDC_ISSUER and not ICR_OIDC_JWKS_URI:
+        raise ImproperlyConfigured(
+            "ICR_OIDC_JWKS_URI is required when the OIDC endpoints are set one by one."
+        )
+    if "openid" not in ICR_OIDC_SCOPES.split():
+        raise ImproperlyConfigured("ICR_OIDC_SCOPES must include openid.")
+# LDAP / Active Directory: a service account searches the person by what they typed in the
+# sign-in form, then ICR binds as them with their password.
+ICR_LDAP_SERVER_URI = env_str("ICR_LDAP_SERVER_URI")
+ICR_LDAP_ENABLED = bool(ICR_LDAP_SERVER_URI)
+ICR_LDAP_BIND_DN = env_str("ICR_LDAP_BIND_DN")
+ICR_LDAP_BIND_PASSWORD = env_str("ICR_LDAP_BIND_PASSWORD")
+ICR_LDAP_START_TLS = env_bool("ICR_LDAP_START_TLS", False)
+ICR_LDAP_USER_BASE = env_str("ICR_LDAP_USER_BASE")
+ICR_LDAP_USER_FILTER = _env_or(
+    "ICR_LDAP_USER_FILTER", "(|(employeeNumber=%(user)s)(mail=%(user)s))"
+)
+# The person's attribute that names their employee, and what it is compared with.
+ICR_LDAP_MATCH_ATTR = _env_or("ICR_LDAP_MATCH_ATTR", "employeeNumber")
+ICR_LDAP_MATCH_FIELD = _env_or("ICR_LDAP_MATCH_FIELD", "employee_id")
+ICR_LDAP_GROUP_BASE = env_str("ICR_LDAP_GROUP_BASE")
+ICR_LDAP_GROUP_TYPE = _env_or("ICR_LDAP_GROUP_TYPE", "groupOfNames")
+ICR_LDAP_HR_GROUP_DN = env_str("ICR_LDAP_HR_GROUP_DN")
+ICR_LDAP_TIMEOUT_SECONDS = env_int("ICR_LDAP_TIMEOUT_SECONDS", 10)
+for _name, _field in (
+    ("ICR_OIDC_MATCH_FIELD", ICR_OIDC_MATCH_FIELD),
+    ("ICR_LDAP_MATCH_FIELD", ICR_LDAP_MATCH_FIELD),
+):
+    if _field not in ("employee_id", "email"):
+        raise ImproperlyConfigured(f"{_name} must be employee_id or email, not {_field!r}")
+if ICR_LDAP_ENABLED:
+    if not ICR_LDAP_USER_BASE:
+        raise ImproperlyConfigured("ICR_LDAP_USER_BASE is required with ICR_LDAP_SERVER_URI.")
+    if ICR_LDAP_HR_GROUP_DN and not ICR_LDAP_GROUP_BASE:
+        raise ImproperlyConfigured("ICR_LDAP_HR_GROUP_DN needs ICR_LDAP_GROUP_BASE.")
+    if ICR_LDAP_GROUP_TYPE not in ("groupOfNames", "groupOfUniqueNames", "activeDirectory"):
+        raise ImproperlyConfigured(
+            "ICR_LDAP_GROUP_TYPE must be groupOfNames, groupOfUniqueNames or activeDirectory, "
+            f"not {ICR_LDAP_GROUP_TYPE!r}"
+        )
+# "all": ICR's own passwords sign anyone in; "superuser_only": only a superuser's (the
+# break-glass account for when the provider or directory is down), everyone else signs in
+# with the company's identity. Needs OIDC or LDAP on.
+_SUPERUSER_ONLY = "superuser_only"
+ICR_PASSWORD_LOGIN = _env_or("ICR_PASSWORD_LOGIN", "all")
+if ICR_PASSWORD_LOGIN not in ("all", _SUPERUSER_ONLY):
+    raise ImproperlyConfigured(
+        f"ICR_PASSWORD_LOGIN must be all or superuser_only, not {ICR_PASSWORD_LOGIN!r}"
+    )
+if ICR_PASSWORD_LOGIN == _SUPERUSER_ONLY and not (ICR_OIDC_ENABLED or ICR_LDAP_ENABLED):
+    raise ImproperlyConfigured(
+        "ICR_PASSWORD_LOGIN=superuser_only needs ICR_OIDC_ISSUER or ICR_LDAP_SERVER_URI: "
+        "nobody but a superuser could sign in."
+    )
 
 # Sign-in lockout (django-axes, hooks in relations/lockout.py). Two separate counters; failures
 # count until AXES_COOLOFF_MINUTES pass without a new one:

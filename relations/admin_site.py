@@ -6,9 +6,12 @@ and `admin.site.urls` in icr/urls.py serves it, including the import pages.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.urls import path
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.views import redirect_to_login
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from .roles import is_hr
@@ -35,6 +38,17 @@ class HRAdminSite(admin.AdminSite):
         if not (user.is_active and user.is_authenticated):
             return False
         return user.is_superuser or (user.is_staff and is_hr(user))
+
+    def login(self, request, extra_context=None):
+        """With the company's OpenID provider on, the admin's sign-in is ICR's sign-in page,
+        which offers it (and the break-glass form): the admin's own knows only passwords."""
+        if (
+            settings.ICR_OIDC_ENABLED
+            and request.method == "GET"
+            and not request.user.is_authenticated
+        ):
+            return redirect_to_login(request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index"))
+        return super().login(request, extra_context)
 
     def get_app_list(self, request, app_label=None):
         """HR's work, without the scheduler's own tables (periodic tasks, crontabs, intervals):

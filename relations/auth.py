@@ -27,6 +27,8 @@ def find_login(login: str):
 
 class EmployeeIdOrEmailBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
+        from .signin import passwords_for_everyone
+
         if username is None or password is None:
             return None
         user = find_login(username)
@@ -36,6 +38,10 @@ class EmployeeIdOrEmailBackend(ModelBackend):
             get_user_model()().set_password(password)
             return None
         if user.check_password(password) and self.user_can_authenticate(user):
+            if not user.is_superuser and not passwords_for_everyone():
+                # Everyone signs in with the company's identity; an ICR password is only the
+                # break-glass superuser's, for when the provider or directory is down.
+                return None
             return user
         return None
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.sites.shortcuts import get_current_site
@@ -5,7 +6,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import translation
 
-from . import selectors, tasks
+from . import selectors, signin, tasks
 from .forms import FirstPasswordResetForm
 from .roles import request_roles
 
@@ -23,6 +24,20 @@ def home(request):
 def my_relationships(request):
     context = selectors.my_relationships(request.user)
     return render(request, "relations/my_relationships.html", context)
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in page, told which ways of signing in this company has switched on."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["sign_in"] = {
+            "oidc": settings.ICR_OIDC_ENABLED,
+            "oidc_name": settings.ICR_OIDC_PROVIDER_NAME,
+            "ldap": settings.ICR_LDAP_ENABLED,
+            "passwords_for_all": signin.passwords_for_everyone(),
+        }
+        return context
 
 
 class PasswordResetView(auth_views.PasswordResetView):
