@@ -815,19 +815,34 @@ def _subtree_lines(rows):
             yield row
 
 
-def export_rows(cycle: Cycle):
-    """The cycle's published figures as plain rows for a file; hidden ones without their
-    numbers but with why, shown ones printed as the pages print them.
+class ExportLine(NamedTuple):
+    """One published figure for a file: what it is about (`base`, as `export_headers` names
+    the first columns), and either its numbers or why it is hidden (`hidden`, then `numbers`
+    is empty)."""
+
+    scope: str
+    department_id: int
+    base: list
+    hidden: str
+    numbers: list
+
+
+def export_lines(cycle: Cycle, *, department_ids=None, people: bool = True):
+    """The cycle's published figures as `ExportLine`s; hidden ones without their numbers but
+    with why, shown ones printed as the pages print them.
 
     A superior's named rating of one report is left out: it is one rater's answer. Each
     all-types figure per customer has its line, also where one type's row stands for it, and
     each department's figure with its subtree, also where its department-alone row does.
+    `department_ids`: only these departments' figures (a head's export); `people=False`:
+    without people's figures, which only the person and HR see.
     """
     names = department_labels(cycle)  # codes and names as the cycle closed
-    people = dict(Employee.objects.values_list("id", "name"))
+    people_names = dict(Employee.objects.values_list("id", "name")) if people else {}
     criteria = {c.pk: c.name for c in Criterion.objects.all()}
+    only = Q() if department_ids is None else Q(department_id__in=list(department_ids))
     rows = (
-        Rollup.objects.filter(cycle=cycle)
+        Rollup.objects.filter(only, cycle=cycle)
         .exclude(scope=RollupScope.PERSON, kind=RollupKind.RANK_TASK)
         .exclude(scope=RollupScope.TREE)
         .order_by(  # "all" (NULL) first on both databases, as _with_all_types_rows sorts
@@ -839,16 +854,23 @@ def export_rows(cycle: Cycle):
             F("customer_department_id").asc(nulls_first=True),
         )
     )
+    if not people:
+        rows = rows.exclude(scope=RollupScope.PERSON)
     # Then the subtree figures ("tree" sorts after "person" and "self"), a department without
     # sub-departments' from its own rows.
     subtrees = (
-        Rollup.objects.filter(with_subtree(), cycle=cycle)
+        Rollup.objects.filter(with_subtree(), only, cycle=cycle)
         .order_by("department_id", "kind", F("criterion_id").asc(nulls_first=True), "scope")
         .iterator(chunk_size=2000)
     )
     lines = itertools.chain(
         _with_all_types_rows(rows.iterator(chunk_size=2000)), _subtree_lines(subtrees)
     )
+    all_criteria = _("All criteria")
+    all_customers = _("All customers")
+    all_but_rank = _("All types but rank")
+    scope_labels = {s.value: str(s.label) for s in RollupScope}
+    kind_labels = {k.value: str(k.label) for k in RollupKind}
     for row in lines:
         # Only the published shapes (an only-type row is published as its all-types copy).
         if not is_published(
@@ -859,31 +881,44 @@ def export_rows(cycle: Cycle):
         customer = names.get(row.customer_department_id)
         base = [
             cycle.name,
-            str(RollupScope(row.scope).label),
+            scope_labels[row.scope],
             dept[0] if dept else "",
             dept[1] if dept else "",
-            people.get(row.employee_id, "") if row.employee_id else "",
-            _("All types but rank")
+            people_names.get(row.employee_id, "") if row.employee_id else "",
+            all_but_rank
             if row.customer_department_id and row.kind == RollupKind.ALL
-            else kind_label(row.kind),
-            criteria.get(row.criterion_id, _("All criteria"))
-            if row.criterion_id
-            else _("All criteria"),
-            (customer[1] if customer else "") if row.customer_department_id else _("All customers"),
+            else kind_labels[row.kind],
+            criteria.get(row.criterion_id, all_criteria) if row.criterion_id else all_criteria,
+            (customer[1] if customer else "") if row.customer_department_id else all_customers,
         ]
         if row.suppressed:
-            yield [*base, hidden_label(row), "", "", "", "", "", "", "", ""]
-        else:
-            distribution = shown_distribution(row)
-            mean, favourable = shown_mean(row), shown_favourable(row)
-            yield [
-                *base,
+            yield ExportLine(row.scope, row.department_id, base, hidden_label(row), [])
+            continue
+        distribution = shown_distribution(row)
+        mean, favourable = shown_mean(row), shown_favourable(row)
+        yield ExportLine(
+            row.scope,
+            row.department_id,
+            base,
+            "",
+            [
                 row.raters,
-                mean if mean is not None else "",
-                round(100 * favourable) if favourable is not None else "",
-                *(distribution or ["", "", "", "", ""]),
+                mean,
+                round(100 * favourable) if favourable is not None else None,
+                *(distribution or [None] * 5),
                 row.not_received,
-            ]
+            ],
+        )
+
+
+def export_rows(cycle: Cycle):
+    """HR's export: `export_lines` as plain rows, a hidden figure's reason in the raters'
+    column and its numbers empty."""
+    for line in export_lines(cycle):
+        if line.hidden:
+            yield [*line.base, line.hidden, "", "", "", "", "", "", "", ""]
+        else:
+            yield [*line.base, *("" if v is None else v for v in line.numbers)]
 
 
 def export_headers() -> list[str]:

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -196,4 +196,22 @@ def export(request, pk: int, fmt: str):
     content, content_type = results_export.render(cycle, fmt, language=language)
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="icr-results-{cycle.pk}.{fmt}"'
+    return response
+
+
+@login_required
+def department_export(request, pk: int, cycle_pk: int):
+    """A head's (or HR's) XLSX of a department and its sub-departments for a closed cycle:
+    what the department pages show, nothing more (`results_export.department_workbook`)."""
+    tree = DepartmentTree.load()
+    visible = visible_department_ids(request.user, tree, roles=request_roles(request))
+    dept = results.department_for(request.user, pk, visible=visible)
+    cycle = get_object_or_404(Cycle, pk=cycle_pk, status=CycleStatus.CLOSED)
+    content = results_export.department_workbook(
+        dept, cycle, tree=tree, language=translation.get_language()
+    )
+    response = HttpResponse(content, content_type=results_export.FORMATS["xlsx"])
+    response["Content-Disposition"] = results_export.content_disposition(
+        results_export.department_file_name(dept, cycle)
+    )
     return response
