@@ -26,6 +26,7 @@ from django.utils.translation import gettext
 from relations.models import EdgeType, RankKind
 
 from .models import (
+    REMINDER_KINDS,
     CycleStatus,
     NotificationKind,
     NotificationLog,
@@ -40,6 +41,7 @@ TEMPLATES = {
     NotificationKind.INVITATION: "emails/invitation.txt",
     NotificationKind.REMINDER: "emails/reminder.txt",
     NotificationKind.MANUAL_REMINDER: "emails/reminder.txt",
+    NotificationKind.DEPARTMENT_REMINDER: "emails/reminder.txt",
     NotificationKind.CLOSED: "emails/closed.txt",
 }
 
@@ -260,7 +262,7 @@ def send_batch(log_ids: list[int]) -> int:
     skipped: list[int] = []
     for log in logs:
         requests = by_rater.get((log.cycle_id, log.rater_id), [])
-        if log.kind in (NotificationKind.REMINDER, NotificationKind.MANUAL_REMINDER):
+        if log.kind in REMINDER_KINDS:
             # Someone who answered since the reminder was queued gets nothing.
             requests = [r for r in requests if r["status"] == RequestStatus.PENDING]
             if not requests or log.cycle.status != CycleStatus.OPEN:

@@ -358,6 +358,39 @@ def _rate_figures(rate: ResponseRate | None) -> dict | None:
     }
 
 
+def rater_response(cycle: Cycle, department_ids: list[int]) -> dict:
+    """How many people rate these departments in this cycle (have a request about one of
+    them) and how many of them answered all those requests: counts only, never who.
+
+    The rule: the counts are shown only when at least ICR_MIN_RATERS people rate the
+    departments (`shown`). Under that, "2 of 2 answered" or "0 of 1" would tell a head
+    that knows the few raters (a rank relationship, a small customer department) what each
+    of them did; then the page says only that the group is too small, and a reminder still
+    goes out without a number. Read from the requests, so it is current while the cycle is
+    open: only whether people answered, which no figure is computed from before the close.
+    """
+    per_rater = (
+        ReviewRequest.objects.filter(cycle=cycle, provider_department_id__in=department_ids)
+        .order_by()
+        .values("rater_id")
+        .annotate(pending=Count("id", filter=Q(status=RequestStatus.PENDING)))
+    )
+    totals = per_rater.aggregate(
+        raters=Count("rater_id"), done=Count("rater_id", filter=Q(pending=0))
+    )
+    raters, answered = totals["raters"] or 0, totals["done"] or 0
+    shown = raters >= settings.ICR_MIN_RATERS
+    return {
+        "shown": shown,
+        "min": settings.ICR_MIN_RATERS,
+        "raters": raters if shown else None,
+        "answered": answered if shown else None,
+        "pending": raters - answered if shown else None,
+        "percent": round(100 * answered / raters) if shown else None,
+        "anyone": raters > 0,
+    }
+
+
 class Cell(NamedTuple):
     """A matrix cell as the department page reads it: enough to place, rank and compare.
 
@@ -417,6 +450,7 @@ def department_dashboard(
     context["criteria"] = criteria
     context["criterion_id"] = criterion_id
     context["closed"] = cycle.status == CycleStatus.CLOSED
+    context["rater_response"] = rater_response(cycle, tree_ids)
     if not context["closed"]:
         context["response_rate"] = _rate(cycle, department.pk, RollupScope.TREE)
         return context
@@ -441,6 +475,11 @@ def department_dashboard(
             kinds=PART_KINDS,
         )
     )
+    # What changed most since the previous cycle, for the page's headline.
+    moved = [
+        f for f in [*context["by_kind"], *context["by_criterion"]] if f.change not in (None, 0)
+    ]
+    context["changes"] = sorted(moved, key=lambda f: -abs(f.change))[:4]
     rates = {
         r.cycle_id: r
         for r in ResponseRate.objects.filter(

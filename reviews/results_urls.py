@@ -11,6 +11,7 @@ urlpatterns = [
         views.department_export,
         name="department_export",
     ),
+    path("departments/<int:pk>/remind/", views.remind, name="remind"),
     path("departments/<int:pk>/actions/", views.action_create, name="action_create"),
     path("actions/<int:pk>/", views.action_update, name="action_update"),
     path("comments/<int:pk>/reply/", views.comment_reply, name="comment_reply"),
