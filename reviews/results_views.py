@@ -39,6 +39,7 @@ def _chart_labels() -> dict:
         "mean": _("Mean (1–5)"),
         "response": _("Response rate %"),
         "not_enough": _("not enough responses"),
+        "hidden": _("hidden (too few answers, or to protect a smaller group)"),
         "provider": _("Provider"),
         "customer": _("Customer"),
     }
