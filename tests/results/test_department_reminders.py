@@ -108,9 +108,12 @@ def test_the_reminder_goes_to_those_who_have_not_answered_without_names(
 def test_under_n_people_the_reminder_gives_no_number(
     corp, open_cycle, django_capture_on_commit_callbacks
 ):
-    with time_machine.travel(timezone.now() + dt.timedelta(hours=13), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = _remind(_client(corp["heads"]["FIN"]), corp["fin"], open_cycle)
+    later = timezone.now() + dt.timedelta(hours=13)
+    with (
+        time_machine.travel(later, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = _remind(_client(corp["heads"]["FIN"]), corp["fin"], open_cycle)
     assert _message(response) == "A reminder is on its way to those who have not answered."
     logs = NotificationLog.objects.filter(kind=NotificationKind.DEPARTMENT_REMINDER)
     assert {log.rater.name for log in logs} == OPS_B_PEOPLE
