@@ -61,6 +61,11 @@ def sheet_title(text: str, taken: set[str]) -> str:
     return title
 
 
+def quote_sheet(title: str) -> str:
+    """A sheet name as a formula refers to it: in quotes, a quote doubled."""
+    return "'" + title.replace("'", "''") + "'"
+
+
 def _text_cell(ref: str, value: str, style: int = 0) -> str:
     value = _ILLEGAL_XML.sub("", neutralise(value))
     s = f' s="{style}"' if style else ""
@@ -84,7 +89,8 @@ def _row_xml(number: int, values: Sequence, letters: list[str], style: int = 0) 
     return f'<row r="{number}">{"".join(cells)}</row>'
 
 
-def _sheet_xml(sheet: Sheet) -> Iterable[str]:
+def _sheet_xml(sheet: Sheet, ranges: list[str]) -> Iterable[str]:
+    """The worksheet's XML in pieces; appends its filter range (A1:Q123) to `ranges`."""
     width = len(sheet.header)
     letters = [column_letter(i) for i in range(max(width, 1))]
     yield (
@@ -113,6 +119,7 @@ def _sheet_xml(sheet: Sheet) -> Iterable[str]:
             chunk = []
     yield "".join(chunk)
     yield "</sheetData>"
+    ranges.append(f"$A$1:${letters[-1]}${last}")
     yield f'<autoFilter ref="A1:{letters[-1]}{last}"/>'
     yield "</worksheet>"
 
@@ -164,17 +171,6 @@ def workbook(sheets: Sequence[Sheet]) -> bytes:
             '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
             '2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
         )
-        sheet_entries = "".join(
-            f'<sheet name="{escape(t, {chr(34): "&quot;"})}" sheetId="{i}" r:id="rId{i}"/>'
-            for i, t in enumerate(titles, start=1)
-        )
-        zf.writestr(
-            "xl/workbook.xml",
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-            f"<sheets>{sheet_entries}</sheets></workbook>",
-        )
         rels = "".join(
             f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/'
             f'2006/relationships/worksheet" Target="worksheets/sheet{i}.xml"/>'
@@ -189,8 +185,26 @@ def workbook(sheets: Sequence[Sheet]) -> bytes:
             'officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>',
         )
         zf.writestr("xl/styles.xml", _STYLES)
+        ranges: list[str] = []
         for i, sheet in enumerate(sheets, start=1):
             with zf.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=True) as part:
-                for piece in _sheet_xml(sheet):
+                for piece in _sheet_xml(sheet, ranges):
                     part.write(piece.encode("utf-8"))
+        # The workbook last: Excel finds each sheet's filter range under this defined name.
+        sheet_entries = "".join(
+            f'<sheet name="{escape(t, {chr(34): "&quot;"})}" sheetId="{i}" r:id="rId{i}"/>'
+            for i, t in enumerate(titles, start=1)
+        )
+        names = "".join(
+            f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
+            f"{escape(quote_sheet(t))}!{r}</definedName>"
+            for i, (t, r) in enumerate(zip(titles, ranges, strict=True))
+        )
+        zf.writestr(
+            "xl/workbook.xml",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            f"<sheets>{sheet_entries}</sheets><definedNames>{names}</definedNames></workbook>",
+        )
     return out.getvalue()

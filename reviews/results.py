@@ -450,8 +450,10 @@ def department_dashboard(
     context["criteria"] = criteria
     context["criterion_id"] = criterion_id
     context["closed"] = cycle.status == CycleStatus.CLOSED
-    context["rater_response"] = rater_response(cycle, tree_ids)
     if not context["closed"]:
+        # Read from the requests: only while open, when reminding is what it is for (a closed
+        # cycle's page reads stored rows only, `ResponseRate`).
+        context["rater_response"] = rater_response(cycle, tree_ids)
         context["response_rate"] = _rate(cycle, department.pk, RollupScope.TREE)
         return context
     previous = previous_cycle(cycle)

@@ -221,7 +221,7 @@ def test_a_heads_page_reads_as_a_report_on_desktop_and_phone(
 
     # A report: the headline first, then what to act on, then the detail.
     order = page.evaluate(
-        """() => ["headline", "raters", "weakest", "actions", "summary", "parts", "matrix",
+        """() => ["headline", "weakest", "actions", "summary", "parts", "matrix",
                   "gaps", "comments"].map(id => {
             const el = document.getElementById(id);
             return el ? el.getBoundingClientRect().top + window.scrollY : null;
