@@ -4,7 +4,8 @@ The pages of each role: sign-in; an employee's inbox, rating form, relationships
 service"; a head's department page (closed and open cycle); HR's administration home, import
 and cycle monitoring, on a desktop; the head's pages also on a phone, with what the head's page
 must show (a report, the heatmap's hidden cells, legends, the export, the reminder) in English
-and in Chinese. Screenshots go to var/screenshots/. tests/browser/chromium.py fails the test on any CSP violation.
+and in Chinese. Screenshots go to var/screenshots/. tests/browser/chromium.py fails the test
+on any CSP violation.
 """
 
 import pytest
