@@ -8,9 +8,13 @@ and in Chinese. Screenshots go to var/screenshots/. tests/browser/chromium.py fa
 on any CSP violation.
 """
 
+import datetime as dt
+import json
+
 import pytest
 
-from reviews.models import RequestStatus, ReviewRequest
+from reviews import tasks
+from reviews.models import ImprovementAction, RequestStatus, ReviewRequest
 from tests.browser import chromium
 from tests.browser.axe import describe, violations
 from tests.browser.chromium import SCREENSHOTS
@@ -24,7 +28,10 @@ DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
 
 @pytest.fixture
-def data(monkeypatch, settings, tmp_path, hr_user):
+def data(monkeypatch, settings, tmp_path, hr_user, eager_celery):
+    # Everything is written here, before the browser starts: under Playwright's sync API the
+    # test body runs in a greenlet of its own, where Django opens a second connection that
+    # nothing closes (PostgreSQL then refuses to drop the test database).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.VAR_DIR = tmp_path / "var"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -46,6 +53,18 @@ def data(monkeypatch, settings, tmp_path, hr_user):
         cycle=current, rater=member, status=RequestStatus.PENDING
     ).first()
     assert pending is not None
+    # The invitations went out (reminders wait ICR_REMINDER_MIN_GAP_HOURS after them), and an
+    # action is on record.
+    settings.ICR_REMINDER_MIN_GAP_HOURS = 0
+    tasks.dispatch_notifications(current.pk, "invitation")
+    ImprovementAction.objects.create(
+        cycle=closed,
+        provider_department=corp["ops_b"],
+        customer_department=corp["sales"],
+        what="每周与销售部对接一次，当天回复所有需求",
+        owner="郑二组",
+        due=dt.date(2030, 6, 30),
+    )
     return {**corp, "closed": closed, "open": current, "request": pending, "member": member}
 
 
@@ -169,8 +188,6 @@ def _is_grey(patch):
 
 
 def _heatmap_cells(page):
-    import json
-
     heatmap = json.loads(page.locator("#heatmap-data").text_content())
     cells = {(c[0], c[1]): c[2] for c in heatmap["cells"]}
     hidden = next(xy for xy, v in cells.items() if v is None)
@@ -188,23 +205,8 @@ def _heatmap_cells(page):
     ("language", "device_name"), [("en", "desktop"), ("zh-Hans", "phone")], ids=["en", "zh"]
 )
 def test_a_heads_page_reads_as_a_report_on_desktop_and_phone(
-    live_server, browser, data, settings, eager_celery, language, device_name
+    live_server, browser, data, language, device_name
 ):
-    import datetime as dt
-
-    from reviews import tasks
-    from reviews.models import ImprovementAction
-
-    settings.ICR_REMINDER_MIN_GAP_HOURS = 0
-    tasks.dispatch_notifications(data["open"].pk, "invitation")
-    ImprovementAction.objects.create(
-        cycle=data["closed"],
-        provider_department=data["ops_b"],
-        customer_department=data["sales"],
-        what="每周与销售部对接一次，当天回复所有需求",
-        owner="郑二组",
-        due=dt.date(2030, 6, 30),
-    )
     device = PHONE if device_name == "phone" else DESKTOP
     width = device["viewport"]["width"]
     context = browser.new_context(locale="zh-CN" if language == "zh-Hans" else "en-US", **device)
