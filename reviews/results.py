@@ -21,7 +21,6 @@ threat model. Here:
 
 from __future__ import annotations
 
-import copy
 import heapq
 import itertools
 import operator
@@ -826,6 +825,22 @@ def replies_for_rater(employee: Employee) -> list[CommentReply]:
 # --- Export ---------------------------------------------------------------------------------
 
 
+def _copy_row(row: Rollup) -> Rollup:
+    """A shallow copy of a row read for the export, without `copy.copy`'s pickling protocol
+    (a third of the full export's time at company scale)."""
+    clone = Rollup.__new__(Rollup)
+    clone.__dict__.update(row.__dict__)
+    return clone
+
+
+# Rows that can be published as they are or as an all-types copy (`is_published`): the
+# export reads only these. The others, per customer and criterion, are most of a cycle's rows.
+_MAY_BE_PUBLISHED = Q(criterion__isnull=True) | (
+    Q(customer_department__isnull=True) & (Q(kind=RollupKind.ALL) | Q(only_type=True))
+)
+_MAY_BE_PUBLISHED_SUBTREE = Q(criterion__isnull=True) | Q(kind=RollupKind.ALL)
+
+
 def _with_all_types_rows(rows):
     """The rows, each department's (they come ordered by scope and department) with an
     all-types copy of each `only_type` row, in the order of the stored rows."""
@@ -838,7 +853,7 @@ def _with_all_types_rows(rows):
         rows, key=operator.attrgetter("scope", "department_id")
     ):
         group = list(group)
-        copies = [copy.copy(row) for row in group if row.only_type]
+        copies = [_copy_row(row) for row in group if row.only_type]
         if not copies:
             yield from group
             continue
@@ -883,7 +898,7 @@ def export_lines(cycle: Cycle, *, department_ids=None, people: bool = True):
     criteria = {c.pk: c.name for c in Criterion.objects.all()}
     only = Q() if department_ids is None else Q(department_id__in=list(department_ids))
     rows = (
-        Rollup.objects.filter(only, cycle=cycle)
+        Rollup.objects.filter(only, _MAY_BE_PUBLISHED, cycle=cycle)
         .exclude(scope=RollupScope.PERSON, kind=RollupKind.RANK_TASK)
         .exclude(scope=RollupScope.TREE)
         .order_by(  # "all" (NULL) first on both databases, as _with_all_types_rows sorts
@@ -900,7 +915,7 @@ def export_lines(cycle: Cycle, *, department_ids=None, people: bool = True):
     # Then the subtree figures ("tree" sorts after "person" and "self"), a department without
     # sub-departments' from its own rows.
     subtrees = (
-        Rollup.objects.filter(with_subtree(), only, cycle=cycle)
+        Rollup.objects.filter(with_subtree(), _MAY_BE_PUBLISHED_SUBTREE, only, cycle=cycle)
         .order_by("department_id", "kind", F("criterion_id").asc(nulls_first=True), "scope")
         .iterator(chunk_size=2000)
     )
