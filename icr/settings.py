@@ -139,6 +139,12 @@ AUTHENTICATION_BACKENDS = [
     "relations.ldap_auth.DirectoryBackend",
     "relations.oidc.OIDCBackend",
 ]
+# Argon2id at OWASP's minimum parameters (icr/hashers.py says why and what it trades);
+# PBKDF2 only to verify older hashes, which are rehashed at the next sign-in.
+PASSWORD_HASHERS = [
+    "icr.hashers.OwaspArgon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

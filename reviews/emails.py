@@ -29,6 +29,7 @@ from relations.models import EdgeType, RankKind, service_text
 
 from . import channels
 from .models import (
+    REMINDER_KINDS,
     Channel,
     CycleStatus,
     MessagingSettings,
@@ -47,6 +48,7 @@ TEMPLATES = {
     NotificationKind.INVITATION: "emails/invitation.txt",
     NotificationKind.REMINDER: "emails/reminder.txt",
     NotificationKind.MANUAL_REMINDER: "emails/reminder.txt",
+    NotificationKind.DEPARTMENT_REMINDER: "emails/reminder.txt",
     NotificationKind.CLOSED: "emails/closed.txt",
     NotificationKind.REPLY: "emails/reply.txt",
 }
@@ -333,7 +335,7 @@ def send_batch(log_ids: list[int]) -> int:
     skipped: list[int] = []
     for log in logs:
         requests = by_rater.get((log.cycle_id, log.rater_id), [])
-        if log.kind in (NotificationKind.REMINDER, NotificationKind.MANUAL_REMINDER):
+        if log.kind in REMINDER_KINDS:
             # Someone who answered since the reminder was queued gets nothing.
             requests = [r for r in requests if r["status"] == RequestStatus.PENDING]
             if not requests or log.cycle.status != CycleStatus.OPEN:

@@ -302,6 +302,8 @@ class CycleEventKind(models.TextChoices):
     OPENED = "opened", _("Opened")
     CLOSED = "closed", _("Closed")
     REMINDED = "reminded", _("Reminder sent")
+    # A department head's "remind those who have not answered" (data: department, raters).
+    DEPARTMENT_REMINDED = "dept_reminded", _("Reminder sent by a department head")
 
 
 class CycleEvent(models.Model):
@@ -615,6 +617,7 @@ class NotificationKind(models.TextChoices):
     INVITATION = "invitation", _("Invitation")
     REMINDER = "reminder", _("Reminder")
     MANUAL_REMINDER = "manual", _("Reminder sent by HR")
+    DEPARTMENT_REMINDER = "dept", _("Reminder sent by a department head")
     CLOSED = "closed", _("Cycle closed")
     # A department answered a comment of a closed cycle; offset: the comment's id.
     REPLY = "reply", _("Answer to a comment")
@@ -634,6 +637,16 @@ class NotificationStatus(models.TextChoices):
     SENDING = "sending", _("Sending")
     SENT = "sent", _("Sent")
     SKIPPED = "skipped", _("Skipped")
+
+
+# Reminders: sent only to raters with pending requests, and skipped if they answered since.
+REMINDER_KINDS = (
+    NotificationKind.REMINDER,
+    NotificationKind.MANUAL_REMINDER,
+    NotificationKind.DEPARTMENT_REMINDER,
+)
+# Reminders someone clicked: a rater gets one of them per ICR_MANUAL_REMINDER_WINDOW_MINUTES.
+CLICKED_REMINDER_KINDS = (NotificationKind.MANUAL_REMINDER, NotificationKind.DEPARTMENT_REMINDER)
 
 
 def notification_lease() -> dt.timedelta:

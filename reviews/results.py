@@ -22,7 +22,6 @@ threat model. Here:
 
 from __future__ import annotations
 
-import copy
 import heapq
 import itertools
 import operator
@@ -361,6 +360,39 @@ def _rate_figures(rate: ResponseRate | None) -> dict | None:
     }
 
 
+def rater_response(cycle: Cycle, department_ids: list[int]) -> dict:
+    """How many people rate these departments in this cycle (have a request about one of
+    them) and how many of them answered all those requests: counts only, never who.
+
+    The rule: the counts are shown only when at least ICR_MIN_RATERS people rate the
+    departments (`shown`). Under that, "2 of 2 answered" or "0 of 1" would tell a head
+    that knows the few raters (a rank relationship, a small customer department) what each
+    of them did; then the page says only that the group is too small, and a reminder still
+    goes out without a number. Read from the requests, so it is current while the cycle is
+    open: only whether people answered, which no figure is computed from before the close.
+    """
+    per_rater = (
+        ReviewRequest.objects.filter(cycle=cycle, provider_department_id__in=department_ids)
+        .order_by()
+        .values("rater_id")
+        .annotate(pending=Count("id", filter=Q(status=RequestStatus.PENDING)))
+    )
+    totals = per_rater.aggregate(
+        raters=Count("rater_id"), done=Count("rater_id", filter=Q(pending=0))
+    )
+    raters, answered = totals["raters"] or 0, totals["done"] or 0
+    shown = raters >= settings.ICR_MIN_RATERS
+    return {
+        "shown": shown,
+        "min": settings.ICR_MIN_RATERS,
+        "raters": raters if shown else None,
+        "answered": answered if shown else None,
+        "pending": raters - answered if shown else None,
+        "percent": round(100 * answered / raters) if shown else None,
+        "anyone": raters > 0,
+    }
+
+
 class Cell(NamedTuple):
     """A matrix cell as the department page reads it: enough to place, rank and compare.
 
@@ -421,6 +453,9 @@ def department_dashboard(
     context["criterion_id"] = criterion_id
     context["closed"] = cycle.status == CycleStatus.CLOSED
     if not context["closed"]:
+        # Read from the requests: only while open, when reminding is what it is for (a closed
+        # cycle's page reads stored rows only, `ResponseRate`).
+        context["rater_response"] = rater_response(cycle, tree_ids)
         context["response_rate"] = _rate(cycle, department.pk, RollupScope.TREE)
         return context
     previous = previous_cycle(cycle)
@@ -444,6 +479,11 @@ def department_dashboard(
             kinds=PART_KINDS,
         )
     )
+    # What changed most since the previous cycle, for the page's headline.
+    moved = [
+        f for f in [*context["by_kind"], *context["by_criterion"]] if f.change not in (None, 0)
+    ]
+    context["changes"] = sorted(moved, key=lambda f: -abs(f.change))[:4]
     rates = {
         r.cycle_id: r
         for r in ResponseRate.objects.filter(
@@ -827,6 +867,22 @@ def replies_for_rater(employee: Employee) -> list[CommentReply]:
 # --- Export ---------------------------------------------------------------------------------
 
 
+def _copy_row(row: Rollup) -> Rollup:
+    """A shallow copy of a row read for the export, without `copy.copy`'s pickling protocol
+    (a third of the full export's time at company scale)."""
+    clone = Rollup.__new__(Rollup)
+    clone.__dict__.update(row.__dict__)
+    return clone
+
+
+# Rows that can be published as they are or as an all-types copy (`is_published`): the
+# export reads only these. The others, per customer and criterion, are most of a cycle's rows.
+_MAY_BE_PUBLISHED = Q(criterion__isnull=True) | (
+    Q(customer_department__isnull=True) & (Q(kind=RollupKind.ALL) | Q(only_type=True))
+)
+_MAY_BE_PUBLISHED_SUBTREE = Q(criterion__isnull=True) | Q(kind=RollupKind.ALL)
+
+
 def _with_all_types_rows(rows):
     """The rows, each department's (they come ordered by scope and department) with an
     all-types copy of each `only_type` row, in the order of the stored rows."""
@@ -839,7 +895,7 @@ def _with_all_types_rows(rows):
         rows, key=operator.attrgetter("scope", "department_id")
     ):
         group = list(group)
-        copies = [copy.copy(row) for row in group if row.only_type]
+        copies = [_copy_row(row) for row in group if row.only_type]
         if not copies:
             yield from group
             continue
@@ -857,19 +913,34 @@ def _subtree_lines(rows):
             yield row
 
 
-def export_rows(cycle: Cycle):
-    """The cycle's published figures as plain rows for a file; hidden ones without their
-    numbers but with why, shown ones printed as the pages print them.
+class ExportLine(NamedTuple):
+    """One published figure for a file: what it is about (`base`, as `export_headers` names
+    the first columns), and either its numbers or why it is hidden (`hidden`, then `numbers`
+    is empty)."""
+
+    scope: str
+    department_id: int
+    base: list
+    hidden: str
+    numbers: list
+
+
+def export_lines(cycle: Cycle, *, department_ids=None, people: bool = True):
+    """The cycle's published figures as `ExportLine`s; hidden ones without their numbers but
+    with why, shown ones printed as the pages print them.
 
     A superior's named rating of one report is left out: it is one rater's answer. Each
     all-types figure per customer has its line, also where one type's row stands for it, and
     each department's figure with its subtree, also where its department-alone row does.
+    `department_ids`: only these departments' figures (a head's export); `people=False`:
+    without people's figures, which only the person and HR see.
     """
     names = department_labels(cycle)  # codes and names as the cycle closed
-    people = dict(Employee.objects.values_list("id", "name"))
+    people_names = dict(Employee.objects.values_list("id", "name")) if people else {}
     criteria = {c.pk: c.name for c in Criterion.objects.all()}
+    only = Q() if department_ids is None else Q(department_id__in=list(department_ids))
     rows = (
-        Rollup.objects.filter(cycle=cycle)
+        Rollup.objects.filter(only, _MAY_BE_PUBLISHED, cycle=cycle)
         .exclude(scope=RollupScope.PERSON, kind=RollupKind.RANK_TASK)
         .exclude(scope=RollupScope.TREE)
         .order_by(  # "all" (NULL) first on both databases, as _with_all_types_rows sorts
@@ -881,16 +952,23 @@ def export_rows(cycle: Cycle):
             F("customer_department_id").asc(nulls_first=True),
         )
     )
+    if not people:
+        rows = rows.exclude(scope=RollupScope.PERSON)
     # Then the subtree figures ("tree" sorts after "person" and "self"), a department without
     # sub-departments' from its own rows.
     subtrees = (
-        Rollup.objects.filter(with_subtree(), cycle=cycle)
+        Rollup.objects.filter(with_subtree(), _MAY_BE_PUBLISHED_SUBTREE, only, cycle=cycle)
         .order_by("department_id", "kind", F("criterion_id").asc(nulls_first=True), "scope")
         .iterator(chunk_size=2000)
     )
     lines = itertools.chain(
         _with_all_types_rows(rows.iterator(chunk_size=2000)), _subtree_lines(subtrees)
     )
+    all_criteria = _("All criteria")
+    all_customers = _("All customers")
+    all_but_rank = _("All types but rank")
+    scope_labels = {s.value: str(s.label) for s in RollupScope}
+    kind_labels = {k.value: str(k.label) for k in RollupKind}
     for row in lines:
         # Only the published shapes (an only-type row is published as its all-types copy).
         if not is_published(
@@ -901,31 +979,44 @@ def export_rows(cycle: Cycle):
         customer = names.get(row.customer_department_id)
         base = [
             cycle.name,
-            str(RollupScope(row.scope).label),
+            scope_labels[row.scope],
             dept[0] if dept else "",
             dept[1] if dept else "",
-            people.get(row.employee_id, "") if row.employee_id else "",
-            _("All types but rank")
+            people_names.get(row.employee_id, "") if row.employee_id else "",
+            all_but_rank
             if row.customer_department_id and row.kind == RollupKind.ALL
-            else kind_label(row.kind),
-            criteria.get(row.criterion_id, _("All criteria"))
-            if row.criterion_id
-            else _("All criteria"),
-            (customer[1] if customer else "") if row.customer_department_id else _("All customers"),
+            else kind_labels[row.kind],
+            criteria.get(row.criterion_id, all_criteria) if row.criterion_id else all_criteria,
+            (customer[1] if customer else "") if row.customer_department_id else all_customers,
         ]
         if row.suppressed:
-            yield [*base, hidden_label(row), "", "", "", "", "", "", "", ""]
-        else:
-            distribution = shown_distribution(row)
-            mean, favourable = shown_mean(row), shown_favourable(row)
-            yield [
-                *base,
+            yield ExportLine(row.scope, row.department_id, base, hidden_label(row), [])
+            continue
+        distribution = shown_distribution(row)
+        mean, favourable = shown_mean(row), shown_favourable(row)
+        yield ExportLine(
+            row.scope,
+            row.department_id,
+            base,
+            "",
+            [
                 row.raters,
-                mean if mean is not None else "",
-                round(100 * favourable) if favourable is not None else "",
-                *(distribution or ["", "", "", "", ""]),
+                mean,
+                round(100 * favourable) if favourable is not None else None,
+                *(distribution or [None] * 5),
                 row.not_received,
-            ]
+            ],
+        )
+
+
+def export_rows(cycle: Cycle):
+    """HR's export: `export_lines` as plain rows, a hidden figure's reason in the raters'
+    column and its numbers empty."""
+    for line in export_lines(cycle):
+        if line.hidden:
+            yield [*line.base, line.hidden, "", "", "", "", "", "", "", ""]
+        else:
+            yield [*line.base, *("" if v is None else v for v in line.numbers)]
 
 
 def export_headers() -> list[str]:

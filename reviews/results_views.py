@@ -7,12 +7,14 @@ it exists.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from relations.models import Department, DepartmentTree, subtree_ids
@@ -37,6 +39,7 @@ def _chart_labels() -> dict:
         "mean": _("Mean (1–5)"),
         "response": _("Response rate %"),
         "not_enough": _("not enough responses"),
+        "hidden": _("hidden (too few answers, or to protect a smaller group)"),
         "provider": _("Provider"),
         "customer": _("Customer"),
     }
@@ -73,6 +76,15 @@ def department(request, pk: int):
     # The matrix shows all types and criteria: per-type and per-criterion cells per customer
     # are not published (reviews.close.suppression).
     context = results.department_dashboard(dept, cycle, tree=tree)
+    if cycle is not None and cycle.status == CycleStatus.OPEN:
+        last = services.last_department_reminder(cycle, dept.pk)
+        context["last_reminder"] = last
+        context["reminder_window"] = settings.ICR_MANUAL_REMINDER_WINDOW_MINUTES
+        if last is not None:
+            context["next_reminder_at"] = services.next_manual_reminder_at(last)
+            context["can_remind"] = timezone.now() >= context["next_reminder_at"]
+        else:
+            context["can_remind"] = True
     context.update(
         {
             "cycles": results.result_cycles(),
@@ -85,6 +97,50 @@ def department(request, pk: int):
         }
     )
     return render(request, "results/department.html", context)
+
+
+@login_required
+@require_POST
+def remind(request, pk: int):
+    """A head's "remind those who have not answered": no names, a number only where the page
+    shows the response rate (`results.rater_response`)."""
+    tree = DepartmentTree.load(names=False)
+    visible = visible_department_ids(request.user, tree, roles=request_roles(request))
+    dept = results.department_for(request.user, pk, visible=visible)
+    cycle_id = request.POST.get("cycle", "")
+    cycle = get_object_or_404(
+        Cycle, pk=int(cycle_id) if cycle_id.isdigit() else 0, status=CycleStatus.OPEN
+    )
+    tree_ids = tree.subtree(dept.pk)
+    try:
+        sent = services.remind_department_raters(
+            cycle, dept, department_ids=tree_ids, actor=request.user
+        )
+    except services.ReviewError as exc:
+        messages.error(request, str(exc))
+    else:
+        if not sent:
+            messages.info(
+                request,
+                _(
+                    "Nobody to remind: everyone who rates your department has answered, was "
+                    "invited too recently, or got a reminder in the last %(m)d minutes."
+                )
+                % {"m": settings.ICR_MANUAL_REMINDER_WINDOW_MINUTES},
+            )
+        elif results.rater_response(cycle, tree_ids)["shown"]:
+            messages.success(
+                request,
+                ngettext(
+                    "A reminder is on its way to %(n)d person who has not answered.",
+                    "A reminder is on its way to %(n)d people who have not answered.",
+                    sent,
+                )
+                % {"n": sent},
+            )
+        else:
+            messages.success(request, _("A reminder is on its way to those who have not answered."))
+    return redirect(f"{_dashboard_url(dept.pk)}?cycle={cycle.pk}#raters")
 
 
 @login_required
@@ -199,4 +255,22 @@ def export(request, pk: int, fmt: str):
     content, content_type = results_export.render(cycle, fmt, language=language)
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="icr-results-{cycle.pk}.{fmt}"'
+    return response
+
+
+@login_required
+def department_export(request, pk: int, cycle_pk: int):
+    """A head's (or HR's) XLSX of a department and its sub-departments for a closed cycle:
+    what the department pages show, nothing more (`results_export.department_workbook`)."""
+    tree = DepartmentTree.load()
+    visible = visible_department_ids(request.user, tree, roles=request_roles(request))
+    dept = results.department_for(request.user, pk, visible=visible)
+    cycle = get_object_or_404(Cycle, pk=cycle_pk, status=CycleStatus.CLOSED)
+    content = results_export.department_workbook(
+        dept, cycle, tree=tree, language=translation.get_language()
+    )
+    response = HttpResponse(content, content_type=results_export.FORMATS["xlsx"])
+    response["Content-Disposition"] = results_export.content_disposition(
+        results_export.department_file_name(dept, cycle)
+    )
     return response

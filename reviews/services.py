@@ -37,6 +37,8 @@ from .close import SideQueries, compute_rollups
 from .emails import absolute_url
 from .fair_load import Candidate, choose, group_of, groups_reaching
 from .models import (
+    CLICKED_REMINDER_KINDS,
+    REMINDER_KINDS,
     Answer,
     AnswerScore,
     Channel,
@@ -382,7 +384,12 @@ EVENTS_FOR_ALL_RATERS = (NotificationKind.INVITATION, NotificationKind.CLOSED)
 
 
 def record_notifications(
-    cycle_id: int, kind: str, *, offset: int = 0, now: dt.datetime | None = None
+    cycle_id: int,
+    kind: str,
+    *,
+    offset: int = 0,
+    now: dt.datetime | None = None,
+    provider_department_ids: list[int] | None = None,
 ) -> int:
     """Write the log rows an event owes, one per rater, never twice; returns the new ones.
 
@@ -392,12 +399,16 @@ def record_notifications(
     scheduled reminder gets it once the gap passed, when the sweep records it again (ON
     CONFLICT keeps the others' rows single); HR's round leaves them out. The other events go
     to every rater.
+
+    A clicked reminder (HR's or a head's) does not go to a rater who got one within
+    ICR_MANUAL_REMINDER_WINDOW_MINUTES; a head's goes only to raters of their departments
+    (`provider_department_ids`).
     """
     q = connection.ops.quote_name
     now = now or timezone.now()
     log_t = q(NotificationLog._meta.db_table)
     where, where_params = "r.cycle_id = %s", [cycle_id]
-    if kind in (NotificationKind.REMINDER, NotificationKind.MANUAL_REMINDER):
+    if kind in REMINDER_KINDS:
         where += f"""
             AND r.status = %s
             AND EXISTS (
@@ -412,6 +423,23 @@ def record_notifications(
             NotificationStatus.SENT,
             connection.ops.adapt_datetimefield_value(now - reminder_gap()),
         ]
+    if kind in CLICKED_REMINDER_KINDS:
+        clicked = ", ".join(["%s"] * len(CLICKED_REMINDER_KINDS))
+        where += f"""
+            AND NOT EXISTS (
+                SELECT 1 FROM {log_t} m
+                WHERE m.cycle_id = r.cycle_id AND m.rater_id = r.rater_id
+                  AND m.kind IN ({clicked}) AND m.created_at > %s
+            )
+        """  # noqa: S608
+        where_params += [
+            *CLICKED_REMINDER_KINDS,
+            connection.ops.adapt_datetimefield_value(now - manual_reminder_window()),
+        ]
+    if provider_department_ids is not None:
+        marks = ", ".join(["%s"] * len(provider_department_ids)) or "NULL"
+        where += f" AND r.provider_department_id IN ({marks})"
+        where_params += list(provider_department_ids)
     sql = f"""
         INSERT INTO {log_t}
             (cycle_id, rater_id, kind, {q("offset")}, status, created_at, attempts, channel)
@@ -1248,6 +1276,79 @@ def remind_now(cycle: Cycle, *, round_number: int, actor=None) -> int:
     return created
 
 
+def remind_department_raters(
+    cycle: Cycle,
+    department: Department,
+    *,
+    department_ids: list[int],
+    actor=None,
+    now: dt.datetime | None = None,
+) -> int:
+    """A head's "remind those who have not answered": the raters of the department and its
+    sub-departments (`department_ids`) with pending requests about them, one e-mail each
+    listing what they still have to answer. Returns how many; the head is told a number only
+    where the page shows the response rate (`results.rater_response`), and never names.
+
+    Once per ICR_MANUAL_REMINDER_WINDOW_MINUTES per department (a double click, or the head
+    of a sub-department clicking too, is refused and says when the last one went), and no
+    rater gets a second clicked reminder, HR's or a head's, within that window either.
+    """
+    if not cycle.is_open:
+        raise ReviewError(_("Reminders go out only while a cycle is open."))
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Under the cycle's row lock: of two clicks at once, the second sees the first's event.
+        Cycle.objects.select_for_update().filter(pk=cycle.pk).first()
+        last = last_department_reminder(cycle, department.pk)
+        if last is not None and now < next_manual_reminder_at(last):
+            raise ReviewError(
+                _("A reminder went out at %(at)s; the next one can go at %(next)s.")
+                % {
+                    "at": timezone.localtime(last.at).strftime("%Y-%m-%d %H:%M"),
+                    "next": timezone.localtime(next_manual_reminder_at(last)).strftime("%H:%M"),
+                }
+            )
+        kind = NotificationKind.DEPARTMENT_REMINDER
+        offset = (
+            NotificationLog.objects.filter(cycle=cycle, kind=kind)
+            .order_by("-offset")
+            .values_list("offset", flat=True)
+            .first()
+            or 0
+        ) + 1
+        created = record_notifications(
+            cycle.pk, kind, offset=offset, now=now, provider_department_ids=department_ids
+        )
+        if created:
+            _dispatch(cycle.pk, kind, offset)
+        # Written also when nobody was left to remind: the click counts for the window.
+        CycleEvent.objects.create(
+            cycle=cycle,
+            kind=CycleEventKind.DEPARTMENT_REMINDED,
+            actor=actor,
+            at=now,
+            data={"department": department.pk, "round": offset, "raters": created},
+        )
+    return created
+
+
+def last_department_reminder(cycle: Cycle, department_id: int) -> CycleEvent | None:
+    """The latest head's reminder of this department's raters in this cycle."""
+    return (
+        CycleEvent.objects.filter(
+            cycle=cycle,
+            kind=CycleEventKind.DEPARTMENT_REMINDED,
+            data__department=department_id,
+        )
+        .order_by("-at", "-pk")
+        .first()
+    )
+
+
+def manual_reminder_window() -> dt.timedelta:
+    return dt.timedelta(minutes=settings.ICR_MANUAL_REMINDER_WINDOW_MINUTES)
+
+
 def last_manual_reminder(cycle: Cycle) -> CycleEvent | None:
     """HR's latest "send a reminder now" on this cycle that reached anyone."""
     return (
@@ -1258,7 +1359,7 @@ def last_manual_reminder(cycle: Cycle) -> CycleEvent | None:
 
 
 def next_manual_reminder_at(last: CycleEvent) -> dt.datetime:
-    return last.at + dt.timedelta(minutes=settings.ICR_MANUAL_REMINDER_WINDOW_MINUTES)
+    return last.at + manual_reminder_window()
 
 
 def next_manual_round(cycle: Cycle) -> int:

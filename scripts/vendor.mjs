@@ -31,6 +31,15 @@ const FILES = {
       ["NOTICE", "NOTICE"],
     ],
   },
+  // Only for the browser tests, which run it in each page they check (tests/browser/axe.py);
+  // no page of ICR loads it.
+  "axe-core": {
+    dir: "axe-core",
+    files: [
+      ["axe.min.js", "axe.min.js"],
+      ["LICENSE", "LICENSE"],
+    ],
+  },
   "htmx.org": {
     dir: "htmx",
     files: [

@@ -14,6 +14,7 @@ REQUIRED = [
     "bootstrap/bootstrap.bundle.min.js",
     "echarts/echarts.min.js",
     "htmx/htmx.min.js",
+    "axe-core/axe.min.js",
 ]
 # An attribute or CSS url() that points at another host: http://, https:// or protocol-relative.
 EXTERNAL_ASSET = re.compile(
@@ -55,7 +56,10 @@ def test_package_json_pins_exact_versions_that_the_lock_file_records():
     assert re.fullmatch(r"5\.3\.\d+", deps["bootstrap"])
     assert re.fullmatch(r"[56]\.\d+\.\d+", deps["echarts"])
     assert re.fullmatch(r"2\.\d+\.\d+", deps["htmx.org"])
-    for name, version in deps.items():
+    # axe-core: only for the browser tests (tests/browser/axe.py).
+    dev = package["devDependencies"]
+    assert set(dev) == {"axe-core"} and re.fullmatch(r"4\.\d+\.\d+", dev["axe-core"])
+    for name, version in {**deps, **dev}.items():
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} is not pinned exactly"
         assert lock["packages"][f"node_modules/{name}"]["version"] == version
 
@@ -99,3 +103,9 @@ def test_external_asset_pattern_catches_cdn_links():
     assert EXTERNAL_ASSET.search("<link href='//fonts.googleapis.com/css' rel=stylesheet>")
     assert EXTERNAL_ASSET.search("body { background: url( 'http://example.com/a.png') }")
     assert not EXTERNAL_ASSET.search('<script src="/static/vendor/htmx/htmx.min.js"></script>')
+
+
+def test_no_page_loads_axe_core():
+    """axe-core is vendored for the browser tests only, which evaluate it in the page."""
+    for template in (BASE / "templates").rglob("*.html"):
+        assert "axe-core" not in template.read_text(encoding="utf-8"), template

@@ -16,6 +16,8 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, sync_pl
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+# Screenshots of each flow, kept as the artefacts (var/ is git-ignored).
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 # Chromium's console message for any refused script, style, image, frame or form target.
 CSP_VIOLATION = "Content Security Policy"
 
