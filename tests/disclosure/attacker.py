@@ -990,13 +990,19 @@ def _pinned_alone(
     shown: dict[Figure, frozenset[Group]],
 ) -> Key | None:
     """A shown figure that holds the target and pins it with nothing else but who answered
-    (HR's background, the most any role knows besides figures): then the pin is the group's
-    own published result (`unanimous`), whoever reads it."""
+    (HR's background, the most any role knows besides figures) and the shown figures of the
+    groups that hold it: then the pin is the group's own published result (`unanimous`),
+    whoever reads it. No subtraction is in it: a figure of a larger group says about the
+    smaller one only what it says about all its members (say, a printed distribution whose
+    bar for 3 is empty: nobody scored 3), and with a three-rater mean of 4.3 that is each of
+    the three within a point."""
     c = finding.criterion_id
     targets = set(finding.groups)
-    for f, members in sorted(shown.items(), key=lambda item: len(item[1])):
-        if f.criterion_id not in (None, c) or not targets <= members:
+    relevant = [(f, m) for f, m in shown.items() if f.criterion_id in (None, c)]
+    for f, members in sorted(relevant, key=lambda item: len(item[1])):
+        if not targets <= members:
             continue
+        holding = [g for g, m in relevant if g != f and members <= m]
         alone = replace(
             background,
             knows_answered=True,
@@ -1006,11 +1012,12 @@ def _pinned_alone(
                     answered=truth.raters.get(g, 0),
                     declined=truth.not_received.get(g, 0),
                 )
-                for g in members
+                for g in members.union(*(shown[h] for h in holding))
             },
         )
         model = _Model(alone)
-        model.figure(f, published, background.min_raters)
+        for figure in (f, *holding):
+            model.figure(figure, published, background.min_raters)
         measure = _Measure(replace(finding), model.score_sum(list(finding.groups), c), 2)
         (variables, rows), *_others = (
             part
