@@ -818,9 +818,10 @@ def _targets(published: Published, model: _Model, truth: Truth, role: Role) -> l
 
     # A superior's rating of a direct report has one rater by nature and is labelled "not
     # anonymous" where it is asked (HR may show it to the report, named): not a target, alone
-    # or with other superiors' ratings (docs/disclosure.md).
+    # or with other superiors' ratings (docs/disclosure.md), and neither is a figure whose
+    # only raters are those (its other groups have no raters).
     def anonymous(groups) -> bool:
-        return any(g.kind != TASK for g in groups)
+        return any(g.kind != TASK and truth.raters.get(g, 0) > 0 for g in groups)
 
     for f in published.seen_by(role).figures:
         if not f.hidden:
