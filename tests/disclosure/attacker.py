@@ -1033,6 +1033,62 @@ def _pinned_alone(
     return None
 
 
+def _pinned_with_its_group(
+    finding: Finding,
+    model: _Model,
+    x_true: np.ndarray,
+    truth: Truth,
+    shown: dict[Figure, frozenset[Group]],
+) -> Key | None:
+    """A shown figure of N anonymous raters or more that holds the target, every rater of
+    which the program confines to one score or two neighbouring ones (say, all nine gave 4 or
+    5): the target's pin is then no more than that group's own near unanimity, the residual
+    risk of any published group (`unanimous`). Only where the pin is no tighter than what the
+    group's confinement gives the target. Returns the figure, or None."""
+    c = finding.criterion_id
+    targets = set(finding.groups)
+    target_scores = sum(sum(truth.counts.get((g, c), ())) for g in targets)
+    for f, members in sorted(shown.items(), key=lambda item: len(item[1])):
+        if f.criterion_id not in (None, c) or not targets <= members:
+            continue
+        groups = [g for g in members if c in model.bg.groups[g].criteria]
+        anonymous = sum(truth.raters.get(g, 0) for g in groups if g.kind != TASK)
+        given = {
+            score
+            for g in groups
+            for score, count in zip(SCORES, truth.counts.get((g, c), ()), strict=False)
+            if count
+        }
+        if anonymous < model.bg.min_raters or not given or max(given) - min(given) > 1:
+            continue
+        low, high = min(given), max(given)
+        if finding.high - finding.low < target_scores * (high - low):
+            continue  # pinned tighter than the group's confinement gives it
+        # Nobody in the group scored outside [low, high]: the count's maximum is 0.
+        outside = {
+            model.x[(g, c, score)]: 1.0
+            for g in groups
+            for score in SCORES
+            if not low <= score <= high
+        }
+        confined = True
+        for variables, rows in _components(model, [outside]):
+            part = {v: 1.0 for v in variables if v in outside}
+            if not part:
+                continue
+            measure = _Measure(Finding("group", tuple(groups), c, 0), part, 1)
+            solver = _Solver(
+                _Component(model, variables, rows), [measure], x_true[variables], lambda: 5.0
+            )
+            solver.decide(0)
+            if measure.finding.status != "pinned":
+                confined = False
+                break
+        if confined:
+            return f.key
+    return None
+
+
 def attack(
     published: Published,
     background: Background,
@@ -1096,7 +1152,9 @@ def attack(
     for m in measures:
         f = m.finding
         if f.status == "pinned" and f.criterion_id is not None:
-            key = _pinned_alone(f, published, background, truth, shown)
+            key = _pinned_alone(f, published, background, truth, shown) or (
+                _pinned_with_its_group(f, model, x_true, truth, shown)
+            )
             if key is not None:
                 f.status, f.by_figure = "unanimous", key
         report.findings.append(f)

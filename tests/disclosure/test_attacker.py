@@ -257,15 +257,17 @@ def _random_company(rng: random.Random) -> Cycle:
 
 
 # Companies of a handful of people, where every group is small and the equations chain. The
-# examples are companies where the attacker once pinned a score: 1952 and 500000 through a
-# superior's named rating counted as cover; 63 and 84 through chains of equations that the
-# pairwise rules took one at a time (now audited, `Suppression._audit_chains`); 106 and 112
-# through favourable counts of small figures (now printed only with the distribution); 153 is
-# a shown three-rater mean of 4.3 under a subtree distribution with no 3 in it, each rater
-# within a point: the group's own result, reported as unanimous (`atk._pinned_alone`); 226 is
-# a department whose one rater is a superior rating a report, named: not a target.
+# examples are companies where the attacker once pinned a score: 1952 through a superior's
+# named rating counted as cover; 63 through a chain of equations that the pairwise rules took
+# one at a time (now audited, `Suppression._audit_chains`); 112 through a five-rater figure's
+# favourable count (now printed only with the distribution). The others are pins that are a
+# shown group's own result, reported as unanimous: 153, a three-rater mean of 4.3 under a
+# subtree distribution with no 3 in it (`atk._pinned_alone`); 335, a nine-rater figure whose
+# raters the siblings' figures and the subtree's distribution confine to 4 or 5
+# (`atk._pinned_with_its_group`); 226 is a department whose one rater is a superior rating a
+# report, named: not a target. Seeds 0-399 were run so (docs/disclosure.md).
 @hypothesis_settings(
-    max_examples=3,
+    max_examples=2,
     deadline=None,
     database=None,
     # The same companies on every run: CI's verdict does not depend on the draw.
@@ -277,13 +279,11 @@ def _random_company(rng: random.Random) -> Cycle:
 )
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1))
 @example(seed=1952)
-@example(seed=500000)
 @example(seed=63)
-@example(seed=84)
-@example(seed=106)
 @example(seed=112)
 @example(seed=153)
 @example(seed=226)
+@example(seed=335)
 def test_no_hidden_figure_of_a_small_random_company_is_pinned(db, thresholds, seed):
     # Each example in a savepoint rolled back after it: examples do not see each other's rows.
     with transaction.atomic():
