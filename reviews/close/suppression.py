@@ -81,7 +81,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
-from scipy.sparse import coo_array
+from scipy.sparse import coo_array, hstack, identity
 
 SELF, TREE, PERSON = "self", "tree", "person"
 ALL_TYPES, RANK_TASK = "", "rank_task"
@@ -97,6 +97,9 @@ SOLVE_SECONDS = 10.0
 BATCH_EQUATIONS = 5000
 # Times the pattern is chosen again with the chains' cuts before they are only added to it.
 AUDIT_ROUNDS = 10
+# Equations one chain audit follows from a small hidden figure (breadth first): the chains
+# the attacker found run through two or three.
+CHAIN_EQUATIONS = 40
 
 ROW_FIELDS = (
     "id",
@@ -422,108 +425,110 @@ class Suppression:
         The pairwise rules look at one equation at a time, but the equations chain: a
         department with its sub-departments minus the department alone is its children's
         subtrees, and a hidden child subtree minus its shown grandchild is the child alone, so
-        two hidden one-rater departments come out as one known sum. Here every sum of hidden
-        figures and leftovers that some combination of equations makes known is found by a
-        linear program per small hidden figure: the fewest raters (a figure of N or more
-        counting as N) of a known sum, with non-negative weights, that holds the figure. Under
+        two hidden one-rater departments come out as one known sum. Here the sums of hidden
+        figures and leftovers that combinations of the equations within reach of a small hidden
+        figure (`CHAIN_EQUATIONS`, breadth first through hidden rows) make known are searched
+        by a linear program: the fewest raters (a figure of N or more counting as N) of a known
+        sum, with non-negative weights, that holds the figure. Under
         N + 1 (the rater who knows their own answer still faces N others), one of the shown
         figures that the combination uses must be hidden, and the rules are solved again.
         """
-        equations = [
-            k
-            for k, eq in enumerate(self.equations)
-            if eq.disjoint and any(hidden[i] for i in (eq.total, *eq.parts))
-        ]
-        parent: dict[int, int] = {}
-
-        def find(i: int) -> int:
-            parent.setdefault(i, i)
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
-        for k in equations:
-            eq = self.equations[k]
-            unknown = [i for i in (eq.total, *eq.parts) if hidden[i]]
-            root = find(unknown[0])
-            for i in unknown[1:]:
-                other = find(i)
-                if other != root:
-                    parent[other] = root
-        chains: dict[int, list[int]] = defaultdict(list)
-        for k in equations:
-            eq = self.equations[k]
-            chains[find(next(i for i in (eq.total, *eq.parts) if hidden[i]))].append(k)
+        equations = self.equations
+        # The equations that can chain: rater counts add up, and a hidden row links them.
+        linking: dict[int, list[int]] = defaultdict(list)
+        for k, eq in enumerate(equations):
+            if eq.disjoint:
+                for i in (eq.total, *eq.parts):
+                    if hidden[i]:
+                        linking[i].append(k)
         cuts: list[list[int]] = []
-        for ks in chains.values():
-            if len(ks) < 2:
+        cut_rows: set[int] = set()
+        for h in sorted(linking):
+            if not 0 < raters[h] < n:
+                continue
+            chain = self._chain_of(h, linking, hidden)
+            if len(chain) < 2:
                 continue  # one equation: the pairwise rules are exact
-            uses = self._chain_leak(ks, hidden, raters, n)
-            if uses:
+            uses = self._chain_leak(h, chain, hidden, raters, n)
+            if uses and cut_rows.isdisjoint(uses):
                 cuts.append(uses)
+                cut_rows.update(uses)
         return cuts
 
-    def _chain_leak(self, ks: list[int], hidden: list[bool], raters: list[int], n: int):
-        """The shown rows used by a combination of these equations that gives a small hidden
-        figure away (`_audit_chains`): hiding one of them breaks it. Empty when none does."""
+    def _chain_of(self, h: int, linking: dict[int, list[int]], hidden: list[bool]) -> list[int]:
+        """The equations a chain from hidden row `h` runs through: those holding it, then those
+        sharing a hidden row with them, breadth first, up to CHAIN_EQUATIONS of them."""
+        seen = set(linking[h])
+        frontier = list(linking[h])
+        while frontier and len(seen) < CHAIN_EQUATIONS:
+            following = []
+            for k in frontier:
+                eq = self.equations[k]
+                for i in (eq.total, *eq.parts):
+                    if not hidden[i]:
+                        continue
+                    for other in linking[i]:
+                        if other not in seen and len(seen) < CHAIN_EQUATIONS:
+                            seen.add(other)
+                            following.append(other)
+            frontier = following
+        return sorted(seen)
+
+    def _chain_leak(
+        self, h: int, ks: list[int], hidden: list[bool], raters: list[int], n: int
+    ) -> list[int]:
+        """The shown rows used by a combination of these equations that gives the small hidden
+        figure `h` away (`_audit_chains`): hiding one of them breaks it. Empty when none does."""
+        equations = self.equations
         # Unknowns: the hidden rows, and each equation's leftover (never published).
         unknowns: dict = {}
-        for k in ks:
-            eq = self.equations[k]
-            for i in (eq.total, *eq.parts):
-                if hidden[i]:
-                    unknowns.setdefault(("row", i), len(unknowns))
-            if eq.rest > 0:
-                unknowns[("rest", k)] = len(unknowns)
-        small = [j for (what, i), j in unknowns.items() if what == "row" and 0 < raters[i] < n]
-        if not small:
-            return []
-        # The combination sum_k y_k (total - parts - rest) of the equations, over the unknowns:
-        # x_j = sum_k y_k a_kj, x >= 0, is a known sum of hidden figures and leftovers.
-        m, u = len(ks), len(unknowns)
-        a = np.zeros((u, m))
+        entries: list[tuple[int, int, float]] = []  # (unknown, equation's column, coefficient)
         for column, k in enumerate(ks):
-            eq = self.equations[k]
+            eq = equations[k]
             if hidden[eq.total]:
-                a[unknowns[("row", eq.total)], column] += 1
+                entries.append((unknowns.setdefault(("row", eq.total), len(unknowns)), column, 1))
             for p in eq.parts:
                 if hidden[p]:
-                    a[unknowns[("row", p)], column] -= 1
+                    entries.append((unknowns.setdefault(("row", p), len(unknowns)), column, -1))
             if eq.rest > 0:
-                a[unknowns[("rest", k)], column] -= 1
+                entries.append((unknowns.setdefault(("rest", k), len(unknowns)), column, -1))
+        m, u = len(ks), len(unknowns)
         weight = np.zeros(u)
         for (what, i), j in unknowns.items():
-            weight[j] = min(raters[i] if what == "row" else self.equations[i].rest, n)
-        # Variables: y (free), then x (>= 0); x - A y = 0.
-        equality = np.hstack([-a, np.eye(u)])
-        cost = np.concatenate([np.zeros(m), weight])
-        for j in small:
-            lower = np.concatenate([np.full(m, -np.inf), np.zeros(u)])
-            upper = np.full(m + u, np.inf)
-            lower[m + j] = upper[m + j] = 1.0
-            result = linprog(
-                cost,
-                A_eq=equality,
-                b_eq=np.zeros(u),
-                bounds=np.column_stack([lower, upper]),
-                method="highs",
-            )
-            if result.status != 0 or result.fun >= n + 1 - 1e-6:
+            weight[j] = min(raters[i] if what == "row" else equations[i].rest, n)
+        # The combination sum_k y_k (total - parts - rest) of the equations over the unknowns,
+        # x_j = sum_k y_k a_kj with x >= 0, is a known sum of hidden figures and leftovers.
+        # Variables: y (free), then x; x - A y = 0; x_h = 1; the fewest raters.
+        a = coo_array(
+            (
+                [-c for _j, _k, c in entries],
+                ([j for j, _k, _c in entries], [k for _j, k, _c in entries]),
+            ),
+            shape=(u, m),
+        )
+        equality = hstack([a, identity(u, format="coo")], format="csr")
+        lower = np.concatenate([np.full(m, -np.inf), np.zeros(u)])
+        upper = np.full(m + u, np.inf)
+        lower[m + unknowns[("row", h)]] = upper[m + unknowns[("row", h)]] = 1.0
+        result = linprog(
+            np.concatenate([np.zeros(m), weight]),
+            A_eq=equality,
+            b_eq=np.zeros(u),
+            bounds=np.column_stack([lower, upper]),
+            method="highs",
+        )
+        if result.status != 0 or result.fun >= n + 1 - 1e-6:
+            return []
+        used: dict[int, float] = defaultdict(float)
+        for column, k in enumerate(ks):
+            y = result.x[column]
+            if abs(y) < 1e-9:
                 continue
-            y = result.x[:m]
-            used: dict[int, float] = defaultdict(float)
-            for column, k in enumerate(ks):
-                if abs(y[column]) < 1e-9:
-                    continue
-                eq = self.equations[k]
-                used[eq.total] += y[column]
-                for p in eq.parts:
-                    used[p] -= y[column]
-            shown = [i for i, c in used.items() if not hidden[i] and abs(c) > 1e-9]
-            if shown:
-                return sorted(shown)
-        return []
+            eq = equations[k]
+            used[eq.total] += y
+            for p in eq.parts:
+                used[p] -= y
+        return sorted(i for i, c in used.items() if not hidden[i] and abs(c) > 1e-9)
 
     def _components(self, active: set[int], fresh: set[int]) -> list[list[int]]:
         """The active equations tied by shared rows into groups, those holding a fresh one."""

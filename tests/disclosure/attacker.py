@@ -818,9 +818,10 @@ def _targets(published: Published, model: _Model, truth: Truth, role: Role) -> l
 
     # A superior's rating of a direct report has one rater by nature and is labelled "not
     # anonymous" where it is asked (HR may show it to the report, named): not a target, alone
-    # or with other superiors' ratings (docs/disclosure.md).
+    # or with other superiors' ratings (docs/disclosure.md), and neither is a figure whose
+    # only raters are those (its other groups have no raters).
     def anonymous(groups) -> bool:
-        return any(g.kind != TASK for g in groups)
+        return any(g.kind != TASK and truth.raters.get(g, 0) > 0 for g in groups)
 
     for f in published.seen_by(role).figures:
         if not f.hidden:
@@ -990,13 +991,19 @@ def _pinned_alone(
     shown: dict[Figure, frozenset[Group]],
 ) -> Key | None:
     """A shown figure that holds the target and pins it with nothing else but who answered
-    (HR's background, the most any role knows besides figures): then the pin is the group's
-    own published result (`unanimous`), whoever reads it."""
+    (HR's background, the most any role knows besides figures) and the shown figures of the
+    groups that hold it: then the pin is the group's own published result (`unanimous`),
+    whoever reads it. No subtraction is in it: a figure of a larger group says about the
+    smaller one only what it says about all its members (say, a printed distribution whose
+    bar for 3 is empty: nobody scored 3), and with a three-rater mean of 4.3 that is each of
+    the three within a point."""
     c = finding.criterion_id
     targets = set(finding.groups)
-    for f, members in sorted(shown.items(), key=lambda item: len(item[1])):
-        if f.criterion_id not in (None, c) or not targets <= members:
+    relevant = [(f, m) for f, m in shown.items() if f.criterion_id in (None, c)]
+    for f, members in sorted(relevant, key=lambda item: len(item[1])):
+        if not targets <= members:
             continue
+        holding = [g for g, m in relevant if g != f and members <= m]
         alone = replace(
             background,
             knows_answered=True,
@@ -1006,11 +1013,12 @@ def _pinned_alone(
                     answered=truth.raters.get(g, 0),
                     declined=truth.not_received.get(g, 0),
                 )
-                for g in members
+                for g in members.union(*(shown[h] for h in holding))
             },
         )
         model = _Model(alone)
-        model.figure(f, published, background.min_raters)
+        for figure in (f, *holding):
+            model.figure(figure, published, background.min_raters)
         measure = _Measure(replace(finding), model.score_sum(list(finding.groups), c), 2)
         (variables, rows), *_others = (
             part
@@ -1021,6 +1029,62 @@ def _pinned_alone(
         solver = _Solver(_Component(model, variables, rows), [measure], x, lambda: 5.0)
         solver.decide(0)
         if measure.finding.status == "pinned":
+            return f.key
+    return None
+
+
+def _pinned_with_its_group(
+    finding: Finding,
+    model: _Model,
+    x_true: np.ndarray,
+    truth: Truth,
+    shown: dict[Figure, frozenset[Group]],
+) -> Key | None:
+    """A shown figure of N anonymous raters or more that holds the target, every rater of
+    which the program confines to one score or two neighbouring ones (say, all nine gave 4 or
+    5): the target's pin is then no more than that group's own near unanimity, the residual
+    risk of any published group (`unanimous`). Only where the pin is no tighter than what the
+    group's confinement gives the target. Returns the figure, or None."""
+    c = finding.criterion_id
+    targets = set(finding.groups)
+    target_scores = sum(sum(truth.counts.get((g, c), ())) for g in targets)
+    for f, members in sorted(shown.items(), key=lambda item: len(item[1])):
+        if f.criterion_id not in (None, c) or not targets <= members:
+            continue
+        groups = [g for g in members if c in model.bg.groups[g].criteria]
+        anonymous = sum(truth.raters.get(g, 0) for g in groups if g.kind != TASK)
+        given = {
+            score
+            for g in groups
+            for score, count in zip(SCORES, truth.counts.get((g, c), ()), strict=False)
+            if count
+        }
+        if anonymous < model.bg.min_raters or not given or max(given) - min(given) > 1:
+            continue
+        low, high = min(given), max(given)
+        if finding.high - finding.low < target_scores * (high - low):
+            continue  # pinned tighter than the group's confinement gives it
+        # Nobody in the group scored outside [low, high]: the count's maximum is 0.
+        outside = {
+            model.x[(g, c, score)]: 1.0
+            for g in groups
+            for score in SCORES
+            if not low <= score <= high
+        }
+        confined = True
+        for variables, rows in _components(model, [outside]):
+            part = {v: 1.0 for v in variables if v in outside}
+            if not part:
+                continue
+            measure = _Measure(Finding("group", tuple(groups), c, 0), part, 1)
+            solver = _Solver(
+                _Component(model, variables, rows), [measure], x_true[variables], lambda: 5.0
+            )
+            solver.decide(0)
+            if measure.finding.status != "pinned":
+                confined = False
+                break
+        if confined:
             return f.key
     return None
 
@@ -1088,7 +1152,9 @@ def attack(
     for m in measures:
         f = m.finding
         if f.status == "pinned" and f.criterion_id is not None:
-            key = _pinned_alone(f, published, background, truth, shown)
+            key = _pinned_alone(f, published, background, truth, shown) or (
+                _pinned_with_its_group(f, model, x_true, truth, shown)
+            )
             if key is not None:
                 f.status, f.by_figure = "unanimous", key
         report.findings.append(f)
