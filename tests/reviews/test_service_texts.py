@@ -12,7 +12,7 @@ from relations import services as graph
 from relations.models import RANK_TASK_SERVICE, Edge, EdgeType, RankKind
 from reviews.models import ReviewRequest
 
-migration = importlib.import_module("reviews.migrations.0019_generated_service_texts_as_keys")
+migration = importlib.import_module("reviews.migrations.0020_generated_service_texts_as_keys")
 
 
 def inbox(client, user, language):
