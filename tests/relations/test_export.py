@@ -10,7 +10,7 @@ from django.utils import translation
 from relations import services
 from relations.importing import (
     DEPARTMENT_COLUMNS,
-    EMPLOYEE_COLUMNS,
+    EMPLOYEE_IM_COLUMNS,
     EXPORT_RELATION_COLUMNS,
     ImportSource,
     plan_import,
@@ -48,8 +48,10 @@ def test_export_writes_the_three_files_with_their_headers(tmp_path):
     relations = read(tmp_path / "relations.csv")
     assert departments[0] == list(DEPARTMENT_COLUMNS)
     assert sorted(departments[1:]) == sorted(rows_of("departments.csv"))
-    assert employees[0] == list(EMPLOYEE_COLUMNS)
-    assert sorted(employees[1:]) == sorted(rows_of("employees.csv"))
+    # The export writes the optional messaging ID column too (empty: nobody has one here).
+    assert employees[0] == list(EMPLOYEE_IM_COLUMNS)
+    assert sorted(row[:-1] for row in employees[1:]) == sorted(rows_of("employees.csv"))
+    assert {row[-1] for row in employees[1:]} == {""}
     assert relations[0] == list(EXPORT_RELATION_COLUMNS)
     assert len(relations) - 1 == Edge.objects.active().count()
 
