@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "simple_history",
     "relations",
     "reviews",
+    "api",
+    "ninja",
     "axes",
 ]
 
@@ -289,6 +291,12 @@ CELERY_BEAT_SCHEDULE = {
         # Queued while no worker ran, they would all run at its start: one is enough.
         "options": {"expire_seconds": _RECOVERY_SECONDS},
     },
+    # Hand-offs reported through the API become rating requests in batches.
+    "reviews-process-handoffs": {
+        "task": "reviews.tasks.process_handoffs",
+        "schedule": env_int("ICR_HANDOFF_PROCESS_SECONDS", 10),
+        "options": {"expire_seconds": 60},
+    },
     # Response rates of open cycles for the results pages (figures wait for the close).
     "results-response-rates": {
         "task": "reviews.tasks.refresh_response_rates",
@@ -307,6 +315,14 @@ ICR_REMINDER_MIN_GAP_HOURS = env_int("ICR_REMINDER_MIN_GAP_HOURS", 12)
 ICR_MANUAL_REMINDER_WINDOW_MINUTES = env_int("ICR_MANUAL_REMINDER_WINDOW_MINUTES", 60)
 # Results: a figure needs this many distinct raters, comments this many (else "not enough").
 ICR_MIN_RATERS = env_int("ICR_MIN_RATERS", 3)
+# Hand-off ratings roll up per period, "week" (Monday to Sunday) or "month"; raters may answer
+# until this many days after the period ended, when its figures are computed.
+ICR_HANDOFF_PERIOD = env_str("ICR_HANDOFF_PERIOD", "week")
+if ICR_HANDOFF_PERIOD not in ("week", "month"):
+    raise ImproperlyConfigured("ICR_HANDOFF_PERIOD must be week or month")
+ICR_HANDOFF_ANSWER_DAYS = env_int("ICR_HANDOFF_ANSWER_DAYS", 7)
+# The REST API (api/): requests per minute per token unless the token sets its own.
+ICR_API_RATE_PER_MINUTE = env_int("ICR_API_RATE_PER_MINUTE", 600)
 ICR_MIN_COMMENT_RATERS = env_int("ICR_MIN_COMMENT_RATERS", 5)
 # A shown figure prints its score distribution only with this many raters (docs/disclosure.md).
 ICR_MIN_DISTRIBUTION_RATERS = env_int("ICR_MIN_DISTRIBUTION_RATERS", 10)

@@ -19,6 +19,8 @@ from .models import (
     CycleStatus,
     CycleTemplate,
     DepartmentEvaluator,
+    Handoff,
+    HandoffPolicy,
     NotificationLog,
     ReviewRequest,
 )
@@ -260,6 +262,26 @@ class NotificationLogAdmin(admin.ModelAdmin):
     list_display = ("cycle", "rater", "kind", "offset", "status", "sent_at", "attempts")
     list_filter = ("kind", "status", "cycle")
     list_select_related = ("cycle", "rater")
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(HandoffPolicy)
+class HandoffPolicyAdmin(AuditedAdmin):
+    """Per relationship type: how often a hand-off is asked about, and how far apart."""
+
+    list_display = ("edge_type", "probability", "spacing_days")
+
+
+@admin.register(Handoff)
+class HandoffAdmin(admin.ModelAdmin):
+    list_display = ("external_ref", "receiver", "received_at", "outcome")
+    list_filter = ("outcome",)
     show_full_result_count = False
 
     def has_add_permission(self, request) -> bool:

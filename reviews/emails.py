@@ -41,6 +41,7 @@ TEMPLATES = {
     NotificationKind.REMINDER: "emails/reminder.txt",
     NotificationKind.MANUAL_REMINDER: "emails/reminder.txt",
     NotificationKind.CLOSED: "emails/closed.txt",
+    NotificationKind.HANDOFF: "emails/handoff.txt",
 }
 
 
@@ -58,6 +59,8 @@ def _subject(kind: str, cycle) -> str:
         return gettext("Please rate the services you received: %(cycle)s") % {"cycle": cycle.name}
     if kind == NotificationKind.CLOSED:
         return gettext("Evaluation closed: %(cycle)s") % {"cycle": cycle.name}
+    if kind == NotificationKind.HANDOFF:
+        return gettext("How was the hand-off you just received?")
     return gettext("Reminder: your evaluations for %(cycle)s") % {"cycle": cycle.name}
 
 
@@ -120,7 +123,7 @@ class _Renderer:
         template = self.templates.get(log.kind)
         if template is None:
             template = self.templates[log.kind] = get_template(TEMPLATES[log.kind])
-        with_service = log.kind == NotificationKind.INVITATION
+        with_service = log.kind in (NotificationKind.INVITATION, NotificationKind.HANDOFF)
         with translation.override(language):
             context = {
                 "rater": rater,
@@ -260,6 +263,16 @@ def send_batch(log_ids: list[int]) -> int:
     skipped: list[int] = []
     for log in logs:
         requests = by_rater.get((log.cycle_id, log.rater_id), [])
+        if log.kind == NotificationKind.HANDOFF:
+            # One e-mail per hand-off request (its id is the row's offset), while unanswered.
+            requests = [
+                r
+                for r in requests
+                if r["id"] == log.offset and r["status"] == RequestStatus.PENDING
+            ]
+            if not requests or log.cycle.status != CycleStatus.OPEN:
+                skipped.append(log.pk)
+                continue
         if log.kind in (NotificationKind.REMINDER, NotificationKind.MANUAL_REMINDER):
             # Someone who answered since the reminder was queued gets nothing.
             requests = [r for r in requests if r["status"] == RequestStatus.PENDING]

@@ -75,6 +75,7 @@ def department(request, pk: int):
     context = results.department_dashboard(dept, cycle, tree=tree)
     context.update(
         {
+            "handoffs": results.handoff_results(dept),
             "cycles": results.result_cycles(),
             "chart_labels": _chart_labels(),
             "action_form": ActionForm(initial={"due": timezone.localdate()}),

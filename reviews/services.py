@@ -37,6 +37,7 @@ from .models import (
     Cycle,
     CycleEvent,
     CycleEventKind,
+    CycleKind,
     CycleStatus,
     CycleTemplate,
     DepartmentEvaluator,
@@ -558,7 +559,8 @@ def close_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> 
             actor=actor,
             data={"requests": summary.total, "answered": summary.answered},
         )
-        if summary.total:
+        # A hand-off period closes every week or month: its raters get no "closed" e-mail.
+        if summary.total and cycle.kind == CycleKind.SURVEY:
             _dispatch(cycle.pk, NotificationKind.CLOSED, 0)
         cycle_id = cycle.pk
         _queue_tasks(lambda tasks: tasks.cycle_closed_followup.delay(cycle_id))
@@ -1144,13 +1146,14 @@ def events_without_notifications(*, now: dt.datetime | None = None) -> list[tupl
         return Exists(NotificationLog.objects.filter(cycle_id=OuterRef("pk"), kind=kind))
 
     has_requests = Exists(ReviewRequest.objects.filter(cycle_id=OuterRef("pk")))
-    opened = Cycle.objects.filter(
+    # A hand-off period sends one e-mail per request when it is made, none for the period.
+    opened = Cycle.objects.surveys().filter(
         has_requests,
         ~logged(NotificationKind.INVITATION),
         status=CycleStatus.OPEN,
         opened_at__lt=lost_before,
     )
-    closed = Cycle.objects.filter(
+    closed = Cycle.objects.surveys().filter(
         has_requests,
         ~logged(NotificationKind.CLOSED),
         status=CycleStatus.CLOSED,
