@@ -35,7 +35,7 @@ def respond(status: int, body) -> JsonResponse:
         status=status,
         safe=False,
         content_type=CONTENT_TYPE if status >= 400 else "application/json",
-        json_dumps_params={"ensure_ascii": False, "cls": DjangoJSONEncoder},
+        json_dumps_params={"ensure_ascii": False},
     )
 
 

@@ -41,8 +41,8 @@ def problem_response(problem: Problem, instance: str = "") -> JsonResponse:
 def pointer_of(loc) -> str:
     """A JSON pointer from a pydantic error location, without ninja's leading "body"."""
     parts = [str(p) for p in loc]
-    if parts and parts[0] in ("body", "query", "path", "header"):
-        parts = parts[1:]
-    if parts and parts[0] in ("payload", "data", "body"):
+    if parts and parts[0] == "body":
+        parts = parts[2:]  # ninja's ("body", <the parameter's name>, …)
+    elif parts and parts[0] in ("query", "path", "header"):
         parts = parts[1:]
     return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)

@@ -526,6 +526,7 @@ def post_handoff(request: HttpRequest, handoff: HandoffIn):
     recorded = handoffs.record_handoff(
         source_id=token.pk,
         client_key=key,
+        compare_at=handoff.at is not None,
         step_id=handoff.step_id,
         workflow_code=handoff.workflow or "",
         provider_employee=handoff.provider_employee or "",

@@ -64,9 +64,12 @@ class Recorded:
     same: bool  # False: the key was used before for a different hand-off
 
 
-def record_handoff(*, source_id: int, client_key: str, **values) -> Recorded:
+def record_handoff(
+    *, source_id: int, client_key: str, compare_at: bool = True, **values
+) -> Recorded:
     """Accept a hand-off: one insert; the same key again returns the first one (`created`
-    False) and says whether it described the same hand-off."""
+    False) and says whether it described the same hand-off (its time too unless
+    `compare_at` is False: the sender left it to the time of receipt)."""
     values = {name: values.get(name) for name in HANDOFF_FIELDS}
     for name in ("workflow_code", "provider_employee", "provider_department", "external_ref"):
         values[name] = values[name] or ""
@@ -92,7 +95,8 @@ def record_handoff(*, source_id: int, client_key: str, **values) -> Recorded:
     if row is not None:
         return Recorded(row[0], True, True)
     first = Handoff.objects.filter(source_id=source_id, client_key=client_key).first()
-    same = all(getattr(first, n) == values[n] for n in HANDOFF_FIELDS)
+    compared = HANDOFF_FIELDS if compare_at else HANDOFF_FIELDS[:-1]
+    same = all(getattr(first, n) == values[n] for n in compared)
     return Recorded(first.pk, False, same)
 
 
