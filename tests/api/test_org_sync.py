@@ -18,7 +18,6 @@ from relations.importing import (
 )
 from relations.models import Department, Edge, Employee, OrgImport, RelationPair
 
-
 _DOCUMENT: dict = {}
 
 
