@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .auth import forget_tokens
 from .models import ApiToken, Scope
 
 
@@ -55,6 +56,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description=_("Revoke the selected tokens"))
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        forget_tokens()
         self.message_user(request, _("%(n)d tokens revoked.") % {"n": count})
 
     def has_delete_permission(self, request, obj=None):

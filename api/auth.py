@@ -1,8 +1,10 @@
 """Who calls the API: the token behind a bearer header, its scopes and its rate.
 
-A token is looked up by the SHA-256 of the secret (one indexed read). Its last use is written
-at most once a minute, not on every request. The rate limit is a counter per token and minute
-in the cache (Redis in production, shared by all workers; per process without it).
+A token is looked up by the SHA-256 of the secret (one indexed read) and kept by the worker
+for settings.ICR_API_TOKEN_CACHE_SECONDS, so a revocation holds everywhere within that time.
+Its last use is written at most once a minute, not on every request. The rate limit is a
+counter per token and minute in the cache (Redis in production, shared by all workers; per
+process without it), one increment per request.
 """
 
 from __future__ import annotations
@@ -22,28 +24,37 @@ from .problems import Problem
 LAST_USE_EVERY = dt.timedelta(minutes=1)
 
 
+# hash → (looked up at, monotonic seconds; the token or None)
+_known: dict[str, tuple[float, ApiToken | None]] = {}
+
+
+def forget_tokens() -> None:
+    """Drop this worker's looked-up tokens (a revocation here holds at once)."""
+    _known.clear()
+
+
+def _lookup(digest: str) -> ApiToken | None:
+    now = time.monotonic()
+    known = _known.get(digest)
+    if known is not None and now - known[0] < settings.ICR_API_TOKEN_CACHE_SECONDS:
+        return known[1]
+    found = ApiToken.objects.usable().filter(token_hash=digest).first()
+    if len(_known) > 1000:
+        _known.clear()
+    _known[digest] = (now, found)
+    return found
+
+
 class TokenAuth(HttpBearer):
     def authenticate(self, request, token: str):
         if not token:
             return None
-        found = (
-            ApiToken.objects.usable()
-            .filter(token_hash=hash_token(token))
-            .only(
-                "id",
-                "scopes",
-                "employee_id",
-                "rate_per_minute",
-                "last_used_at",
-                "created_by_id",
-                "name",
-            )
-            .first()
-        )
+        found = _lookup(hash_token(token))
         if found is None:
             return None
         now = timezone.now()
         if found.last_used_at is None or now - found.last_used_at > LAST_USE_EVERY:
+            found.last_used_at = now
             ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
         _count_request(found)
         request.api_token = found
@@ -55,12 +66,10 @@ def _count_request(token: ApiToken) -> None:
     limit = token.rate_per_minute or settings.ICR_API_RATE_PER_MINUTE
     minute = int(time.time() // 60)
     key = f"api-rate:{token.pk}:{minute}"
-    cache.add(key, 0, timeout=90)
     try:
         count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=90)
-        count = 1
+    except ValueError:  # the minute's first request
+        count = 1 if cache.add(key, 1, timeout=90) else cache.incr(key)
     if count > limit:
         raise Problem(
             429,

@@ -69,6 +69,16 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# The REST API (/api/) is served by a handler of its own (icr/wsgi.py) with these only: it
+# authenticates bearer tokens, so it needs no sessions, CSRF, messages or sign-in lockout.
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
 ROOT_URLCONF = "icr.urls"
 
 TEMPLATES = [
@@ -323,6 +333,9 @@ if ICR_HANDOFF_PERIOD not in ("week", "month"):
 ICR_HANDOFF_ANSWER_DAYS = env_int("ICR_HANDOFF_ANSWER_DAYS", 7)
 # The REST API (api/): requests per minute per token unless the token sets its own.
 ICR_API_RATE_PER_MINUTE = env_int("ICR_API_RATE_PER_MINUTE", 600)
+# A worker keeps a token it looked up this many seconds: a revoked token stops working within
+# this time in every worker (at once in the one that revoked it).
+ICR_API_TOKEN_CACHE_SECONDS = env_int("ICR_API_TOKEN_CACHE_SECONDS", 5)
 ICR_MIN_COMMENT_RATERS = env_int("ICR_MIN_COMMENT_RATERS", 5)
 # A shown figure prints its score distribution only with this many raters (docs/disclosure.md).
 ICR_MIN_DISTRIBUTION_RATERS = env_int("ICR_MIN_DISTRIBUTION_RATERS", 10)

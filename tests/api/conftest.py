@@ -8,10 +8,14 @@ from tests.factories import DepartmentFactory
 
 
 @pytest.fixture(autouse=True)
-def _eager_celery_and_fresh_rates():
-    """Tasks (the hand-off e-mails) run in-process; rate counters start at zero."""
+def _eager_celery_and_fresh_rates(settings):
+    """Tasks (the hand-off e-mails) run in-process; rate counters start at zero; tokens are
+    looked up on every request (tests/api/test_tokens.py tests the worker's copy)."""
+    from api.auth import forget_tokens
     from icr.celery import app
 
+    settings.ICR_API_TOKEN_CACHE_SECONDS = 0
+    forget_tokens()
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
     cache.clear()

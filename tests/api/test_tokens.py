@@ -81,3 +81,56 @@ def test_the_schema_and_docs_are_served(client, db):
     assert spec["openapi"].startswith("3.")
     assert "/api/v1/handoffs/" in spec["paths"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_a_worker_keeps_a_token_briefly_and_revoking_in_the_admin_drops_it(
+    client, company, settings, django_assert_num_queries
+):
+    from api.admin import ApiTokenAdmin
+    from api.auth import _lookup
+
+    settings.ICR_API_TOKEN_CACHE_SECONDS = 60
+    token, secret = make_token(Scope.READ_ORG)
+    assert _lookup(token.token_hash) == token
+    with django_assert_num_queries(0):
+        assert _lookup(token.token_hash) == token
+    admin = ApiTokenAdmin(ApiToken, None)
+    admin.message_user = lambda *args, **kwargs: None
+    admin.revoke(None, ApiToken.objects.filter(pk=token.pk))
+    assert _lookup(token.token_hash) is None
+
+
+def _wsgi_get(path: str) -> tuple[str, dict, bytes]:
+    import io
+
+    from icr import wsgi
+
+    seen = []
+    body = b"".join(
+        wsgi.application(
+            {
+                "REQUEST_METHOD": "GET",
+                "PATH_INFO": path,
+                "SERVER_NAME": "localhost",
+                "SERVER_PORT": "80",
+                "HTTP_HOST": "localhost",
+                "wsgi.url_scheme": "http",
+                "wsgi.input": io.BytesIO(b""),
+            },
+            lambda status, headers: seen.append((status, headers)),
+        )
+    )
+    status, headers = seen[0]
+    return status, headers, body
+
+
+def test_the_api_and_the_pages_are_served_by_their_own_middleware(db, settings):
+    full = list(settings.MIDDLEWARE)
+    status, headers, body = _wsgi_get("/api/v1/openapi.json")
+    assert status.startswith("200") and b"/api/v1/handoffs/" in body
+    names = {name for name, _value in headers}
+    assert "Set-Cookie" not in names  # no CSRF cookie, no session
+    status, headers, _body = _wsgi_get("/accounts/login/")
+    assert status.startswith("200")
+    assert any(name == "Set-Cookie" and "csrftoken" in value for name, value in headers)
+    assert settings.MIDDLEWARE == full
