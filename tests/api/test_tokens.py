@@ -90,7 +90,7 @@ def test_a_worker_keeps_a_token_briefly_and_revoking_in_the_admin_drops_it(
     from api.auth import _lookup
 
     settings.ICR_API_TOKEN_CACHE_SECONDS = 60
-    token, secret = make_token(Scope.READ_ORG)
+    token, _secret = make_token(Scope.READ_ORG)
     assert _lookup(token.token_hash) == token
     with django_assert_num_queries(0):
         assert _lookup(token.token_hash) == token
@@ -133,4 +133,4 @@ def test_the_api_and_the_pages_are_served_by_their_own_middleware(db, settings):
     status, headers, _body = _wsgi_get("/accounts/login/")
     assert status.startswith("200")
     assert any(name == "Set-Cookie" and "csrftoken" in value for name, value in headers)
-    assert settings.MIDDLEWARE == full
+    assert full == settings.MIDDLEWARE
