@@ -245,6 +245,7 @@ def child_handoffs_year(weeks: str) -> dict:
     from django.utils import timezone
 
     from reviews import services, tasks
+    from reviews.close.compute import store_period_figures
     from reviews.close.postgres import attach_partition, new_partition
     from reviews.close.statements import ROLLUP_COLUMNS
     from reviews.handoffs import period_bounds
@@ -255,6 +256,7 @@ def child_handoffs_year(weeks: str) -> dict:
         Cycle,
         CycleKind,
         CycleStatus,
+        PeriodFigure,
         ResponseRate,
         ReviewRequest,
         Rollup,
@@ -368,10 +370,17 @@ def child_handoffs_year(weeks: str) -> dict:
                 [copy.pk, source.pk],
             )
         copied += 1
+    # The page reads each closed period's figures as its close copies them.
+    figures = 0
+    for period in Cycle.objects.handoff_periods().filter(status=CycleStatus.CLOSED):
+        if not PeriodFigure.objects.filter(cycle=period).exists():
+            figures += store_period_figures(period)
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {rollup}")
+        cursor.execute(f"ANALYZE {q(PeriodFigure._meta.db_table)}")
     return {
         "real_week": closed_real,
+        "period_figures_written": figures,
         "copied_weeks": copied,
         "handoff_periods": Cycle.objects.handoff_periods().filter(status="closed").count(),
         "survey_cycles_closed": Cycle.objects.surveys().filter(status="closed").count(),

@@ -44,6 +44,7 @@ from .models import (
     Cycle,
     CycleStatus,
     ImprovementAction,
+    PeriodFigure,
     RequestStatus,
     ResponseRate,
     ResultComment,
@@ -348,8 +349,9 @@ HANDOFF_KINDS = [RollupKind.PROCESS, RollupKind.WORKFLOW]
 
 def handoff_results(department: Department, *, limit: int = HANDOFF_PERIODS_SHOWN) -> dict | None:
     """The department's (with its subtree) continuous results from hand-off ratings: the
-    latest closed period's figures and one point per period. Read from the rollups the
-    periods' closes wrote, so the same suppression applies as to cycles; two queries."""
+    latest closed period's figures and one point per period. Read from the figures the
+    periods' closes wrote (`PeriodFigure`, copies of their rollups), so the same suppression
+    applies as to cycles; two queries."""
     periods = list(
         Cycle.objects.handoff_periods()
         .filter(status=CycleStatus.CLOSED)
@@ -359,23 +361,24 @@ def handoff_results(department: Department, *, limit: int = HANDOFF_PERIODS_SHOW
     if not periods:
         return None
     periods.reverse()
-    rows = subtree_rows(
-        Rollup.objects.filter(
-            with_subtree(),
+    rows = list(
+        PeriodFigure.objects.filter(
             department=department,
-            cycle_id__in=[p.pk for p in periods],
-            criterion__isnull=True,
+            period_start__gte=periods[0].period_start,
             kind__in=["", *HANDOFF_KINDS],
         )
     )
+    by_period = {p.period_start: p.pk for p in periods}
+    for row in rows:  # the trend keys points by cycle
+        row.cycle_id = by_period.get(row.period_start, row.cycle_id)
     latest, before = periods[-1], periods[-2] if len(periods) > 1 else None
-    now_rows = _keyed(r for r in rows if r.cycle_id == latest.pk)
-    prev_rows = _keyed(r for r in rows if before is not None and r.cycle_id == before.pk)
-    overall = _figure(_("Overall"), now_rows.get(("", None)), prev_rows.get(("", None)), key="all")
+    now_rows = {r.kind: r for r in rows if r.cycle_id == latest.pk}
+    prev_rows = {r.kind: r for r in rows if before is not None and r.cycle_id == before.pk}
+    overall = _figure(_("Overall"), now_rows.get(""), prev_rows.get(""), key="all")
     by_kind = [
-        _figure(kind_label(k), now_rows.get((k, None)), prev_rows.get((k, None)), key=k)
+        _figure(kind_label(k), now_rows.get(k), prev_rows.get(k), key=k)
         for k in HANDOFF_KINDS
-        if (k, None) in now_rows
+        if k in now_rows
     ]
     trend = _trend(rows, periods, HANDOFF_KINDS)
     trend["cycles"] = [f"{p.period_start:%Y-%m-%d}" for p in periods]
