@@ -161,6 +161,7 @@ def child_handoffs_setup(events: str, data_path: str) -> dict:
     Path(data_path).write_text("\n".join(out) + "\n")
     return {
         "token_id": token.pk,
+        "run": run,
         "secret": secret,
         "events": len(lines),
         "lines": len(out),
@@ -169,23 +170,17 @@ def child_handoffs_setup(events: str, data_path: str) -> dict:
     }
 
 
-def child_handoffs_verify(token_id: str, accepted_path: str) -> dict:
-    """Rows for the token against the keys the server accepted: none lost, none doubled."""
+def child_handoffs_verify(token_id: str, run: str, accepted_path: str) -> dict:
+    """This run's rows against the keys the server accepted: none lost, none doubled."""
     from django.db.models import Count
 
     from reviews.models import Handoff
 
     accepted = json.loads(Path(accepted_path).read_text())
     keys = set(accepted["keys"])
-    mine = Handoff.objects.filter(source_id=int(token_id))
+    mine = Handoff.objects.filter(source_id=int(token_id), client_key__startswith=f"{run}-")
     rows = list(mine.values_list("client_key", flat=True))
-    doubled = (
-        Handoff.objects.filter(source_id=int(token_id))
-        .values("client_key")
-        .annotate(n=Count("id"))
-        .filter(n__gt=1)
-        .count()
-    )
+    doubled = mine.values("client_key").annotate(n=Count("id")).filter(n__gt=1).count()
     return {
         "rows": len(rows),
         "distinct_accepted_keys": len(keys),
@@ -500,7 +495,9 @@ def section_handoffs(options) -> dict:
             created += parts[1] == "202"
     accepted_path = workdir / "accepted.json"
     accepted_path.write_text(json.dumps({"keys": sorted(keys), "created": created}))
-    verify = run_child(["handoffs-verify", str(setup["token_id"]), str(accepted_path)], url)
+    verify = run_child(
+        ["handoffs-verify", str(setup["token_id"]), setup["run"], str(accepted_path)], url
+    )
     processing = run_child(["handoffs-process"], url)
     seconds = wrk["duration_us"] / 1e6
     ok = wrk["statuses"].get("202", 0) + wrk["statuses"].get("200", 0)
