@@ -119,9 +119,12 @@ def plan_document(document: dict) -> ImportPlan:
     )
 
 
-def sync(document: dict, *, dry_run: bool, user=None) -> tuple[ImportPlan, ImportSummary | None]:
-    """Plan, and unless `dry_run` or the plan has errors or changes nothing, apply."""
+def sync(
+    document: dict, *, dry_run: bool, user=None, integration: str = ""
+) -> tuple[ImportPlan, ImportSummary | None]:
+    """Plan, and unless `dry_run` or the plan has errors or changes nothing, apply. The import
+    record names `user` (who created the token) and the integration."""
     plan = plan_document(document)
     if plan.errors or dry_run or plan.is_noop:
         return plan, None
-    return plan, apply_import(plan, user=user, via=ImportVia.API)
+    return plan, apply_import(plan, user=user, via=ImportVia.API, system_user=integration[:150])

@@ -311,6 +311,7 @@ def org_sync_view(request, document: OrgDocument):
                 document.dict(exclude={"dry_run"}, exclude_none=True),
                 dry_run=document.dry_run,
                 user=token.created_by,
+                integration=token.name,
             )
         except GraphError as refused:
             raise Problem(409, _("Refused"), str(refused)) from refused

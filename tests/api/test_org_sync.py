@@ -122,6 +122,8 @@ def test_the_demo_company_gives_the_same_database_through_the_api_and_the_files(
     assert body["changes"]["employees_created"] == 60
     assert _state() == through_files
     assert len(through_files["employees"]) == 60 and through_files["pairs"] > 60
+    record = OrgImport.objects.get(pk=body["import_id"])
+    assert (record.via, record.system_user) == ("api", "ERP")
 
     # The same document again changes nothing and writes no import.
     imports = OrgImport.objects.count()
