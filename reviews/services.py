@@ -1090,8 +1090,14 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
         .values("cycle_id", "kind", "offset")
         .distinct()
     )
+    dispatched: set[tuple] = set()
     for row in lost:
-        _dispatch(row["cycle_id"], row["kind"], row["offset"], after_commit=False)
+        # A hand-off's rows differ by offset (the request) but one dispatch sends them all.
+        offset = 0 if row["kind"] == NotificationKind.HANDOFF else row["offset"]
+        if (row["cycle_id"], row["kind"], offset) in dispatched:
+            continue
+        dispatched.add((row["cycle_id"], row["kind"], offset))
+        _dispatch(row["cycle_id"], row["kind"], offset, after_commit=False)
         result["requeued"] += 1
     # After the lost ones: the rows given back here are queued by id, not found again above.
     result["stalled"] = resend_stalled_notifications(now=now)

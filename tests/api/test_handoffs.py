@@ -173,3 +173,21 @@ def test_a_handoff_period_is_never_an_overlapping_survey(line):
     services.open_cycle(survey)
     survey.refresh_from_db()
     assert survey.status == "open"
+
+
+def test_the_sweep_sends_lost_handoff_emails_with_one_dispatch(api_client, line):
+    from unittest import mock
+
+    from reviews import services
+
+    for i, person in enumerate(line["receivers"]):
+        api_client.post("/handoffs/", _workflow_handoff(line, person, f"T-{i}"), key=f"k{i}")
+    handoffs.process_pending()  # its dispatch never runs: the test's transaction stays open
+    assert NotificationLog.objects.filter(kind=NotificationKind.HANDOFF).count() == 4
+    with mock.patch.object(services, "_dispatch") as dispatch:
+        services.sweep(now=timezone.now() + dt.timedelta(minutes=10))
+    handoff_calls = [c for c in dispatch.call_args_list if c.args[1] == NotificationKind.HANDOFF]
+    assert len(handoff_calls) == 1
+    services.sweep(now=timezone.now() + dt.timedelta(minutes=10))  # for real, eagerly
+    assert len(mail.outbox) == 4
+    assert {m.to[0] for m in mail.outbox} == {p.email for p in line["receivers"]}
