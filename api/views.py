@@ -480,6 +480,33 @@ def department_results(request, pk: int, cycle: int | None = None):
     return body
 
 
+@api.get("/results/employees/{pk}", tags=["results"])
+def employee_results(request, pk: int, cycle: int | None = None):
+    """A person's figures ("my service") as their page shows them: to an HR token anyone's,
+    to a token that sees as an employee only that employee's own."""
+    token = require(request, Scope.READ_RESULTS)
+    roles = _roles(token)
+    if not roles.is_hr and roles.employee_id != pk:
+        raise Http404
+    person = _get(Employee.objects.select_related("manager"), pk)
+    chosen = results.pick_cycle(str(cycle) if cycle else None)
+    own = roles.employee_id == pk
+    body: dict = {"employee": _employee(person), "cycle": _cycle(chosen) if chosen else None}
+    if chosen is None:
+        return body
+    context = results.employee_page(person, chosen, own=own)
+    if "overall" in context:
+        body["overall"] = _figure(context["overall"])
+        body["by_kind"] = [_figure(f) for f in context["by_kind"]]
+    review = context.get("manager_review")
+    if review:
+        body["manager_review"] = {
+            "overall": _figure(review["overall"]),
+            "by_criterion": [_figure(f) for f in review["by_criterion"]],
+        }
+    return body
+
+
 # --- Hand-offs ------------------------------------------------------------------------------
 
 

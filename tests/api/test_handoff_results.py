@@ -94,3 +94,19 @@ def test_cycles_open_and_close_through_the_api(api_client, line):
     assert refused["Content-Type"] == "application/problem+json"
     assert api_client.post(f"/cycles/{cycle.pk}/open", key="open-2").status_code == 409
     assert api_client.post(f"/cycles/{cycle.pk}/open").status_code == 400  # no key
+
+
+def test_an_employee_token_sees_only_its_own_figures(client, line):
+    from api.models import Scope
+
+    from .conftest import Api, make_token
+
+    cycle = services.create_cycle(name="Q4", deadline=timezone.now() + dt.timedelta(days=7))
+    services.open_cycle(cycle)
+    services.close_cycle(cycle)
+    _token, secret = make_token(Scope.READ_RESULTS, employee=line["seller"])
+    api = Api(client, secret)
+    own = api.get(f"/results/employees/{line['seller'].pk}")
+    assert own.status_code == 200
+    assert own.json()["overall"]["shown"] is False  # nobody rated them: nothing to show
+    assert api.get(f"/results/employees/{line['sales_head'].pk}").status_code == 404
