@@ -69,14 +69,13 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-# The REST API (/api/) is served by a handler of its own (icr/wsgi.py) with these only: it
-# authenticates bearer tokens, so it needs no sessions, CSRF, messages or sign-in lockout.
+# The REST API (/api/, but its HTML docs) is served by a handler of its own (icr/wsgi.py)
+# with these only: it authenticates bearer tokens and answers JSON, so it needs no sessions,
+# CSRF, messages, sign-in lockout or page headers (CSP, frame options).
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "icr.urls"

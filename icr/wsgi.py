@@ -18,7 +18,12 @@ from icr.lean import LeanWSGIHandler  # noqa: E402 - after Django is set up
 api = LeanWSGIHandler()
 
 
+# The browsable docs are a page (HTML, scripts): served with the pages' headers (CSP).
+DOCS = "/api/v1/docs"
+
+
 def application(environ, start_response):
-    if environ.get("PATH_INFO", "").startswith("/api/"):
+    path = environ.get("PATH_INFO", "")
+    if path.startswith("/api/") and not path.startswith(DOCS):
         return api(environ, start_response)
     return pages(environ, start_response)

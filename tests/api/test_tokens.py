@@ -133,4 +133,8 @@ def test_the_api_and_the_pages_are_served_by_their_own_middleware(db, settings):
     status, headers, _body = _wsgi_get("/accounts/login/")
     assert status.startswith("200")
     assert any(name == "Set-Cookie" and "csrftoken" in value for name, value in headers)
+    # The browsable docs are a page: they get the pages' Content-Security-Policy.
+    status, headers, _body = _wsgi_get("/api/v1/docs")
+    assert status.startswith("200")
+    assert "script-src 'self'" in dict(headers)["Content-Security-Policy"]
     assert full == settings.MIDDLEWARE
