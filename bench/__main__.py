@@ -266,9 +266,9 @@ def print_import(result: dict) -> None:
 SECTIONS = {"import": (section_import, print_import)}
 
 # Sections of other parts of ICR, each a module with SECTIONS, CHILD_STEPS and add_arguments.
-from bench import cycles, export, load, messaging, results  # noqa: E402
+from bench import cycles, export, handoffs, load, messaging, results  # noqa: E402
 
-EXTRA_SECTIONS = (cycles, load, results, messaging, export)
+EXTRA_SECTIONS = (cycles, load, results, messaging, export, handoffs)
 for _module in EXTRA_SECTIONS:
     SECTIONS.update(_module.SECTIONS)
     CHILD_STEPS.update(_module.CHILD_STEPS)

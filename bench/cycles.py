@@ -115,6 +115,7 @@ def child_cycles_reset() -> dict:
         Cycle,
         CycleEvent,
         NotificationLog,
+        PeriodFigure,
         ResultComment,
         ReviewRequest,
         Rollup,
@@ -127,7 +128,7 @@ def child_cycles_reset() -> dict:
     tables.append(Cycle.criteria.through._meta.db_table)
     # The rollup and comment tables have no foreign key to cascade through (reviews 0007,
     # 0011): named here.
-    tables += [Rollup._meta.db_table, ResultComment._meta.db_table]
+    tables += [Rollup._meta.db_table, ResultComment._meta.db_table, PeriodFigure._meta.db_table]
     with connection.cursor() as cursor:
         # CASCADE also empties the results app's other tables, which point at cycles.
         cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")

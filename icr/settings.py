@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "reviews",
     # Needs and complaints between cycles, relationships proposed by employees.
     "needs",
+    "api",
+    "ninja",
     "axes",
 ]
 
@@ -73,6 +75,15 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as axes asks: turns a refused sign-in into relations.lockout's page.
     "axes.middleware.AxesMiddleware",
+]
+
+# The REST API (/api/, but its HTML docs) is served by a handler of its own (icr/wsgi.py)
+# with these only: it authenticates bearer tokens and answers JSON, so it needs no sessions,
+# CSRF, messages, sign-in lockout or page headers (CSP, frame options).
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
 ]
 
 ROOT_URLCONF = "icr.urls"
@@ -395,6 +406,12 @@ CELERY_BEAT_SCHEDULE = {
         # Queued while no worker ran, they would all run at its start: one is enough.
         "options": {"expire_seconds": _RECOVERY_SECONDS},
     },
+    # Hand-offs reported through the API become rating requests in batches.
+    "reviews-process-handoffs": {
+        "task": "reviews.tasks.process_handoffs",
+        "schedule": env_int("ICR_HANDOFF_PROCESS_SECONDS", 10),
+        "options": {"expire_seconds": 60},
+    },
     # Response rates of open cycles for the results pages (figures wait for the close).
     "results-response-rates": {
         "task": "reviews.tasks.refresh_response_rates",
@@ -438,6 +455,17 @@ ICR_MESSAGING_MAX_ATTEMPTS = env_int("ICR_MESSAGING_MAX_ATTEMPTS", 4)
 ICR_REQUEST_CAP = env_int("ICR_REQUEST_CAP", 0) or None
 # Results: a figure needs this many distinct raters, comments this many (else "not enough").
 ICR_MIN_RATERS = env_int("ICR_MIN_RATERS", 3)
+# Hand-off ratings roll up per period, "week" (Monday to Sunday) or "month"; raters may answer
+# until this many days after the period ended, when its figures are computed.
+ICR_HANDOFF_PERIOD = env_str("ICR_HANDOFF_PERIOD", "week")
+if ICR_HANDOFF_PERIOD not in ("week", "month"):
+    raise ImproperlyConfigured("ICR_HANDOFF_PERIOD must be week or month")
+ICR_HANDOFF_ANSWER_DAYS = env_int("ICR_HANDOFF_ANSWER_DAYS", 7)
+# The REST API (api/): requests per minute per token unless the token sets its own.
+ICR_API_RATE_PER_MINUTE = env_int("ICR_API_RATE_PER_MINUTE", 600)
+# A worker keeps a token it looked up this many seconds: a revoked token stops working within
+# this time in every worker (at once in the one that revoked it).
+ICR_API_TOKEN_CACHE_SECONDS = env_int("ICR_API_TOKEN_CACHE_SECONDS", 5)
 ICR_MIN_COMMENT_RATERS = env_int("ICR_MIN_COMMENT_RATERS", 5)
 # A shown figure prints its score distribution only with this many raters (docs/disclosure.md).
 ICR_MIN_DISTRIBUTION_RATERS = env_int("ICR_MIN_DISTRIBUTION_RATERS", 10)

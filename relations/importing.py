@@ -89,6 +89,7 @@ __all__ = [
     "ImportSummary",
     "apply_import",
     "plan_import",
+    "plan_tables",
 ]
 
 DEPARTMENT_COLUMNS = ("code", "name", "parent_code", "head_employee_id")
@@ -352,43 +353,54 @@ def plan_import(
     errors: list[ImportIssue] = []
     dept_table = read_table(departments, [DEPARTMENT_COLUMNS], errors)
     emp_table = read_table(employees, [EMPLOYEE_COLUMNS, EMPLOYEE_IM_COLUMNS], errors)
-    for table in (dept_table, emp_table):
-        # A header alone would deactivate the whole company: far more likely a wrong file.
-        if table.ok and not table.rows:
-            table.fail(errors, 2, _("The file has a header but no rows: nothing to import."))
     rel_table = (
         read_table(relations, [RELATION_COLUMNS, EXPORT_RELATION_COLUMNS], errors)
         if relations is not None
         else None
     )
-    files = _check_files(dept_table, emp_table, rel_table, errors)
+    files = [
+        {
+            "kind": kind,
+            "name": source.name,
+            "sha256": hashlib.sha256(source.data).hexdigest(),
+            "bytes": len(source.data),
+        }
+        for kind, source in (
+            ("departments", departments),
+            ("employees", employees),
+            ("relations", relations),
+        )
+        if source is not None
+    ]
+    return plan_tables(dept_table, emp_table, rel_table, errors=errors, files=files)
+
+
+def plan_tables(
+    dept_table: Table,
+    emp_table: Table,
+    rel_table: Table | None,
+    *,
+    errors: list[ImportIssue],
+    files: list[dict],
+) -> ImportPlan:
+    """The checks and the comparison of `plan_import`, on tables already read (from files, or
+    from the API's JSON document: `api.org_sync`); `errors` holds what reading found."""
+    for table in (dept_table, emp_table):
+        # A header alone would deactivate the whole company: far more likely a wrong file.
+        if table.ok and not table.rows:
+            table.fail(errors, 2, _("The file has a header but no rows: nothing to import."))
+    checked = _check_files(dept_table, emp_table, rel_table, errors)
     # List the errors as HR reads the files: file by file, top to bottom (checks run per kind).
     file_order: dict[str, int] = {}
-    for source in (departments, employees, relations):
-        if source is not None:
-            file_order.setdefault(source.name, len(file_order))
+    for table in (dept_table, emp_table, rel_table):
+        if table is not None:
+            file_order.setdefault(table.name, len(file_order))
     errors.sort(key=lambda issue: (file_order.get(issue.file, len(file_order)), issue.line))
-    plan = ImportPlan(
-        errors=errors,
-        files=[
-            {
-                "kind": kind,
-                "name": source.name,
-                "sha256": hashlib.sha256(source.data).hexdigest(),
-                "bytes": len(source.data),
-            }
-            for kind, source in (
-                ("departments", departments),
-                ("employees", employees),
-                ("relations", relations),
-            )
-            if source is not None
-        ],
-    )
+    plan = ImportPlan(errors=errors, files=files)
     if errors:
         return plan
     state = _read_state()
-    _diff(files, state, plan)
+    _diff(checked, state, plan)
     plan.fingerprint = state.fingerprint
     return plan
 

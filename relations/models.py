@@ -581,6 +581,7 @@ class Edge(models.Model):
 class ImportVia(models.TextChoices):
     ADMIN = "admin", _("Admin upload")
     COMMAND = "command", _("import_org command")
+    API = "api", _("REST API (org sync)")
 
 
 class OrgImport(models.Model):

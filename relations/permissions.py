@@ -12,8 +12,9 @@ from django.contrib.auth.management import create_permissions
 
 from .roles import HR_GROUP
 
+# api: HR creates and revokes the integrations' tokens.
 # axes: HR sees sign-in lockouts ("Access attempts") and lifts them by deleting the attempts.
-HR_APPS = ("relations", "reviews", "needs", "django_celery_beat", "axes")
+HR_APPS = ("relations", "reviews", "needs", "api", "django_celery_beat", "axes")
 
 
 def ensure_hr_group(*, using: str = "default", apps=global_apps, verbosity: int = 0, **kwargs):

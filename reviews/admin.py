@@ -24,6 +24,8 @@ from .models import (
     CycleStatus,
     CycleTemplate,
     DepartmentEvaluator,
+    Handoff,
+    HandoffPolicy,
     MessagingSettings,
     NotificationLog,
     ReviewRequest,
@@ -360,3 +362,23 @@ class MessagingSettingsAdmin(admin.ModelAdmin):
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/reviews/messaging_settings.html", context)
+
+
+@admin.register(HandoffPolicy)
+class HandoffPolicyAdmin(AuditedAdmin):
+    """Per relationship type: how often a hand-off is asked about, and how far apart."""
+
+    list_display = ("edge_type", "probability", "spacing_days")
+
+
+@admin.register(Handoff)
+class HandoffAdmin(admin.ModelAdmin):
+    list_display = ("external_ref", "receiver", "received_at", "outcome")
+    list_filter = ("outcome",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

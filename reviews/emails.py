@@ -51,6 +51,7 @@ TEMPLATES = {
     NotificationKind.DEPARTMENT_REMINDER: "emails/reminder.txt",
     NotificationKind.CLOSED: "emails/closed.txt",
     NotificationKind.REPLY: "emails/reply.txt",
+    NotificationKind.HANDOFF: "emails/handoff.txt",
 }
 
 
@@ -70,6 +71,8 @@ def _subject(kind: str, cycle) -> str:
         return gettext("Evaluation closed: %(cycle)s") % {"cycle": cycle.name}
     if kind == NotificationKind.REPLY:
         return gettext("A department answered a comment: %(cycle)s") % {"cycle": cycle.name}
+    if kind == NotificationKind.HANDOFF:
+        return gettext("How was the hand-off you just received?")
     return gettext("Reminder: your evaluations for %(cycle)s") % {"cycle": cycle.name}
 
 
@@ -135,7 +138,7 @@ class _Renderer:
         template = self.templates.get(log.kind)
         if template is None:
             template = self.templates[log.kind] = get_template(TEMPLATES[log.kind])
-        with_service = log.kind == NotificationKind.INVITATION
+        with_service = log.kind in (NotificationKind.INVITATION, NotificationKind.HANDOFF)
         with translation.override(language):
             context = {
                 "rater": rater,
@@ -335,6 +338,16 @@ def send_batch(log_ids: list[int]) -> int:
     skipped: list[int] = []
     for log in logs:
         requests = by_rater.get((log.cycle_id, log.rater_id), [])
+        if log.kind == NotificationKind.HANDOFF:
+            # One e-mail per hand-off request (its id is the row's offset), while unanswered.
+            requests = [
+                r
+                for r in requests
+                if r["id"] == log.offset and r["status"] == RequestStatus.PENDING
+            ]
+            if not requests or log.cycle.status != CycleStatus.OPEN:
+                skipped.append(log.pk)
+                continue
         if log.kind in REMINDER_KINDS:
             # Someone who answered since the reminder was queued gets nothing.
             requests = [r for r in requests if r["status"] == RequestStatus.PENDING]

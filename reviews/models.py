@@ -171,8 +171,28 @@ class CycleTemplate(models.Model):
         return self.name
 
 
+class CycleKind(models.TextChoices):
+    SURVEY = "survey", _("Survey")
+    HANDOFFS = "handoffs", _("Hand-offs of one period")
+
+
+class CycleQuerySet(models.QuerySet):
+    def surveys(self):
+        return self.filter(kind=CycleKind.SURVEY)
+
+    def handoff_periods(self):
+        return self.filter(kind=CycleKind.HANDOFFS)
+
+
 class Cycle(models.Model):
+    """A mutual-evaluation cycle, or (`kind` handoffs) the container of one period's hand-off
+    ratings: opened by the first hand-off of the period, closed by the sweep after its
+    deadline like any cycle, so its figures go through the same rollups and suppression."""
+
     name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(
+        _("kind"), max_length=8, choices=CycleKind.choices, default=CycleKind.SURVEY
+    )
     template = models.ForeignKey(
         CycleTemplate,
         verbose_name=_("schedule"),
@@ -225,6 +245,7 @@ class Cycle(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
+    objects = CycleQuerySet.as_manager()
     history = audited(m2m_fields=["criteria"], no_db_index=["template"])
 
     class Meta:
@@ -245,6 +266,12 @@ class Cycle(models.Model):
             models.CheckConstraint(
                 condition=Q(request_cap__isnull=True) | Q(request_cap__gte=1),
                 name="reviews_cycle_request_cap_positive",
+            ),
+            # Two hand-offs arriving at once in a new period open one period, not two.
+            models.UniqueConstraint(
+                fields=["period_start"],
+                condition=Q(kind="handoffs"),
+                name="reviews_cycle_one_handoff_period",
             ),
         ]
         indexes = [models.Index(fields=["status", "deadline"], name="reviews_cycle_status")]
@@ -269,7 +296,13 @@ class Cycle(models.Model):
         relationship types: opening this one too would put a second request for the same
         service into each rater's inbox."""
         now = now or timezone.now()
-        others = Cycle.objects.filter(status=CycleStatus.OPEN, deadline__gt=now).exclude(pk=self.pk)
+        if self.kind == CycleKind.HANDOFFS:
+            return None  # hand-off requests are spaced by their own rule (HandoffPolicy)
+        others = (
+            Cycle.objects.surveys()
+            .filter(status=CycleStatus.OPEN, deadline__gt=now)
+            .exclude(pk=self.pk)
+        )
         mine = self.asked_types()
         for other in others.order_by("deadline", "pk"):
             if other.asked_types() & mine:
@@ -461,6 +494,8 @@ class ReviewRequest(models.Model):
     )
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # A hand-off request only: the spacing interval it fell in (`HandoffPolicy.bucket`).
+    spacing_bucket = models.IntegerField(_("spacing interval"), null=True, blank=True)
 
     objects = ReviewRequestQuerySet.as_manager()
 
@@ -471,6 +506,13 @@ class ReviewRequest(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["cycle", "edge", "rater"], name="reviews_reviewrequest_once_per_cycle"
+            ),
+            # At most one hand-off request per rater and relationship per spacing interval,
+            # however many hand-offs arrive at once (the insert skips a conflicting row).
+            models.UniqueConstraint(
+                fields=["edge", "rater", "spacing_bucket"],
+                condition=Q(spacing_bucket__isnull=False),
+                name="reviews_reviewrequest_once_per_interval",
             ),
             models.CheckConstraint(
                 condition=Q(status=RequestStatus.PENDING, answered_at__isnull=True)
@@ -621,6 +663,7 @@ class NotificationKind(models.TextChoices):
     CLOSED = "closed", _("Cycle closed")
     # A department answered a comment of a closed cycle; offset: the comment's id.
     REPLY = "reply", _("Answer to a comment")
+    HANDOFF = "handoff", _("Hand-off rating request")
 
 
 class Channel(models.TextChoices):
@@ -701,7 +744,8 @@ class NotificationLog(models.Model):
         db_constraint=False,
     )
     kind = models.CharField(_("kind"), max_length=16, choices=NotificationKind.choices)
-    # Days before the deadline for reminders, the round number for manual ones, 0 otherwise.
+    # Days before the deadline for reminders, the round number for manual ones, the request's
+    # id for a hand-off (one e-mail per hand-off request), 0 otherwise.
     offset = models.IntegerField(_("offset"), default=0)
     status = models.CharField(
         _("status"),
@@ -812,6 +856,125 @@ class RateBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform}: {self.tokens:.1f}"
+
+
+class HandoffPolicy(models.Model):
+    """HR's rule for asking about hand-offs of one relationship type: the share of hand-offs
+    that become a request, and at most one request per rater and relationship per interval."""
+
+    edge_type = models.CharField(
+        _("relationship type"), max_length=16, choices=EdgeType.choices, unique=True
+    )
+    probability = models.FloatField(
+        _("probability of asking"),
+        default=1.0,
+        help_text=_("From 0 (never ask) to 1 (ask about every hand-off)."),
+    )
+    spacing_days = models.PositiveIntegerField(
+        _("spacing (days)"),
+        default=7,
+        help_text=_(
+            "At most one request per rater and relationship in each interval of this many days."
+        ),
+    )
+
+    history = audited()
+
+    class Meta:
+        verbose_name = _("hand-off rating rule")
+        verbose_name_plural = _("hand-off rating rules")
+        ordering = ["edge_type"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(probability__gte=0, probability__lte=1),
+                name="reviews_handoffpolicy_probability_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(spacing_days__gte=1), name="reviews_handoffpolicy_spacing_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.get_edge_type_display())
+
+    def bucket(self, at: dt.datetime) -> int:
+        """The number of the spacing interval `at` falls in (intervals counted from 1970)."""
+        return int(at.timestamp() // (self.spacing_days * 86400))
+
+
+class HandoffOutcome(models.TextChoices):
+    PENDING = "pending", _("Not processed yet")
+    ASKED = "asked", _("Rating requested")
+    NOT_SAMPLED = "not_sampled", _("Not sampled")
+    SPACED = "spaced", _("Asked recently (spacing)")
+    NO_RELATIONSHIP = "no_relationship", _("No such relationship")
+    UNKNOWN = "unknown", _("Unknown person, department, workflow or step")
+
+
+class Handoff(models.Model):
+    """A hand-off another system reported: work passed from a provider (a person or a
+    department) to a receiving person at a workflow step (a process relationship) or in a
+    workflow (a workflow relationship). Accepted as it came (`source_id`, `client_key` make a
+    retry a no-op); `reviews.handoffs.process_pending` turns it into a rating request later,
+    in batches."""
+
+    # The API token that reported it (api.ApiToken); a plain id, the reviews app knows no API.
+    source_id = models.PositiveIntegerField(_("source"))
+    client_key = models.CharField(_("idempotency key"), max_length=200)
+    # As the other system named them (step id, workflow code, employee IDs, department code):
+    # accepting a hand-off is one insert, and they are looked up when it is processed.
+    step_id = models.PositiveIntegerField(_("step"), null=True, blank=True)
+    workflow_code = models.CharField(_("workflow"), max_length=64, blank=True)
+    provider_employee = models.CharField(_("provider employee ID"), max_length=64, blank=True)
+    provider_department = models.CharField(_("provider department code"), max_length=64, blank=True)
+    receiver = models.CharField(_("receiving person's employee ID"), max_length=64)
+    external_ref = models.CharField(_("external reference"), max_length=200, blank=True)
+    at = models.DateTimeField(_("handed off at"))
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    outcome = models.CharField(
+        _("outcome"),
+        max_length=16,
+        choices=HandoffOutcome.choices,
+        default=HandoffOutcome.PENDING,
+    )
+    request = models.ForeignKey(
+        ReviewRequest,
+        verbose_name=_("request"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("hand-off")
+        verbose_name_plural = _("hand-offs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_id", "client_key"], name="reviews_handoff_once_per_key"
+            ),
+            models.CheckConstraint(
+                condition=Q(step_id__isnull=False) | ~Q(workflow_code=""),
+                name="reviews_handoff_step_or_workflow",
+            ),
+            models.CheckConstraint(
+                condition=(~Q(provider_employee="") & Q(provider_department=""))
+                | (Q(provider_employee="") & ~Q(provider_department="")),
+                name="reviews_handoff_one_provider",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                condition=Q(outcome="pending"),
+                name="reviews_handoff_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_ref or self.pk} → {self.receiver_id}"
 
 
 from .rollup_models import *  # noqa: E402, F403  (results rows: registered with this app)

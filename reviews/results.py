@@ -44,6 +44,7 @@ from .models import (
     Cycle,
     CycleStatus,
     ImprovementAction,
+    PeriodFigure,
     RequestStatus,
     ResponseRate,
     ResultComment,
@@ -267,7 +268,7 @@ def shown_value(suppressed: bool, mean: float | None, coarse_scores: int = 0) ->
 
 def result_cycles():
     """Cycles that have results to show: closed ones, and open ones for response rates."""
-    return Cycle.objects.exclude(status=CycleStatus.DRAFT).order_by("-deadline", "-id")
+    return Cycle.objects.surveys().exclude(status=CycleStatus.DRAFT).order_by("-deadline", "-id")
 
 
 def pick_cycle(cycle_id: str | None) -> Cycle | None:
@@ -281,7 +282,7 @@ def pick_cycle(cycle_id: str | None) -> Cycle | None:
 
 def previous_cycle(cycle: Cycle) -> Cycle | None:
     return (
-        Cycle.objects.filter(status=CycleStatus.CLOSED)
+        Cycle.objects.filter(status=CycleStatus.CLOSED, kind=cycle.kind)
         .filter(Q(deadline__lt=cycle.deadline) | Q(deadline=cycle.deadline, id__lt=cycle.id))
         .order_by("-deadline", "-id")
         .first()
@@ -336,11 +337,54 @@ def _trend(qs_by_cycle, cycles: list[Cycle], series_kinds: list[str]) -> dict:
 
 def _closed_cycles_until(cycle: Cycle, limit: int = 12) -> list[Cycle]:
     cycles = list(
-        Cycle.objects.filter(status=CycleStatus.CLOSED, deadline__lte=cycle.deadline).order_by(
-            "-deadline", "-id"
-        )[:limit]
+        Cycle.objects.filter(
+            status=CycleStatus.CLOSED, kind=cycle.kind, deadline__lte=cycle.deadline
+        ).order_by("-deadline", "-id")[:limit]
     )
     return list(reversed(cycles))
+
+
+# A year of weekly periods.
+HANDOFF_PERIODS_SHOWN = 53
+HANDOFF_KINDS = [RollupKind.PROCESS, RollupKind.WORKFLOW]
+
+
+def handoff_results(department: Department, *, limit: int = HANDOFF_PERIODS_SHOWN) -> dict | None:
+    """The department's (with its subtree) continuous results from hand-off ratings: the
+    latest closed period's figures and one point per period. Read from the figures the
+    periods' closes wrote (`PeriodFigure`, copies of their rollups), so the same suppression
+    applies as to cycles; two queries."""
+    periods = list(
+        Cycle.objects.handoff_periods()
+        .filter(status=CycleStatus.CLOSED)
+        .order_by("-period_start")
+        .only("id", "name", "period_start", "period_end")[:limit]
+    )
+    if not periods:
+        return None
+    periods.reverse()
+    rows = list(
+        PeriodFigure.objects.filter(
+            department=department,
+            period_start__gte=periods[0].period_start,
+            kind__in=["", *HANDOFF_KINDS],
+        )
+    )
+    by_period = {p.period_start: p.pk for p in periods}
+    for row in rows:  # the trend keys points by cycle
+        row.cycle_id = by_period.get(row.period_start, row.cycle_id)
+    latest, before = periods[-1], periods[-2] if len(periods) > 1 else None
+    now_rows = {r.kind: r for r in rows if r.cycle_id == latest.pk}
+    prev_rows = {r.kind: r for r in rows if before is not None and r.cycle_id == before.pk}
+    overall = _figure(_("Overall"), now_rows.get(""), prev_rows.get(""), key="all")
+    by_kind = [
+        _figure(kind_label(k), now_rows.get(k), prev_rows.get(k), key=k)
+        for k in HANDOFF_KINDS
+        if k in now_rows
+    ]
+    trend = _trend(rows, periods, HANDOFF_KINDS)
+    trend["cycles"] = [f"{p.period_start:%Y-%m-%d}" for p in periods]
+    return {"period": latest, "overall": overall, "by_kind": by_kind, "trend": trend}
 
 
 def _rate(cycle: Cycle, department_id: int, scope: str) -> dict | None:

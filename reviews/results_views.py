@@ -87,6 +87,7 @@ def department(request, pk: int):
             context["can_remind"] = True
     context.update(
         {
+            "handoffs": results.handoff_results(dept),
             "cycles": results.result_cycles(),
             "chart_labels": _chart_labels(),
             "action_form": ActionForm(initial={"due": timezone.localdate()}),

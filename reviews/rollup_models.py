@@ -208,6 +208,50 @@ class Rollup(models.Model):
         return [self.n1, self.n2, self.n3, self.n4, self.n5]
 
 
+class PeriodFigure(models.Model):
+    """A department's figure (with its subtree, all criteria) for one hand-off period, per
+    type ("" all): the `Rollup` row the close of that period wrote, suppression flags and all,
+    copied once it closed (`reviews.close.store_period_figures`) into a table read by
+    department and period, so a year of weekly periods is one index range, not a lookup in
+    each period's rollup partition."""
+
+    cycle = _results_cycle()
+    period_start = models.DateField(_("period start"))
+    department = _plain_fk("relations.Department", _("department"), null=False, db_index=False)
+    kind = models.CharField(
+        _("type"), max_length=16, choices=RollupKind.choices, blank=True, default=""
+    )
+    raters = models.PositiveIntegerField(_("raters"), default=0)
+    not_received = models.PositiveIntegerField(_("did not receive the service"), default=0)
+    n1 = models.PositiveIntegerField(default=0)
+    n2 = models.PositiveIntegerField(default=0)
+    n3 = models.PositiveIntegerField(default=0)
+    n4 = models.PositiveIntegerField(default=0)
+    n5 = models.PositiveIntegerField(default=0)
+    mean = models.FloatField(_("mean"), null=True, blank=True)
+    favourable = models.FloatField(_("favourable share (4–5)"), null=True, blank=True)
+    suppressed = models.BooleanField(_("not enough responses"), default=True)
+    distribution_shown = models.BooleanField(_("score distribution shown"), default=False)
+    coarse = models.BooleanField(_("rounded to a whole point"), default=False)
+
+    class Meta:
+        verbose_name = _("hand-off period figure")
+        verbose_name_plural = _("hand-off period figures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "period_start", "kind"],
+                name="reviews_periodfigure_one_per_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period_start} · {self.department_id} · {self.kind or '*'}"
+
+    @property
+    def distribution(self) -> list[int]:
+        return [self.n1, self.n2, self.n3, self.n4, self.n5]
+
+
 class ResponseRate(models.Model):
     """Requests about a provider department's service, and how many were answered."""
 
@@ -413,6 +457,7 @@ __all__ = [
     "CycleDepartment",
     "CycleResultSettings",
     "ImprovementAction",
+    "PeriodFigure",
     "RankTaskVisibility",
     "ResponseRate",
     "ResultComment",

@@ -46,6 +46,7 @@ from .models import (
     Cycle,
     CycleEvent,
     CycleEventKind,
+    CycleKind,
     CycleStatus,
     CycleTemplate,
     DepartmentEvaluator,
@@ -820,7 +821,8 @@ def close_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> 
             actor=actor,
             data={"requests": summary.total, "answered": summary.answered},
         )
-        if summary.total:
+        # A hand-off period closes every week or month: its raters get no "closed" e-mail.
+        if summary.total and cycle.kind == CycleKind.SURVEY:
             _dispatch(cycle.pk, NotificationKind.CLOSED, 0)
         cycle_id = cycle.pk
         _queue_tasks(lambda tasks: tasks.cycle_closed_followup.delay(cycle_id))
@@ -1423,8 +1425,14 @@ def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
         .values("cycle_id", "kind", "offset")
         .distinct()
     )
+    dispatched: set[tuple] = set()
     for row in lost:
-        _dispatch(row["cycle_id"], row["kind"], row["offset"], after_commit=False)
+        # A hand-off's rows differ by offset (the request) but one dispatch sends them all.
+        offset = 0 if row["kind"] == NotificationKind.HANDOFF else row["offset"]
+        if (row["cycle_id"], row["kind"], offset) in dispatched:
+            continue
+        dispatched.add((row["cycle_id"], row["kind"], offset))
+        _dispatch(row["cycle_id"], row["kind"], offset, after_commit=False)
         result["requeued"] += 1
     # After the lost ones: the rows given back here are queued by id, not found again above.
     result["stalled"] = resend_stalled_notifications(now=now)
@@ -1479,13 +1487,14 @@ def events_without_notifications(*, now: dt.datetime | None = None) -> list[tupl
         return Exists(NotificationLog.objects.filter(cycle_id=OuterRef("pk"), kind=kind))
 
     has_requests = Exists(ReviewRequest.objects.filter(cycle_id=OuterRef("pk")))
-    opened = Cycle.objects.filter(
+    # A hand-off period sends one e-mail per request when it is made, none for the period.
+    opened = Cycle.objects.surveys().filter(
         has_requests,
         ~logged(NotificationKind.INVITATION),
         status=CycleStatus.OPEN,
         opened_at__lt=lost_before,
     )
-    closed = Cycle.objects.filter(
+    closed = Cycle.objects.surveys().filter(
         has_requests,
         ~logged(NotificationKind.CLOSED),
         status=CycleStatus.CLOSED,

@@ -15,7 +15,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from . import emails, services
+from . import emails, handoffs, services
 from .close import refresh_open_cycles, refresh_planner_statistics
 from .models import (
     Cycle,
@@ -73,13 +73,12 @@ def dispatch_notifications(cycle_id: int, kind: str, offset: int = 0) -> int:
         services.refresh_request_statistics()
     if kind in services.EVENTS_FOR_ALL_RATERS:
         services.record_notifications(cycle_id, kind, offset=offset)
-    ids = list(
-        NotificationLog.objects.filter(
-            cycle_id=cycle_id, kind=kind, offset=offset, status=NotificationStatus.PENDING
-        )
-        .order_by("id")
-        .values_list("id", flat=True)
+    logs = NotificationLog.objects.filter(
+        cycle_id=cycle_id, kind=kind, status=NotificationStatus.PENDING
     )
+    if kind != NotificationKind.HANDOFF:  # hand-off rows: one per request, offset its id
+        logs = logs.filter(offset=offset)
+    ids = list(logs.order_by("id").values_list("id", flat=True))
     size = max(settings.ICR_NOTIFICATION_BATCH, 1)
     for start in range(0, len(ids), size):
         send_notification_batch.delay(ids[start : start + size])
@@ -95,6 +94,18 @@ def dispatch_notifications(cycle_id: int, kind: str, offset: int = 0) -> int:
 )
 def send_notification_batch(log_ids: list[int]) -> int:
     return emails.send_batch(log_ids)
+
+
+@shared_task(**DB_RETRY)
+def process_handoffs() -> dict:
+    """Turn pending hand-offs into rating requests, batch after batch (run every few seconds)."""
+    total: dict[str, int] = {}
+    while True:
+        counts = handoffs.process_pending()
+        for name, n in counts.items():
+            total[name] = total.get(name, 0) + n
+        if not any(counts.values()):
+            return total
 
 
 @shared_task(**DB_RETRY)

@@ -22,11 +22,15 @@ from icr.db import analyze_tables
 
 from ..models import (
     Cycle,
+    CycleKind,
     CycleStatus,
+    PeriodFigure,
     ResponseRate,
     ResultComment,
     Rollup,
     RollupScope,
+    subtree_rows,
+    with_subtree,
 )
 from ..snapshot import freeze_tree, tree_children
 from .postgres import create_counted_table, partition_rows
@@ -126,6 +130,8 @@ def compute_rollups(cycle: Cycle, *, side: SideQueries | None = None) -> RollupS
                 figures, suppressed = suppress(cycle, min_raters=min_raters)
         if closed:
             mark_coarse(cycle, min_raters=min_raters)
+            if cycle.kind == CycleKind.HANDOFFS:
+                store_period_figures(cycle)
         if comments_first_time:
             comments = ResultComment.objects.filter(cycle=cycle).count()
         elif closed:
@@ -216,3 +222,48 @@ def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
     for start in range(0, len(people), 900):
         Rollup.objects.filter(pk__in=people[start : start + 900]).update(only_type=True)
     return len(rows), len(rows) - len(shown_ids)
+
+
+PERIOD_FIGURE_FIELDS = (
+    "raters",
+    "not_received",
+    "n1",
+    "n2",
+    "n3",
+    "n4",
+    "n5",
+    "mean",
+    "favourable",
+    "suppressed",
+    "distribution_shown",
+    "coarse",
+)
+
+
+def store_period_figures(cycle: Cycle) -> int:
+    """Copy a closed hand-off period's department figures (with subtree, all criteria, all
+    types and each type) from its rollups to `PeriodFigure`; returns the rows written. The
+    rows are the rollups' own, flags included: nothing is computed or suppressed again."""
+    if cycle.status != CycleStatus.CLOSED:
+        return 0
+    rows = subtree_rows(
+        Rollup.objects.filter(with_subtree(), cycle=cycle, criterion__isnull=True).only(
+            "cycle_id", "scope", "department_id", "kind", "criterion_id", *PERIOD_FIGURE_FIELDS
+        )
+    )
+    with transaction.atomic():
+        PeriodFigure.objects.filter(cycle=cycle).delete()
+        PeriodFigure.objects.bulk_create(
+            [
+                PeriodFigure(
+                    cycle_id=cycle.pk,
+                    period_start=cycle.period_start,
+                    department_id=row.department_id,
+                    kind=row.kind,
+                    **{name: getattr(row, name) for name in PERIOD_FIGURE_FIELDS},
+                )
+                for row in rows
+            ],
+            batch_size=2000,
+        )
+    return len(rows)

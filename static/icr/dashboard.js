@@ -53,9 +53,9 @@
     return lines;
   }
 
-  function trend() {
-    var el = document.getElementById("trend-chart");
-    var d = data("trend-data");
+  function trend(elementId, dataId) {
+    var el = document.getElementById(elementId);
+    var d = data(dataId);
     if (!el || !d || typeof echarts === "undefined") return;
     var chart = echarts.init(el);
     var series = d.series.map(function (s) {
@@ -128,7 +128,8 @@
     charts.push(chart);
   }
 
-  trend();
+  trend("trend-chart", "trend-data");
+  trend("handoff-trend-chart", "handoff-trend-data");
   heatmap();
   window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
   window.icrCharts = charts;
