@@ -97,6 +97,9 @@ SOLVE_SECONDS = 10.0
 BATCH_EQUATIONS = 5000
 # Times the pattern is chosen again with the chains' cuts before they are only added to it.
 AUDIT_ROUNDS = 10
+# Small hidden figures up to which each chain is audited by its own linear program; above,
+# by expanding hidden totals (`Suppression._audit_expansions`).
+AUDIT_PROGRAMS = 2000
 # Equations one chain audit follows from a small hidden figure (breadth first): the chains
 # the attacker found run through two or three.
 CHAIN_EQUATIONS = 40
@@ -441,11 +444,12 @@ class Suppression:
                 for i in (eq.total, *eq.parts):
                     if hidden[i]:
                         linking[i].append(k)
+        small = [h for h in sorted(linking) if 0 < raters[h] < n]
+        if len(small) > AUDIT_PROGRAMS:
+            return self._audit_expansions(hidden, raters, n)
         cuts: list[list[int]] = []
         cut_rows: set[int] = set()
-        for h in sorted(linking):
-            if not 0 < raters[h] < n:
-                continue
+        for h in small:
             chain = self._chain_of(h, linking, hidden)
             if len(chain) < 2:
                 continue  # one equation: the pairwise rules are exact
@@ -453,6 +457,73 @@ class Suppression:
             if uses and cut_rows.isdisjoint(uses):
                 cuts.append(uses)
                 cut_rows.update(uses)
+        return cuts
+
+    def _audit_expansions(self, hidden: list[bool], raters: list[int], n: int) -> list[list[int]]:
+        """The chains through hidden totals, without a program, for cycles with more small
+        hidden figures than `AUDIT_PROGRAMS` (one program each would take minutes).
+
+        A hidden part of one equation that is the total of another (a child's subtree inside
+        its parent's) can be replaced there by that equation's parts: its shown parts are
+        known, so as cover it is worth only its hidden parts and leftover, each again worth
+        at most its own expansion. Each equation with a shown total checks the pairwise rule
+        for its small hidden parts with those worths; where it breaks, one of the shown rows
+        the expansion subtracts (or the total) must be hidden too (a cut). This finds the
+        chains the attacker found (a subtree minus its department alone minus a shown
+        grandchild); chains that cancel parts across equations are left to the programs.
+        """
+        equations = self.equations
+        splitting: dict[int, list[int]] = defaultdict(list)  # hidden row: equations it totals
+        for k, eq in enumerate(equations):
+            if eq.disjoint and hidden[eq.total]:
+                splitting[eq.total].append(k)
+        worth: dict[int, tuple[int, tuple[int, ...]]] = {}
+
+        def cover(q: int, depth: int = 0) -> tuple[int, tuple[int, ...]]:
+            """What hidden row q is worth as cover (a figure of N or more: N), and the shown
+            rows its cheapest expansion subtracts."""
+            if q in worth:
+                return worth[q]
+            best: tuple[int, tuple[int, ...]] = (min(raters[q], n), ())
+            if depth < len(equations):
+                for k in splitting.get(q, ()):
+                    eq = equations[k]
+                    value, shown = min(eq.rest, n), []
+                    for p in eq.parts:
+                        if hidden[p]:
+                            part_value, part_shown = cover(p, depth + 1)
+                            value += part_value
+                            shown += part_shown
+                        else:
+                            shown.append(p)
+                    if value < best[0]:
+                        best = (value, tuple(shown))
+            worth[q] = best
+            return best
+
+        cuts: list[list[int]] = []
+        cut_rows: set[int] = set()
+        for eq in equations:
+            if not eq.disjoint or hidden[eq.total]:
+                continue  # a hidden total gives nothing away (pairwise rule 2)
+            unknown = [p for p in eq.parts if hidden[p]]
+            if not any(0 < raters[p] < n for p in unknown):
+                continue
+            covers = {p: cover(p) for p in unknown}
+            for h in unknown:
+                if not 0 < raters[h] < n:
+                    continue
+                others = sum(covers[q][0] for q in unknown if q != h) + min(eq.rest, n)
+                if others + raters[h] >= n + 1:
+                    continue
+                uses = sorted(
+                    {eq.total, *(i for q in unknown if q != h for i in covers[q][1])}
+                    - {i for i in unknown}
+                )
+                if cut_rows.isdisjoint(uses):
+                    cuts.append(uses)
+                    cut_rows.update(uses)
+                break
         return cuts
 
     def _chain_of(self, h: int, linking: dict[int, list[int]], hidden: list[bool]) -> list[int]:

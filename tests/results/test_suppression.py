@@ -104,6 +104,42 @@ def test_a_department_with_its_sub_departments_cannot_reveal_a_small_one():
     assert T(1, 20, scope="tree")[:6] not in hidden
 
 
+# Seed 63 of the random companies: department 2 has children 3 (one rater) and 4, and 4 has
+# child 5. 2's subtree minus 2 alone minus 5 (shown) is 3 + 4 alone: two one-rater groups, each
+# of which passes the pairwise rules in its own equation.
+CHAIN = [
+    T(2, 14, scope="tree"),
+    T(2, 9),
+    T(3, 1),
+    T(4, 4, scope="tree"),
+    T(4, 1),
+    T(5, 3),
+]
+CHAIN_CHILDREN = {2: [3, 4], 4: [5]}
+
+
+def chain_exposed(hidden: set[tuple]) -> bool:
+    """The two one-rater departments' sum is the shown figures' difference."""
+    shown = {T(2, 14, scope="tree")[:6], T(2, 9)[:6], T(5, 3)[:6]}
+    return not hidden & shown
+
+
+@pytest.mark.parametrize("programs", [sp.AUDIT_PROGRAMS, 0], ids=["programs", "expansions"])
+def test_a_chain_of_subtrees_cannot_give_two_small_departments_away(monkeypatch, programs):
+    monkeypatch.setattr(sp, "AUDIT_PROGRAMS", programs)
+    hidden = hidden_keys(CHAIN, CHAIN_CHILDREN)
+    assert {T(3, 1)[:6], T(4, 1)[:6]} <= hidden
+    assert not chain_exposed(hidden)
+    assert T(2, 14, scope="tree")[:6] not in hidden  # the headline is the last thing hidden
+
+
+def test_without_the_chain_audit_the_pairwise_rules_leave_the_chain(monkeypatch):
+    # The planted fault: the audit switched off, the pattern passes every pairwise rule and
+    # still leaves the two one-rater departments to subtraction.
+    monkeypatch.setattr(sp.Suppression, "_audit_chains", lambda self, hidden, raters, n: [])
+    assert chain_exposed(hidden_keys(CHAIN, CHAIN_CHILDREN))
+
+
 def test_a_matrix_row_cannot_reveal_a_small_customer():
     spec = [T(1, 9), T(1, 6, cust=21), T(1, 2, cust=22), T(1, 1, cust=23)]
     hidden = hidden_keys(spec)
