@@ -42,7 +42,7 @@ def _answer(req: ReviewRequest, rng: random.Random, bias: float, at: dt.datetime
     if rng.random() < 0.05:
         services.submit_answer(req, not_received=True, reason="本期没有合作。", now=at)
         return
-    criteria = services.applicable_criteria(req.cycle, req.edge_type)
+    criteria = services.applicable_criteria(req.cycle, req.edge_type, req.rank_kind)
     scores = {c.pk: max(1, min(5, round(rng.gauss(3.6 + bias, 0.8)))) for c in criteria}
     comment = rng.choice(["", "", "", "沟通顺畅，响应及时。", "交付偶有延迟。", "整体满意。"])
     services.submit_answer(req, scores=scores, comment=comment, now=at)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Answer, Criterion, Score
+from .models import Answer, Criterion, Score, ServiceCommitment
 
 
 def score_choices() -> list[tuple[int, str]]:
@@ -119,3 +119,17 @@ class RatingForm(forms.Form):
 
 class RemindForm(forms.Form):
     round_number = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
+class CommitmentForm(forms.ModelForm):
+    """A provider's commitment on one relationship; the criteria offered are those asked
+    about the relationship's type."""
+
+    class Meta:
+        model = ServiceCommitment
+        fields = ("deliverable", "due", "standard", "criterion", "active")
+
+    def __init__(self, *args, edge_type: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        applicable = [c.pk for c in Criterion.objects.active() if c.applies_to(edge_type)]
+        self.fields["criterion"].queryset = Criterion.objects.filter(pk__in=applicable)

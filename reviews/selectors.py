@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
-from .models import Answer, Cycle, CycleStatus, RequestStatus, ReviewRequest
+from .models import Answer, Cycle, CycleStatus, RequestStatus, ReviewRequest, ServiceCommitment
 
 
 def inbox_count(user) -> int:
@@ -113,3 +113,27 @@ def cycle_progress(cycle: Cycle) -> dict:
         "by_department": by_department,
         "missing": missing,
     }
+
+
+def edge_commitments(edge_id: int) -> list[ServiceCommitment]:
+    """The active commitments of one relationship, with their criteria (one query)."""
+    return list(
+        ServiceCommitment.objects.active().filter(edge_id=edge_id).select_related("criterion")
+    )
+
+
+def edges_with_commitments(edges) -> list:
+    """The relationships of `edges` with their ends and all their commitments (two queries)."""
+    return list(
+        edges.with_ends()
+        .select_related("provider_employee__department", "customer_employee__department")
+        .prefetch_related(
+            Prefetch(
+                "commitments",
+                queryset=ServiceCommitment.objects.select_related("criterion").order_by(
+                    "-active", "id"
+                ),
+            )
+        )
+        .order_by("provider_department__code", "type", "id")
+    )

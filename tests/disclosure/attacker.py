@@ -382,16 +382,16 @@ def background_from_db(cycle, role: Role, *, min_raters: int | None = None) -> B
         )
         .order_by()
     )
-    criteria: dict[str, tuple[int, ...]] = {}
+    criteria: dict[tuple[str, str], tuple[int, ...]] = {}
     groups: dict[Group, GroupFacts] = {}
     for r in rows:
-        et = r["edge_type"]
+        et = (r["edge_type"], r["rank_kind"])  # a rank direction may have criteria of its own
         if et not in criteria:
-            criteria[et] = tuple(c.pk for c in applicable_criteria(cycle, et))
+            criteria[et] = tuple(c.pk for c in applicable_criteria(cycle, *et))
         g = Group(
             r["provider_department_id"],
             r["provider_employee_id"],
-            _kind(et, r["rank_kind"]),
+            _kind(*et),
             r["customer_department_id"],
         )
         knows = role.knows_answered
