@@ -32,7 +32,7 @@ from .services import End, GraphError, PairSpec
 class DepartmentAdminForm(forms.ModelForm):
     class Meta:
         model = Department
-        fields = ["code", "name", "parent", "head", "active"]
+        fields = ["code", "name", "parent", "head", "line", "active"]
 
     def clean_parent(self):
         parent = self.cleaned_data.get("parent")

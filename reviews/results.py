@@ -690,6 +690,83 @@ def commitment_figures(department: Department, cycle: Cycle | None) -> list[dict
     return out
 
 
+@dataclass
+class LineExchange:
+    """How one side of the company rates the other, from the matrix cells as pages print them.
+
+    `means` are the printed means (`shown_value`) of the shown cells where a department of
+    the providing side serves one of the rating side; the figure is their plain average (each
+    relationship counts once), with how many cells were shown and hidden.
+    """
+
+    label: str
+    shown: int = 0
+    hidden: int = 0
+    mean: float | None = None
+    lowest: float | None = None
+    highest: float | None = None
+
+
+def line_exchange(cycle: Cycle | None) -> list[LineExchange]:
+    """The front line rating the functions and the functions rating the front line, in a
+    closed cycle (the company page).
+
+    Disclosure: nothing new is aggregated from answers or raters. The figures are computed
+    only from matrix cells as every department page prints them (the all-types, all-criteria
+    figure of a department alone for one customer department, published and suppressed at the
+    close): a hidden cell contributes nothing but its count, a shown one only its printed
+    mean (coarse ones to a whole point). So whoever sees this (HR, who sees every department's
+    matrix) learns nothing the matrices do not show; no rater count, score sum or
+    distribution of any group is printed here. Lines are today's, on the tree the cycle closed
+    with (`CycleDepartment`), a department without its own line taking its parent's
+    (`relations.models.effective_lines`).
+    """
+    from relations.models import LineKind, effective_lines
+
+    from .models import CycleDepartment
+
+    sides = [
+        (LineKind.FUNCTIONAL, LineKind.FRONT, _("The front line rates the functions")),
+        (LineKind.FRONT, LineKind.FUNCTIONAL, _("The functions rate the front line")),
+    ]
+    if cycle is None or cycle.status != CycleStatus.CLOSED:
+        return []
+    own = dict(Department.objects.exclude(line="").values_list("id", "line"))
+    if not own:
+        return []
+    parents = dict(
+        CycleDepartment.objects.filter(cycle=cycle).values_list("department_id", "parent_id")
+    ) or dict(Department.objects.values_list("id", "parent_id"))
+    lines = effective_lines(parents, own)
+    printed: dict[tuple[str, str], list[float | None]] = {}
+    for provider, customer, suppressed, mean, coarse, *n in Rollup.objects.filter(
+        cells_of_kind(RollupKind.ALL),
+        cycle=cycle,
+        scope=RollupScope.SELF,
+        criterion__isnull=True,
+        customer_department__isnull=False,
+    ).values_list(*_CELL_COLUMNS[2:]):
+        if provider == customer:
+            continue
+        key = (lines.get(provider, ""), lines.get(customer, ""))
+        printed.setdefault(key, []).append(shown_value(suppressed, mean, coarse and sum(n)))
+    out = []
+    for provider_line, customer_line, label in sides:
+        values = printed.get((provider_line, customer_line), [])
+        shown = [v for v in values if v is not None]
+        out.append(
+            LineExchange(
+                label=label,
+                shown=len(shown),
+                hidden=len(values) - len(shown),
+                mean=round(sum(shown) / len(shown), MEAN_DECIMALS) if shown else None,
+                lowest=min(shown) if shown else None,
+                highest=max(shown) if shown else None,
+            )
+        )
+    return out
+
+
 def comment_groups(comments, *, first_department_id: int | None = None) -> list[tuple]:
     """The same text from several raters is one group, counted in the database.
 
