@@ -203,7 +203,7 @@ class OrgAsOf:
         seen: set[int] = set()
         stack = [(row, 0) for row in reversed(children.get(None, []))]
         while stack:
-            (pk, code, name, _parent, head_id, _active), depth = stack.pop()
+            (pk, code, name, _parent, head_id, _active, _line), depth = stack.pop()
             if pk in seen:
                 continue
             seen.add(pk)
