@@ -48,6 +48,8 @@ def test_hr_sees_both_directions_averaged_over_the_shown_cells(corp, cycles, hr_
     assert functions_rate.shown + functions_rate.hidden == len(reverse)
     body = page.content.decode()
     assert 'id="front-line"' in body and "The front line rates the functions" in body
+    zh = client.get("/results/", {"cycle": cycle.pk}, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    assert "一线对职能部门的评价" in zh.content.decode()
 
 
 def test_a_hidden_cell_never_moves_the_figure(corp, cycles, hr_user):

@@ -131,6 +131,9 @@ def test_the_rating_form_shows_the_commitments_and_the_criterion_tied_to_one(
     # Shown under the tied criterion only.
     fieldset = body.split(f'name="score_{timeliness.pk}"')[0].rsplit("<fieldset", 1)[1]
     assert "Commitment:" in fieldset
+    zh = client.get(reverse("reviews:rate", args=[req.pk]), HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    assert "服务方的承诺" in zh.content.decode()
+    assert "承诺：合同审核 · 2 个工作日内完成" in zh.content.decode()
 
 
 def test_hr_manages_commitments_in_the_admin(client, hr_user, contract_review):
