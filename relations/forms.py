@@ -251,7 +251,10 @@ class ImportUploadForm(forms.Form):
         label=_("Departments file"),
         widget=IMPORT_FILE_WIDGET,
         allow_empty_file=True,  # the importer reports it with every other error
-        help_text=_("code,name,parent_code,head_employee_id (.csv or .xlsx)"),
+        help_text=_(
+            "code,name,parent_code,head_employee_id (.csv or .xlsx), and optionally line: "
+            "front (一线) or functional (职能)"
+        ),
     )
     employees = forms.FileField(
         label=_("Employees file"),
