@@ -1019,10 +1019,12 @@ def _pinned_alone(
         for figure in (f, *holding):
             model.figure(figure, published, background.min_raters)
         measure = _Measure(replace(finding), model.score_sum(list(finding.groups), c), 2)
+        # A group that scores the criterion (a rank direction's criteria are its own).
+        anchor = next(g for g in finding.groups if (g, c, 1) in model.x)
         (variables, rows), *_others = (
             part
             for part in _components(model, [measure.coefs])
-            if model.x[(finding.groups[0], c, 1)] in part[0]
+            if model.x[(anchor, c, 1)] in part[0]
         )
         x = model.truth_vector(truth)[variables]
         solver = _Solver(_Component(model, variables, rows), [measure], x, lambda: 5.0)
