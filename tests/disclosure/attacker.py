@@ -833,7 +833,14 @@ def _targets(published: Published, model: _Model, truth: Truth, role: Role) -> l
             if f.criterion_id is not None
             else tuple(sorted({c for g in groups for c in model.bg.groups[g].criteria}))
         )
-        crits = tuple(c for c in crits if 1 <= raters(groups, c) < n)
+        # A criterion aimed at the task customers (a rank direction's own) is scored by
+        # superiors only: their ratings on it are no target either.
+        crits = tuple(
+            c
+            for c in crits
+            if 1 <= raters(groups, c) < n
+            and anonymous([g for g in groups if c in model.bg.groups[g].criteria])
+        )
         if crits and raters(groups, f.criterion_id) < n:
             key = ("hidden", frozenset(groups), crits)  # one per set of groups: the same secret
             out.setdefault(key, _Target(f"hidden {f.key}", groups, crits))
@@ -997,7 +1004,9 @@ def _pinned_alone(
     bar for 3 is empty: nobody scored 3), and with a three-rater mean of 4.3 that is each of
     the three within a point."""
     c = finding.criterion_id
-    targets = set(finding.groups)
+    # The groups whose scores on the criterion are pinned: those that score it (a figure of one
+    # criterion holds only those).
+    targets = {g for g in finding.groups if c is None or c in background.groups[g].criteria}
     relevant = [(f, m) for f, m in shown.items() if f.criterion_id in (None, c)]
     for f, members in sorted(relevant, key=lambda item: len(item[1])):
         if not targets <= members:
