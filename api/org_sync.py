@@ -55,8 +55,15 @@ def _cell(value) -> str | None:
     return None
 
 
+# Columns a document may leave out, as a file may: absent, the import leaves the value alone
+# (an empty one clears it).
+OPTIONAL = {"departments": ("line",), "employees": ("im_user_id",), "relations": ()}
+
+
 def _table(kind: str, rows: list, errors: list[ImportIssue]) -> Table:
-    columns = KINDS[kind]
+    given = {key for row in rows if isinstance(row, dict) for key in row}
+    columns = (*KINDS[kind], *(c for c in OPTIONAL[kind] if c in given))
+    allowed = (*KINDS[kind], *OPTIONAL[kind])
     table = Table(kind, columns=list(columns), header_ok=True)
     for index, row in enumerate(rows):
         line = index + 2
@@ -65,13 +72,13 @@ def _table(kind: str, rows: list, errors: list[ImportIssue]) -> Table:
             continue
         values = {}
         for key in row:
-            if key not in columns:
+            if key not in allowed:
                 errors.append(
                     table.issue(
                         line,
                         key,
                         _("Unknown column “%(column)s”; the header must be: %(header)s")
-                        % {"column": key, "header": ",".join(columns)},
+                        % {"column": key, "header": ",".join(allowed)},
                     )
                 )
         for column in columns:

@@ -135,12 +135,17 @@ def child_load_setup(raters: str, data_path: str) -> dict:
 
     from relations.models import Employee
     from reviews import services
-    from reviews.models import Cycle, ReviewRequest
+    from reviews.models import Criterion, Cycle, ReviewRequest
 
     now = timezone.now()
     Cycle.objects.filter(name=LOAD_CYCLE).update(name=f"{LOAD_CYCLE} (earlier)")
+    # The criteria of every type only: each rater's first request, task or condition, is rated
+    # on the same ones.
     cycle = services.create_cycle(
-        name=LOAD_CYCLE, deadline=now + dt.timedelta(days=14), edge_types=["rank"]
+        name=LOAD_CYCLE,
+        deadline=now + dt.timedelta(days=14),
+        edge_types=["rank"],
+        criteria=[c for c in Criterion.objects.active() if not c.names_direction_any()],
     )
     summary = services.open_cycle(cycle)
     services.refresh_request_statistics()

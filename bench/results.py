@@ -72,8 +72,10 @@ def child_results_cycle() -> dict:
     from reviews import results, services, tasks
     from reviews.models import Answer, AnswerScore, Criterion, Cycle, ReviewRequest, Rollup
 
-    # Five criteria, so about a million answers make about five million scores.
-    for number in range(Criterion.objects.active().count() + 1, 6):
+    # Five criteria for every type (none aimed at one rank direction), so about a million
+    # answers make about five million scores.
+    every_type = [c for c in Criterion.objects.active() if not c.names_direction_any()]
+    for number in range(len(every_type) + 1, 6):
         Criterion.objects.get_or_create(
             code=f"bench-{number}",
             defaults={"name_zh": f"标准{number}", "name_en": f"Criterion {number}", "order": 90},
@@ -83,6 +85,7 @@ def child_results_cycle() -> dict:
         name=f"{BENCH_CYCLE_PREFIX}results",
         opens_at=now - dt.timedelta(days=1),
         deadline=now + dt.timedelta(days=14),
+        criteria=[c for c in Criterion.objects.active() if not c.names_direction_any()],
     )
     services.open_cycle(cycle)
     criteria = list(cycle.criteria.values_list("id", "edge_types"))

@@ -116,9 +116,9 @@ class DepartmentChangeList(ChangeList):
 @admin.register(Department)
 class DepartmentAdmin(AuditedAdmin):
     form = DepartmentAdminForm
-    list_display = ["tree_name", "code", "parent", "head", "active"]
+    list_display = ["tree_name", "code", "parent", "head", "line", "active"]
     list_display_links = ["tree_name"]
-    list_filter = ["active", ("parent", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["active", "line", ("parent", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["code", "name"]
     autocomplete_fields = ["parent", "head"]
     list_select_related = ["parent", "head"]

@@ -19,7 +19,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from . import services
-from .models import Department, EdgeType, Employee, Workflow
+from .models import Department, EdgeType, Employee, LineKind, Workflow
 from .roles import HR_GROUP
 
 DEMO_PASSWORD = "icr-demo-2026"  # noqa: S105 - printed by `make run`; setup_demo refuses production
@@ -41,6 +41,19 @@ DEPARTMENTS = [
     ("PROD", "生产部", "GMO"),
     ("QUAL", "质量部", "PROD"),
 ]
+
+# Front line (一线) and functions (机关/职能); 总经理办公室 is neither, 软件开发部 takes
+# its parent's.
+LINES = {
+    "SALES": LineKind.FRONT,
+    "PROD": LineKind.FRONT,
+    "MKT": LineKind.FUNCTIONAL,
+    "HR": LineKind.FUNCTIONAL,
+    "FIN": LineKind.FUNCTIONAL,
+    "COM": LineKind.FUNCTIONAL,
+    "RND": LineKind.FUNCTIONAL,
+    "QUAL": LineKind.FUNCTIONAL,
+}
 
 # One person per surname keeps all 60 names distinct.
 _SURNAMES = (
@@ -220,7 +233,10 @@ def load_demo(password: str = DEMO_PASSWORD) -> None:
     departments: dict[str, Department] = {}
     for code, name, parent in DEPARTMENTS:
         departments[code] = Department.objects.create(
-            code=code, name=name, parent=departments[parent] if parent else None
+            code=code,
+            name=name,
+            parent=departments[parent] if parent else None,
+            line=LINES.get(code, ""),
         )
 
     employees: dict[str, Employee] = {}

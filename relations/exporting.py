@@ -32,7 +32,7 @@ from icr.history import state_as_of
 from icr.spreadsheet import neutralise
 
 from .importing import (
-    DEPARTMENT_COLUMNS,
+    DEPARTMENT_LINE_COLUMNS,
     EMPLOYEE_IM_COLUMNS,
     EXPORT_RELATION_COLUMNS,
     RELATION_COLUMNS,
@@ -48,7 +48,8 @@ class _Now:
     """The rows of the export from the tables as they are."""
 
     def departments(self) -> Iterable[tuple]:
-        """(code, name, parent code, parent active, head's employee id, head active), by code."""
+        """(code, name, parent code, parent active, head's employee id, head active, line), by
+        code."""
         return (
             Department.objects.active()
             .order_by("code")
@@ -59,6 +60,7 @@ class _Now:
                 "parent__active",
                 "head__employee_id",
                 "head__active",
+                "line",
             )
         )
 
@@ -114,7 +116,7 @@ class OrgAsOf:
         self._departments = list(
             state_as_of(Department, at)
             .order_by("code")
-            .values_list("id", "code", "name", "parent_id", "head_id", "active")
+            .values_list("id", "code", "name", "parent_id", "head_id", "active", "line")
         )
         self._employees = list(
             state_as_of(Employee, at)
@@ -131,14 +133,14 @@ class OrgAsOf:
                 "im_user_id",
             )
         )
-        self._dept = {pk: (code, active) for pk, code, _n, _p, _h, active in self._departments}
+        self._dept = {row[0]: (row[1], row[5]) for row in self._departments}
         self._emp = {row[0]: (row[1], row[7]) for row in self._employees}
 
     def departments(self) -> Iterator[tuple]:
-        for _pk, code, name, parent_id, head_id, active in self._departments:
+        for _pk, code, name, parent_id, head_id, active, line_kind in self._departments:
             if active:
                 parent, head = self._dept.get(parent_id, _NONE), self._emp.get(head_id, _NONE)
-                yield (code, name, *parent, *head)
+                yield (code, name, *parent, *head, line_kind)
 
     def employees(self) -> Iterator[tuple]:
         for _pk, eid, name, email, dept_id, manager_id, title, active, im_id in self._employees:
@@ -205,7 +207,7 @@ class OrgAsOf:
         seen: set[int] = set()
         stack = [(row, 0) for row in reversed(children.get(None, []))]
         while stack:
-            (pk, code, name, _parent, head_id, _active), depth = stack.pop()
+            (pk, code, name, _parent, head_id, _active, _line), depth = stack.pop()
             if pk in seen:
                 continue
             seen.add(pk)
@@ -257,9 +259,9 @@ def _source(as_of: dt.datetime | None):
 
 def write_departments(out: TextIO, source=None) -> int:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(DEPARTMENT_COLUMNS)
+    writer.writerow(DEPARTMENT_LINE_COLUMNS)
     count = 0
-    for code, name, parent_code, parent_active, head_id, head_active in (
+    for code, name, parent_code, parent_active, head_id, head_active, line_kind in (
         source or _Now()
     ).departments():
         writer.writerow(
@@ -269,6 +271,7 @@ def write_departments(out: TextIO, source=None) -> int:
                     name,
                     parent_code if parent_active else "",
                     head_id if head_active else "",
+                    line_kind or "",
                 ]
             )
         )
@@ -338,8 +341,8 @@ def export_org(
 # example relationship's departments are the example department and one more).
 TEMPLATE_ROWS = {
     "departments": (
-        DEPARTMENT_COLUMNS,
-        [["HQ", "总部", "", "E001"], ["FIN", "财务部", "HQ", ""]],
+        DEPARTMENT_LINE_COLUMNS,
+        [["HQ", "总部", "", "E001", ""], ["FIN", "财务部", "HQ", "", "functional"]],
     ),
     "employees": (
         EMPLOYEE_IM_COLUMNS,

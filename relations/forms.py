@@ -32,7 +32,7 @@ from .services import End, GraphError, PairSpec
 class DepartmentAdminForm(forms.ModelForm):
     class Meta:
         model = Department
-        fields = ["code", "name", "parent", "head", "active"]
+        fields = ["code", "name", "parent", "head", "line", "active"]
 
     def clean_parent(self):
         parent = self.cleaned_data.get("parent")
@@ -251,7 +251,10 @@ class ImportUploadForm(forms.Form):
         label=_("Departments file"),
         widget=IMPORT_FILE_WIDGET,
         allow_empty_file=True,  # the importer reports it with every other error
-        help_text=_("code,name,parent_code,head_employee_id (.csv or .xlsx)"),
+        help_text=_(
+            "code,name,parent_code,head_employee_id (.csv or .xlsx), and optionally line: "
+            "front (一线) or functional (职能)"
+        ),
     )
     employees = forms.FileField(
         label=_("Employees file"),

@@ -73,6 +73,7 @@ from .models import (
     EdgeType,
     Employee,
     ImportVia,
+    LineKind,
     OrgImport,
     RankKind,
     RelationPair,
@@ -93,6 +94,25 @@ __all__ = [
 ]
 
 DEPARTMENT_COLUMNS = ("code", "name", "parent_code", "head_employee_id")
+# The optional fifth column: front line or functional (`Department.line`). Without it, an
+# import leaves each department's line as it is; with it, an empty value unsets it.
+DEPARTMENT_LINE_COLUMNS = (*DEPARTMENT_COLUMNS, "line")
+# How HR may write it: the stored value, the English and the Chinese names.
+DEPARTMENT_LINES = {
+    "": LineKind.UNSET,
+    "front": LineKind.FRONT,
+    "front line": LineKind.FRONT,
+    "front-line": LineKind.FRONT,
+    "一线": LineKind.FRONT,
+    "前线": LineKind.FRONT,
+    "业务一线": LineKind.FRONT,
+    "生产一线": LineKind.FRONT,
+    "functional": LineKind.FUNCTIONAL,
+    "function": LineKind.FUNCTIONAL,
+    "职能": LineKind.FUNCTIONAL,
+    "机关": LineKind.FUNCTIONAL,
+    "职能部门": LineKind.FUNCTIONAL,
+}
 EMPLOYEE_COLUMNS = (
     "employee_id",
     "name",
@@ -313,8 +333,10 @@ class NewPair(NamedTuple):
 class _Writes:
     """Everything apply_import writes; ids < 0 stand for rows created by the import."""
 
-    new_departments: list[tuple] = field(default_factory=list)  # (tmp, code, name, parent, head)
-    department_updates: list[tuple] = field(default_factory=list)  # (id, name, parent, head, act)
+    new_departments: list[tuple] = field(default_factory=list)  # (tmp, code, name, parent, head,
+    # line)
+    department_updates: list[tuple] = field(default_factory=list)  # (id, name, parent, head, act,
+    # line)
     new_employees: list[tuple] = field(default_factory=list)  # (tmp, eid, name, email, dept,
     # manager, title, user)
     employee_updates: list[tuple] = field(default_factory=list)  # (id, name, email, dept,
@@ -351,7 +373,7 @@ def plan_import(
 ) -> ImportPlan:
     """Read and check the files, compare with the database; writes nothing."""
     errors: list[ImportIssue] = []
-    dept_table = read_table(departments, [DEPARTMENT_COLUMNS], errors)
+    dept_table = read_table(departments, [DEPARTMENT_COLUMNS, DEPARTMENT_LINE_COLUMNS], errors)
     emp_table = read_table(employees, [EMPLOYEE_COLUMNS, EMPLOYEE_IM_COLUMNS], errors)
     rel_table = (
         read_table(relations, [RELATION_COLUMNS, EXPORT_RELATION_COLUMNS], errors)
@@ -456,6 +478,7 @@ class _DeptRow:
     name: str
     parent_code: str
     head: str
+    line_kind: str | None = None  # None: the file has no line column, keep what is there
 
 
 @dataclass
@@ -557,9 +580,24 @@ def _check_departments(table: Table, errors) -> dict[str, _DeptRow]:
                 )
             )
             continue
+        line_kind = None
+        if "line" in row:
+            line_kind = DEPARTMENT_LINES.get(row["line"].lower())
+            if line_kind is None:
+                errors.append(
+                    table.issue(
+                        line,
+                        "line",
+                        _(
+                            "“%(value)s” is not a line: write front (一线), functional (职能) "
+                            "or leave it empty."
+                        )
+                        % {"value": row["line"]},
+                    )
+                )
         if code:
             depts[code] = _DeptRow(
-                line, code, row["name"], row["parent_code"], row["head_employee_id"]
+                line, code, row["name"], row["parent_code"], row["head_employee_id"], line_kind
             )
     if table.failed:
         return depts
@@ -840,7 +878,7 @@ def _read_state() -> _State:
     User = get_user_model()
     dept_rows = list(
         Department.objects.order_by("id").values_list(
-            "id", "code", "name", "parent_id", "head_id", "active"
+            "id", "code", "name", "parent_id", "head_id", "active", "line"
         )
     )
     emp_rows = list(
@@ -927,10 +965,13 @@ def _diff(files: _Files, state: _State, plan: ImportPlan) -> None:
         existing = state.departments.get(code)
         label = f"{row.name} ({code})"
         if existing is None:
-            writes.new_departments.append((dept_ids[code], code, row.name, parent, head))
+            writes.new_departments.append(
+                (dept_ids[code], code, row.name, parent, head, row.line_kind or "")
+            )
             changes.note("departments_created", label)
             continue
-        wanted = (existing[0], row.name, parent, head, True)
+        line_kind = existing[5] if row.line_kind is None else row.line_kind
+        wanted = (existing[0], row.name, parent, head, True, line_kind)
         if wanted != existing:
             writes.department_updates.append(wanted)
             changes.note(
@@ -940,7 +981,7 @@ def _diff(files: _Files, state: _State, plan: ImportPlan) -> None:
     gone_depts = set()
     for code, existing in state.departments.items():
         if code not in files.departments and existing[4]:
-            writes.department_updates.append((*existing[:4], False))
+            writes.department_updates.append((*existing[:4], False, existing[5]))
             gone_depts.add(existing[0])
             changes.note("departments_deactivated", f"{existing[1]} ({code})")
             writes.activity_changed = True
@@ -1165,10 +1206,10 @@ def _write(writes: _Writes, *, at, audit: _Audit) -> None:
         )
         import_sql.insert_rows(
             Department,
-            ["id", "code", "name", "parent_id", "head_id", "active"],
+            ["id", "code", "name", "parent_id", "head_id", "active", "line"],
             [
-                (dept(tmp), code, name, dept(parent), emp(head), True)
-                for tmp, code, name, parent, head in writes.new_departments
+                (dept(tmp), code, name, dept(parent), emp(head), True, line_kind)
+                for tmp, code, name, parent, head, line_kind in writes.new_departments
             ],
         )
         import_sql.insert_rows(
@@ -1191,10 +1232,10 @@ def _write(writes: _Writes, *, at, audit: _Audit) -> None:
         )
         import_sql.update_rows(
             Department,
-            ["name", "parent_id", "head_id", "active"],
+            ["name", "parent_id", "head_id", "active", "line"],
             [
-                (pk, name, dept(p), emp(h), active)
-                for pk, name, p, h, active in writes.department_updates
+                (pk, name, dept(p), emp(h), active, line_kind)
+                for pk, name, p, h, active, line_kind in writes.department_updates
             ],
         )
         import_sql.update_rows(

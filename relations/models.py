@@ -65,6 +65,41 @@ def _audited(*no_db_index: str):
     return audited(bases=[ImportedHistory], no_db_index=list(no_db_index))
 
 
+class LineKind(models.TextChoices):
+    """Where a department stands (the source documents' "机关和生产一线的鸿沟"): on the front
+    line (production, sales, service: 一线) or in the functions that support it (机关/职能)."""
+
+    UNSET = "", _("Not set")
+    FRONT = "front", _("Front line")
+    FUNCTIONAL = "functional", _("Functional")
+
+
+def effective_lines(parents: dict[int, int | None], lines: dict[int, str]) -> dict[int, str]:
+    """Each department's line: its own, else the nearest department above it that has one,
+    else "" (not set). The one place that says a sub-department takes its parent's line."""
+    out: dict[int, str] = {}
+    for department in parents:
+        path: list[int] = []
+        current = department
+        while (
+            current is not None
+            and current not in out
+            and not lines.get(current)
+            and current not in path
+        ):
+            path.append(current)
+            current = parents.get(current)
+        if current is None or current in path:  # the root, or a loop in a broken tree
+            found = ""
+        elif current in out:
+            found = out[current]
+        else:
+            found = out[current] = lines[current]
+        for visited in path:
+            out[visited] = found
+    return out
+
+
 class DepartmentQuerySet(models.QuerySet):
     def active(self):
         return self.filter(active=True)
@@ -90,6 +125,17 @@ class Department(models.Model):
         related_name="headed_departments",
     )
     active = models.BooleanField(_("active"), default=True)
+    line = models.CharField(
+        _("front line or functional"),
+        max_length=16,
+        choices=LineKind.choices,
+        blank=True,
+        default="",
+        help_text=_(
+            "Front line (一线) or functional (机关/职能); a department left unset takes the "
+            "line of the nearest department above it that has one."
+        ),
+    )
 
     objects = DepartmentQuerySet.as_manager()
     history = _audited("code", "parent", "head")
@@ -101,6 +147,9 @@ class Department(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=~Q(parent=F("id")), name="relations_department_not_own_parent"
+            ),
+            models.CheckConstraint(
+                condition=Q(line__in=LineKind.values), name="relations_department_line_known"
             ),
         ]
 

@@ -19,6 +19,7 @@ from . import channels, services
 from .models import (
     Channel,
     Criterion,
+    CriterionKind,
     Cycle,
     CycleEvent,
     CycleStatus,
@@ -29,6 +30,7 @@ from .models import (
     MessagingSettings,
     NotificationLog,
     ReviewRequest,
+    ServiceCommitment,
 )
 
 
@@ -66,7 +68,12 @@ class CriterionForm(forms.ModelForm):
     edge_types = EdgeTypesField(
         label=_("Relationship types"),
         required=False,
-        help_text=_("None ticked means all types."),
+        choices=CriterionKind.choices,
+        help_text=_(
+            "None ticked means all types. A rank request is asked the criteria ticked for its "
+            "direction (task or condition customer) when its cycle has any, else those for "
+            "rank or all types."
+        ),
     )
 
     class Meta:
@@ -94,7 +101,9 @@ class CriterionAdmin(AuditedAdmin):
     def types(self, obj: Criterion) -> str:
         if not obj.edge_types:
             return str(_("All"))
-        return ", ".join(str(EdgeType(t).label) for t in obj.edge_types if t in EdgeType.values)
+        return ", ".join(
+            str(CriterionKind(t).label) for t in obj.edge_types if t in CriterionKind.values
+        )
 
 
 class CycleTemplateForm(forms.ModelForm):
@@ -382,3 +391,27 @@ class HandoffAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(ServiceCommitment)
+class ServiceCommitmentAdmin(AuditedAdmin):
+    """HR writes or corrects any relationship's commitments; heads write their departments'
+    on their own page (reviews:commitments)."""
+
+    list_display = ("deliverable", "due", "standard", "edge", "criterion", "active")
+    list_filter = ("active", "edge__type")
+    search_fields = ("deliverable", "due", "standard", "edge__service")
+    raw_id_fields = ("edge",)
+    list_select_related = (
+        "criterion",
+        "edge__provider_department",
+        "edge__provider_employee",
+        "edge__customer_department",
+        "edge__customer_employee",
+    )
+    readonly_fields = ("created_by", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -11,8 +11,17 @@ import random
 from django.db import transaction
 from django.utils import timezone
 
+from relations.models import Edge, EdgeType
+
 from . import services
-from .models import Cycle, NotificationLog, NotificationStatus, ReviewRequest
+from .models import (
+    Criterion,
+    Cycle,
+    NotificationLog,
+    NotificationStatus,
+    ReviewRequest,
+    ServiceCommitment,
+)
 
 PAST_QUARTERS = 3
 RESPONSE_RATE = 0.8
@@ -42,7 +51,7 @@ def _answer(req: ReviewRequest, rng: random.Random, bias: float, at: dt.datetime
     if rng.random() < 0.05:
         services.submit_answer(req, not_received=True, reason="本期没有合作。", now=at)
         return
-    criteria = services.applicable_criteria(req.cycle, req.edge_type)
+    criteria = services.applicable_criteria(req.cycle, req.edge_type, req.rank_kind)
     scores = {c.pk: max(1, min(5, round(rng.gauss(3.6 + bias, 0.8)))) for c in criteria}
     comment = rng.choice(["", "", "", "沟通顺畅，响应及时。", "交付偶有延迟。", "整体满意。"])
     services.submit_answer(req, scores=scores, comment=comment, now=at)
@@ -55,6 +64,7 @@ def load_review_demo(*, seed: int = 2026) -> dict[str, int]:
     rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
     now = timezone.now()
     with transaction.atomic():
+        _add_commitments()
         # Some providers are steadily better or worse, and the weakest improves over time.
         biases: dict[str, float] = {}
         for quarter in range(PAST_QUARTERS, 0, -1):
@@ -89,3 +99,32 @@ def load_review_demo(*, seed: int = 2026) -> dict[str, int]:
                 bias = biases.get(req.provider_name, 0.0)
                 _answer(req, rng, bias, now)
     return {"cycles": PAST_QUARTERS + 1}
+
+
+# Service commitments of the demo company (its own data, in Chinese like its services):
+# provider code, customer code, what, by when, quality, criterion code.
+COMMITMENTS = [
+    ("COM", "SALES", "合同评审", "2 个工作日内完成", "逐条审核并书面反馈", "timeliness"),
+    ("COM", "SALES", "订单录入", "当天录入", "零差错", "quality"),
+    ("FIN", "SALES", "费用报销审核", "5 个工作日内完成", "", "timeliness"),
+    ("QUAL", "PROD", "来料检验", "到货 24 小时内出具结论", "按检验标准全检", "responsiveness"),
+]
+
+
+def _add_commitments() -> None:
+    criteria = {c.code: c for c in Criterion.objects.all()}
+    for provider, customer, what, due, standard, criterion in COMMITMENTS:
+        edge = Edge.objects.filter(
+            type=EdgeType.FUNCTION,
+            provider_department__code=provider,
+            customer_department__code=customer,
+            valid_to__isnull=True,
+        ).first()
+        if edge is not None:
+            ServiceCommitment.objects.create(
+                edge=edge,
+                deliverable=what,
+                due=due,
+                standard=standard,
+                criterion=criteria.get(criterion),
+            )

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from relations.models import EdgeType
 
-from .models import Answer, Criterion, Score
+from .models import Answer, Criterion, Score, ServiceCommitment
 
 
 def score_choices() -> list[tuple[int, str]]:
@@ -194,3 +194,17 @@ class CycleWizardForm(forms.Form):
     def reminder_offsets(self) -> list[int]:
         value = self.cleaned_data.get("reminders") or ""
         return [int(part) for part in value.split(",") if part]
+
+
+class CommitmentForm(forms.ModelForm):
+    """A provider's commitment on one relationship; the criteria offered are those asked
+    about the relationship's type."""
+
+    class Meta:
+        model = ServiceCommitment
+        fields = ("deliverable", "due", "standard", "criterion", "active")
+
+    def __init__(self, *args, edge_type: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        applicable = [c.pk for c in Criterion.objects.active() if c.applies_to(edge_type)]
+        self.fields["criterion"].queryset = Criterion.objects.filter(pk__in=applicable)

@@ -36,6 +36,24 @@ def all_edge_types() -> list[str]:
     return list(EdgeType.values)
 
 
+class CriterionKind(models.TextChoices):
+    """What a criterion can be aimed at: a relationship type, or one direction of rank (the
+    superior as task customer of a report's work, the report as condition customer of the
+    superior's resources and support), which are different services."""
+
+    RANK = "rank", _("Rank (both directions)")
+    RANK_TASK = "rank_task", _("Rank · task customer (the superior rates the work)")
+    RANK_CONDITION = "rank_condition", _("Rank · condition customer (the report rates support)")
+    FUNCTION = "function", _("Function")
+    PROCESS = "process", _("Process")
+    WORKFLOW = "workflow", _("Workflow")
+
+
+def rank_sub_kind(edge_type: str, rank_kind: str) -> str:
+    """The criterion kind naming a rank request's direction ("rank_task"), "" for others."""
+    return f"rank_{rank_kind}" if edge_type == EdgeType.RANK and rank_kind else ""
+
+
 class Score(models.IntegerChoices):
     """The 1–5 scale, one label per point."""
 
@@ -71,7 +89,11 @@ class Criterion(models.Model):
         _("relationship types"),
         default=list,
         blank=True,
-        help_text=_("The relationship types this criterion applies to; empty means all."),
+        help_text=_(
+            "The relationship types this criterion applies to; empty means all. A rank "
+            "request whose direction (task or condition customer) has criteria aimed at it "
+            "by name is asked those only."
+        ),
     )
 
     objects = CriterionQuerySet.as_manager()
@@ -93,8 +115,117 @@ class Criterion(models.Model):
     def description(self) -> str:
         return _bilingual(self.description_zh, self.description_en)
 
-    def applies_to(self, edge_type: str) -> bool:
-        return not self.edge_types or edge_type in self.edge_types
+    def applies_to(self, edge_type: str, rank_kind: str = "") -> bool:
+        if not self.edge_types:
+            return True
+        return edge_type in self.edge_types or self.names_direction(edge_type, rank_kind)
+
+    def names_direction_any(self) -> bool:
+        """Aimed at a rank direction by name (task or condition customer)."""
+        return any(t.startswith("rank_") for t in self.edge_types or [])
+
+    def names_direction(self, edge_type: str, rank_kind: str) -> bool:
+        """Aimed at this rank direction by name ("rank_task"), not only at a whole type."""
+        sub_kind = rank_sub_kind(edge_type, rank_kind)
+        return bool(sub_kind) and sub_kind in (self.edge_types or [])
+
+
+class ServiceCommitmentQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(active=True)
+
+
+class ServiceCommitment(models.Model):
+    """What a provider owes along one relationship (内部供方应尽的义务): what is delivered, by
+    when, at what quality ("合同审核 2 个工作日内完成").
+
+    Written by the head of the provider's department (or of a department above it) or by HR
+    (`reviews.services.save_commitment`); raters see the relationship's commitments on the
+    rating form, and a commitment tied to a criterion shows that criterion's figure beside it
+    on the department page, as published (`reviews.results.commitment_figures`).
+    """
+
+    edge = models.ForeignKey(
+        Edge,
+        verbose_name=_("relationship"),
+        on_delete=models.PROTECT,
+        related_name="commitments",
+    )
+    deliverable = models.CharField(
+        _("what is delivered"),
+        max_length=200,
+        help_text=_("For example: contract review (合同审核)."),
+    )
+    due = models.CharField(
+        _("by when"),
+        max_length=100,
+        blank=True,
+        help_text=_("For example: within 2 working days (2 个工作日内)."),
+    )
+    standard = models.CharField(
+        _("at what quality"),
+        max_length=200,
+        blank=True,
+        help_text=_("For example: every clause checked, written comments."),
+    )
+    criterion = models.ForeignKey(
+        Criterion,
+        verbose_name=_("measured by criterion"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="commitments",
+        help_text=_("The criterion whose figure shows how well the commitment is kept."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("written by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ServiceCommitmentQuerySet.as_manager()
+    history = audited(no_db_index=["edge", "criterion", "created_by"])
+
+    class Meta:
+        verbose_name = _("service commitment")
+        verbose_name_plural = _("service commitments")
+        ordering = ["edge", "id"]
+        constraints = [
+            # A commitment says what is delivered; "by when" and "quality" may be left open.
+            models.CheckConstraint(
+                condition=~Q(deliverable=""), name="reviews_servicecommitment_says_what"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        edge = self.edge if self.edge_id else None
+        if edge is not None and edge.type == EdgeType.RANK:
+            raise ValidationError(
+                {
+                    "edge": _(
+                        "Rank relationships have no commitments: their criteria say what is owed."
+                    )
+                }
+            )
+        if edge is not None and self.criterion_id and not self.criterion.applies_to(edge.type):
+            raise ValidationError(
+                {"criterion": _("This criterion is not asked about this type of relationship.")}
+            )
+
+    @property
+    def text(self) -> str:
+        """The commitment in one line: "合同审核 · 2 个工作日内 · 逐条审核"."""
+        return " · ".join(part for part in (self.deliverable, self.due, self.standard) if part)
 
 
 class CycleStatus(models.TextChoices):

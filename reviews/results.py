@@ -52,6 +52,7 @@ from .models import (
     Rollup,
     RollupKind,
     RollupScope,
+    ServiceCommitment,
     cells_of_kind,
     subtree_rows,
     with_subtree,
@@ -483,6 +484,7 @@ def department_dashboard(
     department tree when the caller has read it already.
     """
     context: dict = {"department": department, "cycle": cycle, "kind": kind}
+    context["commitments"] = commitment_figures(department, cycle)
     if cycle is None:
         return context
     tree = tree or DepartmentTree.load()
@@ -674,6 +676,179 @@ def department_dashboard(
         comment.department_name = names.get(comment.department_id, "?")
     context["actions"] = actions_with_change(tree_ids, cycle, names)
     return context
+
+
+def _published_figure(label: str, row: Rollup | None) -> Figure:
+    """A row's figure as pages show it, and hidden if its shape is never published: only
+    figures the pages already show may stand beside a commitment."""
+    if row is not None and not is_published(
+        row.scope, row.kind, row.criterion_id, row.customer_department_id, row.only_type
+    ):
+        row = None
+    return _figure(label, row)
+
+
+def commitment_figures(department: Department, cycle: Cycle | None) -> list[dict]:
+    """The department's commitments on the relationships it provides (still active), each with
+    the figures that show how well it is kept, in a closed cycle:
+
+    - `criterion`: the tied criterion's figure for the department over all its customers
+      (department alone, all types, that criterion), a published figure;
+    - `relationship`: the relationship's cell, the department alone for that customer
+      department over all criteria (the matrix's), published for departments serving
+      departments outside rank.
+
+    Both are stored rows read as they are (`_figure`): a suppressed row shows as hidden, with
+    its reason, and no other number is derived, so a commitment shows nothing the department
+    page does not already show. (The tied criterion for one customer is not a published shape,
+    so it is not shown.) Three queries whatever the number of commitments.
+    """
+    commitments = list(
+        ServiceCommitment.objects.active()
+        .filter(edge__valid_to__isnull=True)
+        .filter(
+            Q(edge__provider_department=department)
+            | Q(edge__provider_employee__department=department)
+        )
+        .select_related(
+            "criterion", "edge__customer_department", "edge__customer_employee__department"
+        )
+        .order_by("edge__type", "edge_id", "id")
+    )
+    if not commitments:
+        return []
+
+    def customer_department_id(edge) -> int | None:
+        if edge.customer_department_id is not None:
+            return edge.customer_department_id
+        return edge.customer_employee.department_id if edge.customer_employee else None
+
+    by_criterion: dict[int, Rollup] = {}
+    cells: dict[int, Rollup] = {}
+    if cycle is not None and cycle.status == CycleStatus.CLOSED:
+        criterion_ids = {c.criterion_id for c in commitments if c.criterion_id}
+        if criterion_ids:
+            by_criterion = {
+                r.criterion_id: r
+                for r in Rollup.objects.filter(
+                    cycle=cycle,
+                    scope=RollupScope.SELF,
+                    department=department,
+                    kind=RollupKind.ALL,
+                    criterion_id__in=criterion_ids,
+                    customer_department__isnull=True,
+                )
+            }
+        customers = {customer_department_id(c.edge) for c in commitments} - {None, department.pk}
+        cells = {
+            r.customer_department_id: r
+            for r in Rollup.objects.filter(
+                cells_of_kind(RollupKind.ALL),
+                cycle=cycle,
+                scope=RollupScope.SELF,
+                department=department,
+                criterion__isnull=True,
+                customer_department_id__in=customers,
+            )
+        }
+    closed = cycle is not None and cycle.status == CycleStatus.CLOSED
+    out = []
+    for commitment in commitments:
+        edge = commitment.edge
+        customer = customer_department_id(edge)
+        out.append(
+            {
+                "commitment": commitment,
+                "customer": edge.customer,
+                "type": edge.type_label(),
+                "criterion": _published_figure(
+                    commitment.criterion.name, by_criterion.get(commitment.criterion_id)
+                )
+                if closed and commitment.criterion_id
+                else None,
+                "relationship": _published_figure("", cells.get(customer))
+                if closed and customer not in (None, department.pk)
+                else None,
+            }
+        )
+    return out
+
+
+@dataclass
+class LineExchange:
+    """How one side of the company rates the other, from the matrix cells as pages print them.
+
+    `means` are the printed means (`shown_value`) of the shown cells where a department of
+    the providing side serves one of the rating side; the figure is their plain average (each
+    relationship counts once), with how many cells were shown and hidden.
+    """
+
+    label: str
+    shown: int = 0
+    hidden: int = 0
+    mean: float | None = None
+    lowest: float | None = None
+    highest: float | None = None
+
+
+def line_exchange(cycle: Cycle | None) -> list[LineExchange]:
+    """The front line rating the functions and the functions rating the front line, in a
+    closed cycle (the company page).
+
+    Disclosure: nothing new is aggregated from answers or raters. The figures are computed
+    only from matrix cells as every department page prints them (the all-types, all-criteria
+    figure of a department alone for one customer department, published and suppressed at the
+    close): a hidden cell contributes nothing but its count, a shown one only its printed
+    mean (coarse ones to a whole point). So whoever sees this (HR, who sees every department's
+    matrix) learns nothing the matrices do not show; no rater count, score sum or
+    distribution of any group is printed here. Lines are today's, on the tree the cycle closed
+    with (`CycleDepartment`), a department without its own line taking its parent's
+    (`relations.models.effective_lines`).
+    """
+    from relations.models import LineKind, effective_lines
+
+    from .models import CycleDepartment
+
+    sides = [
+        (LineKind.FUNCTIONAL, LineKind.FRONT, _("The front line rates the functions")),
+        (LineKind.FRONT, LineKind.FUNCTIONAL, _("The functions rate the front line")),
+    ]
+    if cycle is None or cycle.status != CycleStatus.CLOSED:
+        return []
+    own = dict(Department.objects.exclude(line="").values_list("id", "line"))
+    if not own:
+        return []
+    parents = dict(
+        CycleDepartment.objects.filter(cycle=cycle).values_list("department_id", "parent_id")
+    ) or dict(Department.objects.values_list("id", "parent_id"))
+    lines = effective_lines(parents, own)
+    printed: dict[tuple[str, str], list[float | None]] = {}
+    for provider, customer, suppressed, mean, coarse, *n in Rollup.objects.filter(
+        cells_of_kind(RollupKind.ALL),
+        cycle=cycle,
+        scope=RollupScope.SELF,
+        criterion__isnull=True,
+        customer_department__isnull=False,
+    ).values_list(*_CELL_COLUMNS[2:]):
+        if provider == customer:
+            continue
+        key = (lines.get(provider, ""), lines.get(customer, ""))
+        printed.setdefault(key, []).append(shown_value(suppressed, mean, coarse and sum(n)))
+    out = []
+    for provider_line, customer_line, label in sides:
+        values = printed.get((provider_line, customer_line), [])
+        shown = [v for v in values if v is not None]
+        out.append(
+            LineExchange(
+                label=label,
+                shown=len(shown),
+                hidden=len(values) - len(shown),
+                mean=round(sum(shown) / len(shown), MEAN_DECIMALS) if shown else None,
+                lowest=min(shown) if shown else None,
+                highest=max(shown) if shown else None,
+            )
+        )
+    return out
 
 
 def comment_groups(comments, *, first_department_id: int | None = None) -> list[tuple]:

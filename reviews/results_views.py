@@ -51,6 +51,7 @@ def home(request):
     roles = request_roles(request)
     if roles.is_hr:
         departments = Department.objects.filter(parent__isnull=True).order_by("code")
+        cycle = results.pick_cycle(request.GET.get("cycle"))
         return render(
             request,
             "results/home.html",
@@ -58,6 +59,8 @@ def home(request):
                 "departments": Department.objects.order_by("code"),
                 "roots": departments,
                 "cycles": results.result_cycles(),
+                "cycle": cycle,
+                "line_exchange": results.line_exchange(cycle),
             },
         )
     if roles.headed_department_ids:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,6 +20,7 @@ from .models import (
     CycleTemplate,
     RequestStatus,
     ReviewRequest,
+    ServiceCommitment,
 )
 
 
@@ -275,3 +276,27 @@ def wizard_defaults(now: dt.datetime | None = None) -> dict:
         "request_cap": settings.ICR_REQUEST_CAP,
         "template": template,
     }
+
+
+def edge_commitments(edge_id: int) -> list[ServiceCommitment]:
+    """The active commitments of one relationship, with their criteria (one query)."""
+    return list(
+        ServiceCommitment.objects.active().filter(edge_id=edge_id).select_related("criterion")
+    )
+
+
+def edges_with_commitments(edges) -> list:
+    """The relationships of `edges` with their ends and all their commitments (two queries)."""
+    return list(
+        edges.with_ends()
+        .select_related("provider_employee__department", "customer_employee__department")
+        .prefetch_related(
+            Prefetch(
+                "commitments",
+                queryset=ServiceCommitment.objects.select_related("criterion").order_by(
+                    "-active", "id"
+                ),
+            )
+        )
+        .order_by("provider_department__code", "type", "id")
+    )

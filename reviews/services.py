@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -56,6 +57,7 @@ from .models import (
     NotificationStatus,
     RequestStatus,
     ReviewRequest,
+    ServiceCommitment,
     answer_key,
     reminder_gap,
 )
@@ -212,9 +214,10 @@ def create_cycle(
 def ensure_default_criteria() -> None:
     from django.apps import apps as global_apps
 
-    from .migrations_defaults import add_default_criteria
+    from .migrations_defaults import add_default_criteria, add_direction_criteria
 
     add_default_criteria(global_apps)
+    add_direction_criteria(global_apps)
 
 
 REQUEST_COLUMNS = """
@@ -1000,16 +1003,27 @@ def open_scheduled_cycle(template: CycleTemplate, *, now: dt.datetime | None = N
 # while. Saving a criterion empties this process's copy; other processes see the change
 # within CRITERIA_CACHE_SECONDS.
 CRITERIA_CACHE_SECONDS = 60.0
-_criteria_cache: dict[tuple[int, str], tuple[float, list[Criterion]]] = {}
+_criteria_cache: dict[tuple[int, str, str], tuple[float, list[Criterion]]] = {}
 
 
-def applicable_criteria(cycle: Cycle, edge_type: str) -> list[Criterion]:
-    key = (cycle.pk, edge_type)
+def applicable_criteria(cycle: Cycle, edge_type: str, rank_kind: str = "") -> list[Criterion]:
+    """The cycle's criteria a request of this type (and rank direction) is rated on.
+
+    A rank request is rated on the cycle's criteria aimed at its direction by name (task or
+    condition customer) when the cycle has any; else on those for rank or all types. So a
+    cycle opened before such criteria existed (whose criteria were fixed then) keeps asking
+    what it asked, and its answers stay valid.
+    """
+    key = (cycle.pk, edge_type, rank_kind or "")
     cached = _criteria_cache.get(key)
     now = time.monotonic()
     if cached is not None and cached[0] > now:
         return cached[1]
-    criteria = [c for c in cycle.criteria.order_by("order", "id") if c.applies_to(edge_type)]
+    criteria = [
+        c for c in cycle.criteria.order_by("order", "id") if c.applies_to(edge_type, rank_kind)
+    ]
+    aimed = [c for c in criteria if c.names_direction(edge_type, rank_kind)]
+    criteria = aimed or criteria
     if cycle.status == CycleStatus.OPEN:
         _criteria_cache[key] = (now + CRITERIA_CACHE_SECONDS, criteria)
     return criteria
@@ -1208,7 +1222,7 @@ def submit_answer(
         if draft and not locked.is_pending:
             raise ReviewError(_("This answer was already submitted; submit your changes instead."))
         if criteria is None:
-            criteria = applicable_criteria(cycle, locked.edge_type)
+            criteria = applicable_criteria(cycle, locked.edge_type, locked.rank_kind)
         criterion_ids = {c.pk for c in criteria}
         if not_received:
             scores = {}
@@ -1570,3 +1584,81 @@ def send_test_message(employee: Employee | None) -> str:
             % {"platform": Channel(channel).label, "reason": error}
         ) from error
     return channel
+
+
+# --- Service commitments ----------------------------------------------------------------------
+
+
+def commitment_department_id(edge: Edge) -> int | None:
+    """The department that provides along `edge`: its provider department, or the provider
+    person's department."""
+    if edge.provider_department_id is not None:
+        return edge.provider_department_id
+    if edge.provider_employee_id is not None:
+        return edge.provider_employee.department_id
+    return None
+
+
+def may_write_commitments(user, edge: Edge, *, roles=None) -> bool:
+    """HR, or the head of the providing department or of a department above it."""
+    from relations.roles import roles_of, visible_department_ids
+
+    roles = roles or roles_of(user)
+    if roles.is_hr:
+        return True
+    if not roles.is_head:
+        return False
+    department_id = commitment_department_id(edge)
+    return department_id is not None and department_id in visible_department_ids(user, roles=roles)
+
+
+def commitable_edges(user, *, roles=None):
+    """The active relationships whose commitments this user may write (all of them for HR),
+    rank aside: what a superior and a report owe each other is asked by the rank criteria."""
+    from relations.roles import roles_of, visible_department_ids
+
+    roles = roles or roles_of(user)
+    edges = Edge.objects.active().exclude(type=EdgeType.RANK)
+    if not roles.is_hr:
+        departments = visible_department_ids(user, roles=roles) if roles.is_head else []
+        edges = edges.filter(
+            Q(provider_department_id__in=departments)
+            | Q(provider_employee__department_id__in=departments)
+        )
+    return edges
+
+
+def save_commitment(
+    *,
+    user,
+    edge: Edge,
+    deliverable: str,
+    due: str = "",
+    standard: str = "",
+    criterion: Criterion | None = None,
+    active: bool = True,
+    commitment: ServiceCommitment | None = None,
+) -> ServiceCommitment:
+    """Write (or change) a commitment of the provider along `edge`; only HR and the providing
+    department's head may (`may_write_commitments`)."""
+    if commitment is not None and commitment.edge_id != edge.pk:
+        raise ReviewError(_("This commitment belongs to another relationship."))
+    if not may_write_commitments(user, edge):
+        raise ReviewError(
+            _("Only HR and the head of the providing department can write its commitments.")
+        )
+    if not edge.is_active:
+        raise ReviewError(_("This relationship has been retired."))
+    commitment = commitment or ServiceCommitment(edge=edge, created_by=user)
+    commitment.deliverable = deliverable.strip()
+    commitment.due = due.strip()
+    commitment.standard = standard.strip()
+    commitment.criterion = criterion
+    commitment.active = active
+    try:
+        commitment.full_clean()
+    except ValidationError as exc:
+        raise ReviewError(" ".join(exc.messages)) from exc
+    with transaction.atomic():
+        commitment.save()
+    return commitment

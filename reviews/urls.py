@@ -13,4 +13,15 @@ urlpatterns = [
     path("cycles/<int:pk>/", views.monitor, name="monitor"),
     path("cycles/<int:pk>/remind/", views.remind, name="remind"),
     path("cycles/<int:pk>/close/", views.close, name="close"),
+    path("commitments/", views.commitments, name="commitments"),
+    path(
+        "commitments/relationships/<int:edge_pk>/new/",
+        views.commitment_edit,
+        name="commitment_add",
+    ),
+    path(
+        "commitments/relationships/<int:edge_pk>/<int:pk>/",
+        views.commitment_edit,
+        name="commitment_edit",
+    ),
 ]

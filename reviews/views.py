@@ -10,11 +10,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from relations.roles import is_hr
+from relations.roles import is_hr, request_roles
 
 from . import selectors, services
-from .forms import CycleWizardForm, RatingForm, RemindForm
-from .models import Cycle, ReviewRequest
+from .forms import CommitmentForm, CycleWizardForm, RatingForm, RemindForm
+from .models import Cycle, ReviewRequest, ServiceCommitment
 from .tokens import read_request_token
 
 
@@ -48,7 +48,9 @@ def rate(request, pk: int):
         return render(
             request, "reviews/rate.html", {"req": review_request, "cycle": cycle, "closed": True}
         )
-    criteria = services.applicable_criteria(cycle, review_request.edge_type)
+    criteria = services.applicable_criteria(
+        cycle, review_request.edge_type, review_request.rank_kind
+    )
     draft = request.POST.get("action") == "draft"
     if posted:
         form = RatingForm(request.POST, criteria=criteria, draft=draft)
@@ -102,6 +104,7 @@ def rate(request, pk: int):
             "form": form,
             "closed": False,
             "answer": answer,
+            "commitments": selectors.edge_commitments(review_request.edge_id),
         },
     )
 
@@ -259,4 +262,52 @@ def cycle_new(request):
         request,
         "reviews/cycle_new.html",
         {"form": form, "preview": preview, "template": defaults["template"]},
+    )
+
+
+# --- Service commitments: heads write them for what their departments provide, HR for all ---
+
+
+@login_required
+def commitments(request):
+    roles = request_roles(request)
+    if not roles.is_hr and not roles.is_head:
+        raise Http404
+    edges = services.commitable_edges(request.user, roles=roles)
+    return render(
+        request,
+        "reviews/commitments.html",
+        {"edges": selectors.edges_with_commitments(edges)},
+    )
+
+
+def _commitment_edge(user, pk: int):
+    # Another department's relationship is a 404, like every object the user may not see.
+    edge = services.commitable_edges(user).filter(pk=pk).select_related("provider_employee").first()
+    if edge is None:
+        raise Http404
+    return edge
+
+
+@login_required
+def commitment_edit(request, edge_pk: int, pk: int | None = None):
+    edge = _commitment_edge(request.user, edge_pk)
+    commitment = None
+    if pk is not None:
+        commitment = get_object_or_404(ServiceCommitment, pk=pk, edge=edge)
+    form = CommitmentForm(request.POST or None, instance=commitment, edge_type=edge.type)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_commitment(
+                user=request.user, edge=edge, commitment=commitment, **form.cleaned_data
+            )
+        except services.ReviewError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("The commitment is saved."))
+            return redirect("reviews:commitments")
+    return render(
+        request,
+        "reviews/commitment_form.html",
+        {"edge": edge, "form": form, "commitment": commitment},
     )

@@ -257,6 +257,25 @@ class Suppression:
             add(total, criteria, disjoint=False)
             if customers:
                 add(total, customers + ranks, disjoint=True)
+        # A type whose criteria no other type scores (a rank direction's own criteria, or
+        # criteria aimed at some types): each such criterion's all-types figure is that type's,
+        # so the type's figure = those criteria's figures (scores add up, raters overlap).
+        # Which types score which criterion: from the rows per type and criterion, computed
+        # but never published.
+        scored_by: dict[tuple, set[str]] = defaultdict(set)
+        for _id, scope, dept, emp, kind, crit, cust, _r in rows:
+            if kind != ALL_TYPES and crit is not None and cust is None:
+                scored_by[(scope, dept, emp, crit)].add(kind)
+        own_criteria: dict[tuple, list[tuple]] = defaultdict(list)
+        for (scope, dept, emp, crit), kinds in scored_by.items():
+            for kind in kinds:
+                own_criteria[(scope, dept, emp, kind)].append((crit, len(kinds) == 1))
+        for (scope, dept, emp, kind), criteria in own_criteria.items():
+            if not all(alone for _crit, alone in criteria):
+                continue  # a criterion shared with another type: no equation in shown rows
+            parts = [index.get((scope, dept, emp, ALL_TYPES, crit, None)) for crit, _ in criteria]
+            if None not in parts:
+                add(index.get((scope, dept, emp, kind, None, None)), parts, disjoint=False)
         # A type's figure = its customers' figures where it is the only type between the two
         # departments (`only_type`) + its other customers' share, never published.
         only_by_kind: dict[tuple, list[int]] = defaultdict(list)

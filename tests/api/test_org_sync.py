@@ -49,6 +49,9 @@ def _export_demo() -> dict:
 
 
 def _csv(columns, rows) -> bytes:
+    # The export's optional columns (a department's line, a person's messaging ID) after the
+    # required ones, as the file import and the document both take them.
+    columns = [*columns, *(c for c in rows[0] if c not in columns)] if rows else columns
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns)
     writer.writeheader()

@@ -382,16 +382,16 @@ def background_from_db(cycle, role: Role, *, min_raters: int | None = None) -> B
         )
         .order_by()
     )
-    criteria: dict[str, tuple[int, ...]] = {}
+    criteria: dict[tuple[str, str], tuple[int, ...]] = {}
     groups: dict[Group, GroupFacts] = {}
     for r in rows:
-        et = r["edge_type"]
+        et = (r["edge_type"], r["rank_kind"])  # a rank direction may have criteria of its own
         if et not in criteria:
-            criteria[et] = tuple(c.pk for c in applicable_criteria(cycle, et))
+            criteria[et] = tuple(c.pk for c in applicable_criteria(cycle, *et))
         g = Group(
             r["provider_department_id"],
             r["provider_employee_id"],
-            _kind(et, r["rank_kind"]),
+            _kind(*et),
             r["customer_department_id"],
         )
         knows = role.knows_answered
@@ -834,7 +834,14 @@ def _targets(published: Published, model: _Model, truth: Truth, role: Role) -> l
             if f.criterion_id is not None
             else tuple(sorted({c for g in groups for c in model.bg.groups[g].criteria}))
         )
-        crits = tuple(c for c in crits if 1 <= raters(groups, c) < n)
+        # A criterion aimed at the task customers (a rank direction's own) is scored by
+        # superiors only: their ratings on it are no target either.
+        crits = tuple(
+            c
+            for c in crits
+            if 1 <= raters(groups, c) < n
+            and anonymous([g for g in groups if c in model.bg.groups[g].criteria])
+        )
         if crits and raters(groups, f.criterion_id) < n:
             key = ("hidden", frozenset(groups), crits)  # one per set of groups: the same secret
             out.setdefault(key, _Target(f"hidden {f.key}", groups, crits))
@@ -998,7 +1005,9 @@ def _pinned_alone(
     bar for 3 is empty: nobody scored 3), and with a three-rater mean of 4.3 that is each of
     the three within a point."""
     c = finding.criterion_id
-    targets = set(finding.groups)
+    # The groups whose scores on the criterion are pinned: those that score it (a figure of one
+    # criterion holds only those).
+    targets = {g for g in finding.groups if c is None or c in background.groups[g].criteria}
     relevant = [(f, m) for f, m in shown.items() if f.criterion_id in (None, c)]
     for f, members in sorted(relevant, key=lambda item: len(item[1])):
         if not targets <= members:
@@ -1020,10 +1029,12 @@ def _pinned_alone(
         for figure in (f, *holding):
             model.figure(figure, published, background.min_raters)
         measure = _Measure(replace(finding), model.score_sum(list(finding.groups), c), 2)
+        # A group that scores the criterion (a rank direction's criteria are its own).
+        anchor = next(g for g in finding.groups if (g, c, 1) in model.x)
         (variables, rows), *_others = (
             part
             for part in _components(model, [measure.coefs])
-            if model.x[(finding.groups[0], c, 1)] in part[0]
+            if model.x[(anchor, c, 1)] in part[0]
         )
         x = model.truth_vector(truth)[variables]
         solver = _Solver(_Component(model, variables, rows), [measure], x, lambda: 5.0)

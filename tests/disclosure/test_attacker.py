@@ -248,7 +248,7 @@ def _random_company(rng: random.Random) -> Cycle:
         if draw < 0.22:
             services.submit_answer(req, not_received=True, now=now)
             continue
-        criteria = services.applicable_criteria(cycle, req.edge_type)
+        criteria = services.applicable_criteria(cycle, req.edge_type, req.rank_kind)
         scores = {c.pk: rng.randint(1, 5) for c in criteria}
         services.submit_answer(req, scores=scores, now=now)
     services.close_cycle(cycle, now=now + dt.timedelta(hours=1))

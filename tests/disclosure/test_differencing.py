@@ -22,6 +22,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from relations import services as graph
 from relations.models import EdgeType
+from reviews import services
 from reviews.models import Cycle, CycleStatus
 from tests.disclosure import attacker as atk
 from tests.factories import DepartmentFactory
@@ -145,7 +146,8 @@ def _two_cycles(joiner: str, *, coarse: bool = True) -> tuple[atk.Published, atk
         rule["coarse"] = False
     before = atk.figures_from_rollups(first, **rule)
     after = atk.figures_from_rollups(second, **rule)
-    criteria = second.criteria.count()
+    # Every pair here is a function one: each rater scores the criteria for that type.
+    criteria = len(services.applicable_criteria(second, EdgeType.FUNCTION))
     return before, after, criteria
 
 

@@ -46,8 +46,9 @@ def test_export_writes_the_three_files_with_their_headers(tmp_path):
     departments = read(tmp_path / "departments.csv")
     employees = read(tmp_path / "employees.csv")
     relations = read(tmp_path / "relations.csv")
-    assert departments[0] == list(DEPARTMENT_COLUMNS)
-    assert sorted(departments[1:]) == sorted(rows_of("departments.csv"))
+    # The optional line column (front line or functional) comes last, empty when unset.
+    assert departments[0] == [*DEPARTMENT_COLUMNS, "line"]
+    assert sorted(departments[1:]) == sorted([*row, ""] for row in rows_of("departments.csv"))
     # The export writes the optional messaging ID column too (empty: nobody has one here).
     assert employees[0] == list(EMPLOYEE_IM_COLUMNS)
     assert sorted(row[:-1] for row in employees[1:]) == sorted(rows_of("employees.csv"))
@@ -124,7 +125,7 @@ def test_formula_like_text_is_neutralised_and_imports_back_unchanged(tmp_path):
 
     call_command("export_org", str(tmp_path), stdout=StringIO())
 
-    assert ["FIN", "'=SUM(A1)", "HQ", ""] in read(tmp_path / "departments.csv")
+    assert ["FIN", "'=SUM(A1)", "HQ", "", ""] in read(tmp_path / "departments.csv")
     employees = {row[0]: row for row in read(tmp_path / "employees.csv")[1:]}
     assert employees["E003"][1] == "'-张三"
     assert employees["E005"][1] == "'@x"

@@ -137,7 +137,7 @@ class CycleRunner:
         for req in ReviewRequest.objects.filter(cycle=cycle).select_related("cycle"):
             if skip and skip(req):
                 continue
-            criteria = services.applicable_criteria(cycle, req.edge_type)
+            criteria = services.applicable_criteria(cycle, req.edge_type, req.rank_kind)
             if not_received and not_received(req):
                 services.submit_answer(req, not_received=True, now=now)
                 continue

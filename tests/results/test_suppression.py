@@ -154,6 +154,25 @@ def test_criteria_overlap_so_one_hidden_criterion_needs_another():
     assert hidden == {T(1, 2, "function")[:6], T(1, 4, "process")[:6]}
 
 
+def test_criteria_of_one_type_only_add_up_to_that_types_figure():
+    """Criteria aimed at some types only (rank task and condition customers have their own):
+    a criterion's all-types figure is then one type's, and that type's criteria add up to its
+    figure. Department 1: function (4 raters) scores criteria 1-4 only, condition customers
+    (2) criteria 9-12 only. The small condition figure is hidden, and function with it; if
+    function's four criteria all showed, they would give function back, and the total minus
+    function the two condition raters' scores."""
+    spec = [T(1, 6), T(1, 4, "function"), T(1, 2, "rank_condition")]
+    for crit in (1, 2, 3, 4):  # the all-types row, and the per-type one (never published)
+        spec += [T(1, 4, crit=crit), T(1, 4, "function", crit=crit)]
+    for crit in (9, 10, 11, 12):
+        spec += [T(1, 2, crit=crit), T(1, 2, "rank_condition", crit=crit)]
+    hidden = hidden_keys(spec)
+    assert T(1, 2, "rank_condition")[:6] in hidden
+    function_criteria = {T(1, 4, crit=crit)[:6] for crit in (1, 2, 3, 4)}
+    function_given = T(1, 4, "function")[:6] not in hidden or not function_criteria & hidden
+    assert not (function_given and T(1, 6)[:6] not in hidden), sorted(hidden, key=repr)
+
+
 def test_people_beside_their_department_count_what_is_left_as_an_unknown():
     # Function: the department has 5 raters, its one person with a figure 4; what is left
     # (1 rater, answers about the department end) is never published. The person's row

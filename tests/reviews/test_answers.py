@@ -16,7 +16,10 @@ from reviews.models import (
 
 
 def full_scores(request):
-    return {c.pk: 4 for c in services.applicable_criteria(request.cycle, request.edge_type)}
+    return {
+        c.pk: 4
+        for c in services.applicable_criteria(request.cycle, request.edge_type, request.rank_kind)
+    }
 
 
 @pytest.fixture
@@ -26,13 +29,15 @@ def request_of_seller(open_cycle, org):
     )
 
 
-def test_the_cycle_uses_the_four_default_criteria(open_cycle):
-    assert [c.code for c in open_cycle.criteria.order_by("order")] == [
+def test_the_cycle_uses_the_default_criteria(open_cycle):
+    # Four for every type, then four for each rank direction (task and condition customer).
+    assert [c.code for c in open_cycle.criteria.order_by("order")][:4] == [
         "quality",
         "timeliness",
         "responsiveness",
         "communication",
     ]
+    assert open_cycle.criteria.count() == 12
     assert Criterion.objects.get(code="quality").name_zh == "服务质量"
 
 

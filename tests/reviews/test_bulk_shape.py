@@ -16,7 +16,10 @@ def request_of_seller(open_cycle, org):
 
 
 def full_scores(request):
-    return {c.pk: 4 for c in services.applicable_criteria(request.cycle, request.edge_type)}
+    return {
+        c.pk: 4
+        for c in services.applicable_criteria(request.cycle, request.edge_type, request.rank_kind)
+    }
 
 
 def test_an_employee_who_has_requests_cannot_be_deleted(request_of_seller, org):
@@ -41,7 +44,9 @@ def test_a_cycle_that_has_requests_cannot_be_deleted(open_cycle):
 def test_a_submission_takes_a_fixed_small_number_of_queries(
     request_of_seller, django_assert_num_queries
 ):
-    criteria = services.applicable_criteria(request_of_seller.cycle, request_of_seller.edge_type)
+    criteria = services.applicable_criteria(
+        request_of_seller.cycle, request_of_seller.edge_type, request_of_seller.rank_kind
+    )
     scores = full_scores(request_of_seller)
     # Lock (request and cycle), then the write (+ savepoint pair of the test's own transaction).
     # On PostgreSQL the write is one statement; on SQLite: insert the answer, insert its

@@ -20,7 +20,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def scores_for(request):
-    return {c.pk: 4 for c in services.applicable_criteria(request.cycle, request.edge_type)}
+    return {
+        c.pk: 4
+        for c in services.applicable_criteria(request.cycle, request.edge_type, request.rank_kind)
+    }
 
 
 def in_other_session(work):

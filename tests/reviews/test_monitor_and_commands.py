@@ -22,7 +22,9 @@ from reviews.models import (
 
 def answer_all(employee, cycle):
     for req in ReviewRequest.objects.filter(cycle=cycle, rater=employee).select_related("cycle"):
-        scores = {c.pk: 4 for c in services.applicable_criteria(cycle, req.edge_type)}
+        scores = {
+            c.pk: 4 for c in services.applicable_criteria(cycle, req.edge_type, req.rank_kind)
+        }
         services.submit_answer(req, scores=scores, comment="秘密评论")
 
 

@@ -176,10 +176,19 @@ def test_a_cycle_created_with_no_criteria_left_gets_the_four_defaults(db):
 
     Criterion.objects.all().delete()
     cycle = services.create_cycle(name="Q", deadline=timezone.now() + dt.timedelta(days=7))
+    # The defaults for every type, and those of each rank direction (migration 0018's).
     assert sorted(cycle.criteria.values_list("code", flat=True)) == [
         "communication",
+        "condition_goals",
+        "condition_opportunities",
+        "condition_resources",
+        "condition_support",
         "quality",
         "responsiveness",
+        "task_instructions",
+        "task_reporting",
+        "task_results",
+        "task_timeliness",
         "timeliness",
     ]
 

@@ -67,7 +67,7 @@ def build_cycle(company) -> Cycle:
     others = [r for r in requests if r not in group]
     ordered = [group[i] for i in ANSWER_ORDER] + others
     for minutes, request in enumerate(ordered, start=1):
-        criteria = services.applicable_criteria(cycle, request.edge_type)
+        criteria = services.applicable_criteria(cycle, request.edge_type, request.rank_kind)
         services.submit_answer(
             request,
             # Each rater's scores differ a little, and the comment tells the test (not the
@@ -335,7 +335,7 @@ def test_an_open_cycle_is_not_unlinked(db, company):
     cycle = services.create_cycle(name="open", opens_at=opens, deadline=opens + dt.timedelta(7))
     services.open_cycle(cycle, now=opens)
     request = ReviewRequest.objects.filter(cycle=cycle).select_related("cycle").first()
-    criteria = services.applicable_criteria(cycle, request.edge_type)
+    criteria = services.applicable_criteria(cycle, request.edge_type, request.rank_kind)
     services.submit_answer(request, scores={c.pk: 4 for c in criteria}, now=opens)
     assert services.unlink_answers(cycle) == 0
     assert services.current_answer(request) is not None

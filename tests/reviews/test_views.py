@@ -16,7 +16,7 @@ def seller_request(open_cycle, org):
 
 def score_post(req, value="4", action="submit", **extra):
     data = {"action": action, "comment": "", "reason": "", **extra}
-    for criterion in services.applicable_criteria(req.cycle, req.edge_type):
+    for criterion in services.applicable_criteria(req.cycle, req.edge_type, req.rank_kind):
         data[f"score_{criterion.pk}"] = value
     return data
 
@@ -170,7 +170,9 @@ def test_each_criterion_is_one_row_of_five_choices_and_the_reason_follows_the_ti
 ):
     client.force_login(org["seller"].user)
     html = client.get(reverse("reviews:rate", args=[seller_request.pk])).content.decode()
-    criteria = services.applicable_criteria(seller_request.cycle, seller_request.edge_type)
+    criteria = services.applicable_criteria(
+        seller_request.cycle, seller_request.edge_type, seller_request.rank_kind
+    )
     assert html.count('role="radiogroup"') == len(criteria)
     assert html.count('class="btn-check"') == 5 * len(criteria)
     assert "data-icr-not-received" in html and "data-icr-reason" in html
