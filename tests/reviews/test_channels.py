@@ -264,7 +264,10 @@ def test_a_departments_answer_to_a_comment_is_told_to_its_raters_once(
     smtp.messages.clear()
     platforms.reset()
     for request in ReviewRequest.objects.filter(cycle=cycle, provider_department=ids["commerce"]):
-        scores = {c.pk: 4 for c in services.applicable_criteria(cycle, request.edge_type)}
+        scores = {
+            c.pk: 4
+            for c in services.applicable_criteria(cycle, request.edge_type, request.rank_kind)
+        }
         services.submit_answer(request, scores=scores)
     raters = set(
         ReviewRequest.objects.filter(cycle=cycle, provider_department=ids["commerce"]).values_list(
