@@ -27,7 +27,14 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from relations.models import Department, EdgeType, Employee, RankKind, RelationPair
+from relations.models import (
+    Department,
+    EdgeType,
+    Employee,
+    RankKind,
+    RelationPair,
+    one_end,
+)
 
 
 class NeedKind(models.TextChoices):
@@ -201,12 +208,6 @@ class ProposalStatus(models.TextChoices):
 PROPOSABLE_TYPES = (EdgeType.FUNCTION, EdgeType.PROCESS, EdgeType.WORKFLOW)
 
 
-def _one_end(prefix: str) -> Q:
-    return Q(**{f"{prefix}department__isnull": False, f"{prefix}employee__isnull": True}) | Q(
-        **{f"{prefix}department__isnull": True, f"{prefix}employee__isnull": False}
-    )
-
-
 class RelationshipProposal(models.Model):
     """An employee's proposal of a relationship they take part in, for HR to decide."""
 
@@ -289,10 +290,10 @@ class RelationshipProposal(models.Model):
         ordering = ["status", "-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=_one_end("provider_"), name="needs_proposal_provider_one_end"
+                condition=one_end("provider_"), name="needs_proposal_provider_one_end"
             ),
             models.CheckConstraint(
-                condition=_one_end("customer_"), name="needs_proposal_customer_one_end"
+                condition=one_end("customer_"), name="needs_proposal_customer_one_end"
             ),
             models.CheckConstraint(
                 condition=~Q(provider_department=F("customer_department"))

@@ -297,7 +297,9 @@ class Employee(models.Model):
         return seen
 
 
-def _one_owner(prefix: str) -> Q:
+def one_end(prefix: str) -> Q:
+    """Exactly one of `{prefix}department` and `{prefix}employee` is set: a relationship's
+    end (or a step's owner) is a department or a person, never both or neither."""
     return Q(**{f"{prefix}department__isnull": False, f"{prefix}employee__isnull": True}) | Q(
         **{f"{prefix}department__isnull": True, f"{prefix}employee__isnull": False}
     )
@@ -353,7 +355,7 @@ class WorkflowStep(models.Model):
         ordering = ["workflow", "position", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=_one_owner("owner_"), name="relations_workflowstep_one_owner"
+                condition=one_end("owner_"), name="relations_workflowstep_one_owner"
             ),
         ]
 
@@ -539,10 +541,10 @@ class Edge(models.Model):
                 fields=["pair", "direction"], name="relations_edge_one_per_direction"
             ),
             models.CheckConstraint(
-                condition=_one_owner("provider_"), name="relations_edge_provider_one_end"
+                condition=one_end("provider_"), name="relations_edge_provider_one_end"
             ),
             models.CheckConstraint(
-                condition=_one_owner("customer_"), name="relations_edge_customer_one_end"
+                condition=one_end("customer_"), name="relations_edge_customer_one_end"
             ),
             models.CheckConstraint(
                 condition=~Q(provider_department=F("customer_department"))
