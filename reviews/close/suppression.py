@@ -75,6 +75,7 @@ repair of the same constraints, which is never less safe, only hides more.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -166,6 +167,8 @@ class Suppression:
         self.protecting: list[int] = []
         self.published: list[bool] = []
         self.equations: list[Equation] = []
+        # Per n, each equation's constraints once built (`_constraints`).
+        self._constraint_cache: dict[int, dict[int, list]] = {}
         # Per row, its anonymous raters: all but a superior's ratings of their reports.
         self.anonymous: list[int] = []
 
@@ -314,7 +317,20 @@ class Suppression:
     # -- solving --------------------------------------------------------------------------
 
     def settle(self) -> list[bool]:
-        """The hidden flag of every row added, in the order added."""
+        """The hidden flag of every row added, in the order added.
+
+        The cyclic garbage collector is paused meanwhile: settling allocates millions of
+        small objects (constraints, tuples) and builds no cycles, and the collections it set
+        off walked every live object of the close again and again."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._settle()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _settle(self) -> list[bool]:
         rows, n = self.rows, self.min_raters
         only_type = self._find_only_type()
         single_type = self._find_single_type_people()
@@ -325,6 +341,7 @@ class Suppression:
         ]
         self.anonymous = self._anonymous_raters()
         self.equations = []
+        self._constraint_cache = {}
         self._build_equations(only_type, single_type)
         raters = [row[7] for row in rows]
         # A superior's rating of one report exists only where HR chose to show it to the
@@ -645,32 +662,43 @@ class Suppression:
 
     def _constraints(self, ks: list[int], raters: list[int], n: int) -> list[tuple[dict, float]]:
         """Each constraint as ({row: coefficient}, lower bound): sum >= lower bound, for groups
-        of `n` (N for figures, D for distributions)."""
+        of `n` (N for figures, D for distributions). An equation's constraints depend on the
+        raters and n alone, not on what is hidden: a component solved again (its equations
+        grow as hidden rows pull others in) reuses them."""
+        cache = self._constraint_cache.setdefault(n, {})
         out: list[tuple[dict, float]] = []
         for k in ks:
-            eq = self.equations[k]
-            members = (eq.total, *eq.parts)
+            found = cache.get(k)
+            if found is None:
+                found = cache[k] = self._equation_constraints(k, raters, n)
+            out += found
+        return out
+
+    def _equation_constraints(self, k: int, raters: list[int], n: int) -> list[tuple[dict, float]]:
+        out: list[tuple[dict, float]] = []
+        eq = self.equations[k]
+        members = (eq.total, *eq.parts)
+        if eq.rest == 0:
+            # 3. a hidden total has a hidden part.
+            out.append(({eq.total: -1, **{p: 1 for p in eq.parts}}, 0))
+        elif eq.rest < n:
+            # 4. a small leftover is not the total minus shown parts: unknowns join it.
+            coefficients = {q: (n if q == eq.total else min(raters[q], n)) for q in members}
+            out.append((coefficients, n - eq.rest))
+        for p in eq.parts:
+            others = [q for q in members if q != p]
             if eq.rest == 0:
-                # 3. a hidden total has a hidden part.
-                out.append(({eq.total: -1, **{p: 1 for p in eq.parts}}, 0))
-            elif eq.rest < n:
-                # 4. a small leftover is not the total minus shown parts: unknowns join it.
-                coefficients = {q: (n if q == eq.total else min(raters[q], n)) for q in members}
-                out.append((coefficients, n - eq.rest))
-            for p in eq.parts:
-                others = [q for q in members if q != p]
-                if eq.rest == 0:
-                    # 1. a hidden part is not the only unknown.
-                    coefficients = {q: 1 for q in others}
-                    coefficients[p] = coefficients.get(p, 0) - 1
-                    out.append((coefficients, 0))
-                if 0 < raters[p] < n and eq.rest < n:
-                    # 2. a small part's other unknowns hold N + 1 raters with it (a hidden
-                    # total counts as N): subtraction gives it only mixed into a group that
-                    # leaves N others even to a rater who knows their own answer.
-                    coefficients = {q: (n if q == eq.total else min(raters[q], n)) for q in others}
-                    coefficients[p] = coefficients.get(p, 0) - (n + 1 - raters[p])
-                    out.append((coefficients, -eq.rest))
+                # 1. a hidden part is not the only unknown.
+                coefficients = {q: 1 for q in others}
+                coefficients[p] = coefficients.get(p, 0) - 1
+                out.append((coefficients, 0))
+            if 0 < raters[p] < n and eq.rest < n:
+                # 2. a small part's other unknowns hold N + 1 raters with it (a hidden
+                # total counts as N): subtraction gives it only mixed into a group that
+                # leaves N others even to a rater who knows their own answer.
+                coefficients = {q: (n if q == eq.total else min(raters[q], n)) for q in others}
+                coefficients[p] = coefficients.get(p, 0) - (n + 1 - raters[p])
+                out.append((coefficients, -eq.rest))
         return out
 
     def _weight(self, i: int, raters: list[int]) -> float:
