@@ -199,7 +199,7 @@ def child_handoffs_process() -> dict:
     from django.db.models import Count
 
     from icr.celery import app
-    from reviews import handoffs
+    from reviews import services
     from reviews.models import Handoff
 
     app.conf.task_always_eager = True
@@ -208,7 +208,7 @@ def child_handoffs_process() -> dict:
     start = time.perf_counter()
     batches = 0
     while True:
-        counts = handoffs.process_pending()
+        counts = services.process_handoffs()
         if not any(counts.values()):
             break
         batches += 1

@@ -8,7 +8,8 @@ the receiving person (or a department they stand for), samples it by the type's
 (`Cycle.kind` handoffs) with its spacing interval: the unique constraints on requests (one per
 rater and relationship per period cycle, and per spacing interval) keep concurrent batches from
 asking twice. Each new request gets a log row for its own e-mail, sent by the existing batch
-task. A period's cycle closes after its deadline like any cycle (`services.sweep`), so its
+task once `services.process_handoffs` (which runs the batches) has them committed. A period's
+cycle closes after its deadline like any cycle (`services.sweep`), so its
 figures go through the same rollups and suppression.
 """
 
@@ -27,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from relations.models import Department, Edge, EdgeType, Employee, Workflow, WorkflowStep
 
+from .migrations_defaults import ensure_default_criteria
 from .models import (
     Criterion,
     Cycle,
@@ -43,7 +45,6 @@ from .models import (
     RequestStatus,
     ReviewRequest,
 )
-from .services import _dispatch, ensure_default_criteria
 
 HANDOFF_FIELDS = (
     "step_id",
@@ -186,8 +187,15 @@ REQUEST_COLUMNS = (
 )
 
 
-def process_pending(*, limit: int = 5000, now: dt.datetime | None = None) -> dict[str, int]:
-    """Turn up to `limit` pending hand-offs into rating requests; returns outcome counts.
+@dataclass
+class Batch:
+    counts: dict[str, int]  # hand-offs per outcome
+    notify_cycle_id: int | None = None  # the period cycle whose new log rows wait to be sent
+
+
+def process_pending(*, limit: int = 5000, now: dt.datetime | None = None) -> Batch:
+    """Turn up to `limit` pending hand-offs into rating requests, with a log row each for its
+    e-mail (the caller dispatches them: `services.process_handoffs`).
 
     A fixed number of queries per batch. Batches running side by side take different rows
     (SKIP LOCKED on PostgreSQL; SQLite runs one writer at a time).
@@ -200,7 +208,7 @@ def process_pending(*, limit: int = 5000, now: dt.datetime | None = None) -> dic
             pending = pending.select_for_update(skip_locked=True)
         handoffs = list(pending[:limit])
         if not handoffs:
-            return counts
+            return Batch(counts)
         outcome: dict[int, str] = {}
         wanted = _resolve(handoffs, outcome)
         policies = {p.edge_type: p for p in HandoffPolicy.objects.all()}
@@ -244,8 +252,7 @@ def process_pending(*, limit: int = 5000, now: dt.datetime | None = None) -> dic
                 ],
                 ignore_conflicts=True,
             )
-            _dispatch(cycle.pk, NotificationKind.HANDOFF, 0)
-    return counts
+    return Batch(counts, cycle.pk if request_of else None)
 
 
 def _resolve(handoffs: list[Handoff], outcome: dict[int, str]) -> list[tuple]:

@@ -139,3 +139,12 @@ def add_direction_criteria(apps):
             if new:
                 created.append(criterion)
     return created
+
+
+def ensure_default_criteria() -> None:
+    """Install the default criteria (for every type and per rank direction) in a database
+    that has none, as the migrations do."""
+    from django.apps import apps as global_apps
+
+    add_default_criteria(global_apps)
+    add_direction_criteria(global_apps)

@@ -33,10 +33,11 @@ from icr import history
 from icr.db import analyze_tables, execute_prepared
 from relations.models import Department, Edge, EdgeType, Employee
 
-from . import channels
+from . import channels, handoffs
 from .close import SideQueries, compute_rollups
 from .emails import absolute_url
 from .fair_load import Candidate, choose, group_of, groups_reaching
+from .migrations_defaults import ensure_default_criteria
 from .models import (
     CLICKED_REMINDER_KINDS,
     REMINDER_KINDS,
@@ -209,15 +210,6 @@ def create_cycle(
             ensure_default_criteria()
         cycle.criteria.set(criteria if criteria is not None else Criterion.objects.active())
     return cycle
-
-
-def ensure_default_criteria() -> None:
-    from django.apps import apps as global_apps
-
-    from .migrations_defaults import add_default_criteria, add_direction_criteria
-
-    add_default_criteria(global_apps)
-    add_direction_criteria(global_apps)
 
 
 REQUEST_COLUMNS = """
@@ -1401,6 +1393,15 @@ def queue_due_reminders(cycle: Cycle, *, now: dt.datetime | None = None) -> int:
 
 
 LOST_AFTER = dt.timedelta(minutes=5)
+
+
+def process_handoffs(*, limit: int = 5000, now: dt.datetime | None = None) -> dict[str, int]:
+    """One batch of pending hand-offs turned into rating requests (`handoffs.process_pending`),
+    their e-mails dispatched once it commits; returns the hand-offs per outcome."""
+    batch = handoffs.process_pending(limit=limit, now=now)
+    if batch.notify_cycle_id is not None:
+        _dispatch(batch.notify_cycle_id, NotificationKind.HANDOFF, 0)
+    return batch.counts
 
 
 def sweep(*, now: dt.datetime | None = None) -> dict[str, int]:

@@ -15,7 +15,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from . import emails, handoffs, services
+from . import emails, services
 from .close import refresh_open_cycles, refresh_planner_statistics
 from .models import (
     Cycle,
@@ -101,7 +101,7 @@ def process_handoffs() -> dict:
     """Turn pending hand-offs into rating requests, batch after batch (run every few seconds)."""
     total: dict[str, int] = {}
     while True:
-        counts = handoffs.process_pending()
+        counts = services.process_handoffs()
         for name, n in counts.items():
             total[name] = total.get(name, 0) + n
         if not any(counts.values()):

@@ -6,7 +6,7 @@ import datetime as dt
 from django.test import Client
 from django.utils import timezone
 
-from reviews import handoffs, services
+from reviews import services
 from reviews.models import Cycle, CycleKind, CycleStatus, Handoff, ReviewRequest, Rollup
 
 
@@ -21,7 +21,7 @@ def _rated_period(api_client, line, raters, score):
             },
             key=f"h-{person.employee_id}",
         )
-    handoffs.process_pending()
+    services.process_handoffs()
     for handoff in Handoff.objects.exclude(request=None):
         request = ReviewRequest.objects.get(pk=handoff.request_id)
         criteria = services.applicable_criteria(request.cycle, request.edge_type)

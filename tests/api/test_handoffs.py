@@ -8,7 +8,7 @@ from django.core import mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from reviews import handoffs
+from reviews import handoffs, services
 from reviews.models import (
     Cycle,
     CycleKind,
@@ -61,7 +61,7 @@ def test_a_handoff_becomes_a_rating_request_by_email(
 ):
     api_client.post("/handoffs/", _workflow_handoff(line, line["seller"]), key="k-1")
     with django_capture_on_commit_callbacks(execute=True):
-        counts = handoffs.process_pending()
+        counts = services.process_handoffs()
     assert counts[HandoffOutcome.ASKED] == 1
     handoff = Handoff.objects.get()
     request = ReviewRequest.objects.get(pk=handoff.request_id)
@@ -83,7 +83,7 @@ def test_a_process_handoff_at_a_step_finds_the_process_relationship(api_client, 
         "receiver": line["seller"].employee_id,
     }
     api_client.post("/handoffs/", body, key="p-1")
-    handoffs.process_pending()
+    services.process_handoffs()
     request = ReviewRequest.objects.get(pk=Handoff.objects.get().request_id)
     assert request.edge_type == "process"
     assert request.provider_employee == line["operator"]
@@ -95,7 +95,7 @@ def test_unknown_people_and_missing_relationships_are_recorded_not_asked(api_cli
     )
     # 商务部 has no workflow relationship with 运营部.
     api_client.post("/handoffs/", _workflow_handoff(line, line["commerce_head"]), key="b")
-    handoffs.process_pending()
+    services.process_handoffs()
     outcomes = dict(Handoff.objects.values_list("client_key", "outcome"))
     assert outcomes == {"a": HandoffOutcome.UNKNOWN, "b": HandoffOutcome.NO_RELATIONSHIP}
     assert not ReviewRequest.objects.exists()
@@ -107,12 +107,12 @@ def test_spacing_asks_once_per_rater_and_relationship_per_interval(api_client, l
             "/handoffs/", _workflow_handoff(line, line["seller"], f"T-{i}"), key=f"k{i}"
         )
     api_client.post("/handoffs/", _workflow_handoff(line, line["sales_head"]), key="other")
-    counts = handoffs.process_pending()
+    counts = services.process_handoffs()
     assert counts[HandoffOutcome.ASKED] == 2
     assert counts[HandoffOutcome.SPACED] == 2
     # A later batch in the same interval asks nobody again.
     api_client.post("/handoffs/", _workflow_handoff(line, line["seller"], "T-9"), key="k9")
-    assert handoffs.process_pending()[HandoffOutcome.SPACED] == 1
+    assert services.process_handoffs()[HandoffOutcome.SPACED] == 1
     assert ReviewRequest.objects.filter(rater=line["seller"]).count() == 1
 
 
@@ -155,7 +155,7 @@ def test_one_period_is_opened_once(line):
 def test_sampling_follows_the_types_probability(api_client, line):
     HandoffPolicy.objects.create(edge_type="workflow", probability=0.0, spacing_days=1)
     api_client.post("/handoffs/", _workflow_handoff(line, line["seller"]), key="k")
-    assert handoffs.process_pending()[HandoffOutcome.NOT_SAMPLED] == 1
+    assert services.process_handoffs()[HandoffOutcome.NOT_SAMPLED] == 1
     assert not ReviewRequest.objects.exists()
 
 
@@ -182,7 +182,7 @@ def test_the_sweep_sends_lost_handoff_emails_with_one_dispatch(api_client, line)
 
     for i, person in enumerate(line["receivers"]):
         api_client.post("/handoffs/", _workflow_handoff(line, person, f"T-{i}"), key=f"k{i}")
-    handoffs.process_pending()  # its dispatch never runs: the test's transaction stays open
+    services.process_handoffs()  # its dispatch never runs: the test's transaction stays open
     assert NotificationLog.objects.filter(kind=NotificationKind.HANDOFF).count() == 4
     with mock.patch.object(services, "_dispatch") as dispatch:
         services.sweep(now=timezone.now() + dt.timedelta(minutes=10))
