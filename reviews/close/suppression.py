@@ -168,7 +168,8 @@ class Suppression:
         self.published: list[bool] = []
         self.equations: list[Equation] = []
         # Per n, each equation's constraints once built (`_constraints`).
-        self._constraint_cache: dict[int, dict[int, list]] = {}
+        self._constraint_cache: dict[int, dict[int, ConstraintArrays]] = {}
+        self._row_weights: np.ndarray | None = None
         # Per row, its anonymous raters: all but a superior's ratings of their reports.
         self.anonymous: list[int] = []
 
@@ -342,6 +343,7 @@ class Suppression:
         self.anonymous = self._anonymous_raters()
         self.equations = []
         self._constraint_cache = {}
+        self._row_weights = None
         self._build_equations(only_type, single_type)
         raters = [row[7] for row in rows]
         # A superior's rating of one report exists only where HR chose to show it to the
@@ -410,24 +412,14 @@ class Suppression:
         primary = list(hidden)
         cuts: list[list[int]] = []
         for _round in range(AUDIT_ROUNDS):
-            self._settle_pairwise(fresh, active, touching, asks, raters, hidden, n)
+            self._settle_pairwise(fresh, active, touching, asks, raters, hidden, n, primary, cuts)
             # The pairwise rules take one equation at a time; chains of them are audited.
             found = self._audit_chains(hidden, raters, n)
             if not found:
                 return
             cuts += found
-            # The parts of the pattern the chains run through are chosen again, from their
-            # primary suppression, with every cut found so far: cheaper than adding to them.
-            seeds = {k for cut in found for i in cut for k in touching[i] if k in active}
-            changed: set[int] = set()
-            for component in self._components(active, seeds):
-                rows = {i for k in component for i in (equations[k].total, *equations[k].parts)}
-                for i in rows:
-                    hidden[i] = primary[i]
-                changed |= rows
-                held = [cut for cut in cuts if not rows.isdisjoint(cut)]
-                self._solve(component, raters, hidden, n, cuts=held)
-            fresh = {k for i in changed for k in touching[i] if k not in active and asks(k)}
+            # The components the chains run through are chosen again with every cut so far.
+            fresh = {k for cut in found for i in cut for k in touching[i] if k in active}
         # Rounds run out (never seen): what is left is hidden on top of the pattern.
         while True:
             found = self._audit_chains(hidden, raters, n)
@@ -440,21 +432,38 @@ class Suppression:
             fresh = {k for i in newly for k in touching[i] if k not in active and asks(k)}
             self._settle_pairwise(fresh, active, touching, asks, raters, hidden, n)
 
-    def _settle_pairwise(self, fresh, active, touching, asks, raters, hidden, n) -> None:
-        """Solve the fresh equations' components until no hidden row is left out of one."""
+    def _settle_pairwise(
+        self, fresh, active, touching, asks, raters, hidden, n, primary=None, cuts=()
+    ) -> None:
+        """Solve the components holding the fresh equations until no hidden row is left out
+        of one.
+
+        With `primary`, each component is chosen again from its primary suppression (with
+        the cuts that touch it), not on top of what a smaller component chose before the
+        rows it hid pulled more equations in: that choice is weighed together with what it
+        pulls in. Once nothing is pulled in, the equations left out ask nothing, so the
+        pattern is the least for all of them (the incremental choice hid twice as many
+        figures of the demo's third cycle)."""
+        equations = self.equations
         while fresh:
             active |= fresh
             newly: list[int] = []
             # Components solved together, a batch per call: each call costs milliseconds
             # besides the solve, and thousands of components are a few rows each.
             batch: list[int] = []
+            held: dict[tuple, list[int]] = {}
             for component in self._components(active, fresh):
+                if primary is not None:
+                    rows = {i for k in component for i in (equations[k].total, *equations[k].parts)}
+                    for i in rows:
+                        hidden[i] = primary[i]
+                    held.update((tuple(cut), cut) for cut in cuts if not rows.isdisjoint(cut))
                 batch += component
                 if len(batch) >= BATCH_EQUATIONS:
-                    newly += self._solve(batch, raters, hidden, n)
-                    batch = []
+                    newly += self._solve(batch, raters, hidden, n, cuts=list(held.values()))
+                    batch, held = [], {}
             if batch:
-                newly += self._solve(batch, raters, hidden, n)
+                newly += self._solve(batch, raters, hidden, n, cuts=list(held.values()))
             fresh = {k for row in newly for k in touching[row] if k not in active and asks(k)}
 
     def _audit_chains(self, hidden: list[bool], raters: list[int], n: int) -> list[list[int]]:
@@ -662,17 +671,26 @@ class Suppression:
 
     def _constraints(self, ks: list[int], raters: list[int], n: int) -> list[tuple[dict, float]]:
         """Each constraint as ({row: coefficient}, lower bound): sum >= lower bound, for groups
-        of `n` (N for figures, D for distributions). An equation's constraints depend on the
-        raters and n alone, not on what is hidden: a component solved again (its equations
-        grow as hidden rows pull others in) reuses them."""
-        cache = self._constraint_cache.setdefault(n, {})
+        of `n` (N for figures, D for distributions)."""
         out: list[tuple[dict, float]] = []
+        for k in ks:
+            out += self._equation_constraints(k, raters, n)
+        return out
+
+    def _constraint_arrays(self, ks: list[int], raters: list[int], n: int) -> ConstraintArrays:
+        """The equations' constraints (`_equation_constraints`) as the solver's sparse rows.
+
+        An equation's constraints depend on the raters and n alone, not on what is hidden: a
+        component solved again (its equations grow as hidden rows pull others in) reuses them,
+        kept as arrays so a solve joins them instead of walking dictionaries."""
+        cache = self._constraint_cache.setdefault(n, {})
+        parts = []
         for k in ks:
             found = cache.get(k)
             if found is None:
-                found = cache[k] = self._equation_constraints(k, raters, n)
-            out += found
-        return out
+                found = cache[k] = ConstraintArrays.of(self._equation_constraints(k, raters, n))
+            parts.append(found)
+        return ConstraintArrays.join(parts)
 
     def _equation_constraints(self, k: int, raters: list[int], n: int) -> list[tuple[dict, float]]:
         out: list[tuple[dict, float]] = []
@@ -711,41 +729,85 @@ class Suppression:
     ) -> list[int]:
         """Hide what these equations need, at least cost, and a row of each of `cuts`;
         returns the rows it hid."""
-        constraints = self._constraints(ks, raters, n)
-        constraints += [({i: 1 for i in cut}, 1) for cut in cuts]
-        if not constraints:
+        arrays = ConstraintArrays.join(
+            [
+                self._constraint_arrays(ks, raters, n),
+                ConstraintArrays.of([({i: 1 for i in cut}, 1) for cut in cuts]),
+            ]
+        )
+        if not len(arrays.lower):
             return []
-        variables = sorted({i for coefficients, _lb in constraints for i in coefficients})
-        before = [i for i in variables if hidden[i]]
-        column = {i: j for j, i in enumerate(variables)}
-        data, row_index, col_index, lower = [], [], [], []
-        for r, (coefficients, lb) in enumerate(constraints):
-            data.extend(coefficients.values())  # a zero coefficient is stored, harmless
-            col_index.extend(map(column.__getitem__, coefficients))
-            row_index.extend([r] * len(coefficients))
-            lower.append(lb)
+        # The rows in these constraints, in order, and each entry's column among them.
+        variables, columns = np.unique(arrays.rows, return_inverse=True)
         matrix = coo_array(
-            (data, (row_index, col_index)), shape=(len(constraints), len(variables))
+            (arrays.data, (arrays.constraint, columns)),
+            shape=(len(arrays.lower), len(variables)),
         ).tocsr()
-        weights = np.array([self._weight(i, raters) for i in variables], dtype=float)
-        fixed = np.array([1.0 if hidden[i] else 0.0 for i in variables])
+        listed = variables.tolist()
+        was_hidden = np.array([hidden[i] for i in listed], dtype=bool)
         result = milp(
-            weights,
-            constraints=LinearConstraint(matrix, np.array(lower, dtype=float), np.inf),
+            self._weights(raters)[variables],
+            constraints=LinearConstraint(matrix, arrays.lower, np.inf),
             integrality=np.ones(len(variables)),
-            bounds=Bounds(fixed, np.ones(len(variables))),
+            bounds=Bounds(was_hidden.astype(float), np.ones(len(variables))),
             options={"time_limit": SOLVE_SECONDS, "presolve": True},
         )
-        chosen: list[int] = []
-        if result.x is not None and result.status in (0, 1):
-            chosen = [i for i, value in zip(variables, result.x, strict=True) if value > 0.5]
-        if chosen and _satisfied(matrix, np.array(lower, dtype=float), result.x > 0.5):
-            for i in chosen:
+        if (
+            result.x is not None
+            and result.status in (0, 1)
+            and _satisfied(matrix, arrays.lower, result.x > 0.5)
+        ):
+            newly = variables[(result.x > 0.5) & ~was_hidden].tolist()
+            for i in newly:
                 hidden[i] = True
-        else:
-            _greedy_repair(constraints, hidden, weights_of=lambda i: self._weight(i, raters))
-        was_hidden = set(before)
-        return [i for i in variables if hidden[i] and i not in was_hidden]
+            return newly
+        constraints = self._constraints(ks, raters, n)
+        constraints += [({i: 1 for i in cut}, 1) for cut in cuts]
+        _greedy_repair(constraints, hidden, weights_of=lambda i: self._weight(i, raters))
+        return [i for i, was in zip(listed, was_hidden, strict=True) if hidden[i] and not was]
+
+    def _weights(self, raters: list[int]) -> np.ndarray:
+        """`_weight` of every row, once per settle."""
+        if self._row_weights is None:
+            self._row_weights = np.array(
+                [self._weight(i, raters) for i in range(len(self.rows))], dtype=float
+            )
+        return self._row_weights
+
+
+class ConstraintArrays(NamedTuple):
+    """Constraints (sum of coefficient × hidden row >= lower) as a sparse matrix's entries:
+    per entry its constraint, row and coefficient; per constraint its lower bound."""
+
+    constraint: np.ndarray
+    rows: np.ndarray
+    data: np.ndarray
+    lower: np.ndarray
+
+    @classmethod
+    def of(cls, constraints: list[tuple[dict, float]]) -> ConstraintArrays:
+        sizes = [len(coefficients) for coefficients, _lb in constraints]
+        return cls(
+            np.repeat(np.arange(len(constraints)), sizes),
+            np.fromiter((i for c, _lb in constraints for i in c), dtype=np.int64),
+            np.fromiter((a for c, _lb in constraints for a in c.values()), dtype=float),
+            np.array([lb for _c, lb in constraints], dtype=float),
+        )
+
+    @classmethod
+    def join(cls, parts: list[ConstraintArrays]) -> ConstraintArrays:
+        """The constraints of every part, numbered one after another."""
+        if not parts:
+            return cls.of([])
+        offsets = np.cumsum([0] + [len(part.lower) for part in parts[:-1]])
+        return cls(
+            np.concatenate(
+                [part.constraint + offset for part, offset in zip(parts, offsets, strict=True)]
+            ),
+            np.concatenate([part.rows for part in parts]),
+            np.concatenate([part.data for part in parts]),
+            np.concatenate([part.lower for part in parts]),
+        )
 
 
 def _satisfied(matrix, lower: np.ndarray, hidden: np.ndarray) -> bool:
