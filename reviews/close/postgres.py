@@ -2,9 +2,9 @@
 
 The passes over the scores use parallel workers; once the finest rows are in, a thread runs the
 other statements (the other levels, the subtree rows, the people's pass, then response rates,
-comments and the close's summary) on the same connection while this one reads the rows, then
-the suppression flags them (`reviews.close.suppression`) and they reach the rollup table once,
-as the cycle's own partition, swapped in whole.
+comments and the close's summary) on the same connection while this one reads the rows and
+the suppression flags them (`reviews.close.suppression`); they reach the rollup table once, as
+the cycle's own partition, swapped in whole.
 """
 
 from __future__ import annotations
@@ -242,11 +242,11 @@ def partition_rows(
     """Figures computed in WORK_TABLE, flagged, swapped in as the cycle's partition.
 
     Once the finest rows are in, a thread runs every other statement on the connection
-    while this one computes the flags, each part of the rows as soon as it is read: the
-    finest rows while the other department-alone rows are computed, those while the subtree
-    rows are, all of them while the people's are, the people's while the statements that do
-    not need the flags (`beside`, then `side`) run. `person_inserts(cursor)` gives the
-    people's statements. Returns (rows, suppressed rows)."""
+    while this one reads each part of the rows as soon as it is there (the finest rows while
+    the other department-alone rows are computed, those while the subtree rows are, all of
+    them while the people's are), then settles the flags while the statements that do not
+    need them (`beside`, then `side`) run. `person_inserts(cursor)` gives the people's
+    statements. Returns (rows, suppressed rows)."""
 
     def read(where: str) -> str:
         # Sorted by department only (integers: cheap on the connection, which is the busier
@@ -289,8 +289,7 @@ def partition_rows(
                 for insert in person_inserts(raw_cursor):
                     _run(raw_cursor, insert)
                 people.run()
-                # Last, while Python flags the people's rows: before the people's pass, these
-                # left Python's last step alone at the end (make bench: half a second).
+                # Last, while Python settles the flags: they do not need them.
                 for insert in beside:
                     _run(raw_cursor, insert)
                 if side is not None:
@@ -302,15 +301,19 @@ def partition_rows(
         suppression = Suppression(min_raters, children, distribution_min_raters)
         ids: list[int] = []
         with _beside(work):
+            read_whole = True
             for reading in (finest, alone, subtrees, people):
                 rows = reading.rows()
                 if rows is None:
-                    break  # the thread failed: _beside raises why
+                    read_whole = False  # the thread failed: _beside raises why
+                    break
                 suppression.add(rows)
             del rows
-        # The same order on both databases (`suppression_flags` sorts the same way).
-        suppression.rows.sort(key=order_key)
-        hidden = suppression.settle()
+            if read_whole:
+                # Settled while the thread runs the statements that do not need the flags.
+                # The same order on both databases (`suppression_flags` sorts the same way).
+                suppression.rows.sort(key=order_key)
+                hidden = suppression.settle()
         ids = [row[0] for row in suppression.rows]
         last_work_id = max(ids, default=0)
         # One character per work id, "1" where the row is suppressed (and, apart, where it
