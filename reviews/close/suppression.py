@@ -98,6 +98,10 @@ SOLVE_SECONDS = 10.0
 BATCH_EQUATIONS = 5000
 # Times the pattern is chosen again with the chains' cuts before they are only added to it.
 AUDIT_ROUNDS = 10
+# Equations reaching the solver up to which every component is chosen again whole from its
+# primary suppression as it grows (`Suppression._settle_pairwise`); above, only those a chain
+# runs through.
+CHOSEN_AGAIN_EQUATIONS = 5000
 # Small hidden figures up to which each chain is audited by its own linear program; above,
 # by expanding hidden totals (`Suppression._audit_expansions`).
 AUDIT_PROGRAMS = 2000
@@ -408,11 +412,20 @@ class Suppression:
             return hidden_members < len(members) and (0 < eq.rest < n or hidden_members > 0)
 
         fresh = {k for k in range(len(equations)) if asks(k)}
-        active: set[int] = set()
+        active = ActiveEquations(equations)
         primary = list(hidden)
         cuts: list[list[int]] = []
+        # First each component on top of what it chose before it grew: quick, and it finds the
+        # equations the hidden rows pull in. Then, up to CHOSEN_AGAIN_EQUATIONS of them, every
+        # component is chosen again whole from its primary suppression, and again as it grows,
+        # for the least pattern; above, only those a chain runs through (`_settle_pairwise`).
+        self._settle_pairwise(fresh, active, touching, asks, raters, hidden, n)
+        again = len(active.keys) <= CHOSEN_AGAIN_EQUATIONS
+        fresh = set(active.keys) if again else set()
         for _round in range(AUDIT_ROUNDS):
-            self._settle_pairwise(fresh, active, touching, asks, raters, hidden, n, primary, cuts)
+            self._settle_pairwise(
+                fresh, active, touching, asks, raters, hidden, n, primary, cuts, grown=again
+            )
             # The pairwise rules take one equation at a time; chains of them are audited.
             found = self._audit_chains(hidden, raters, n)
             if not found:
@@ -433,26 +446,27 @@ class Suppression:
             self._settle_pairwise(fresh, active, touching, asks, raters, hidden, n)
 
     def _settle_pairwise(
-        self, fresh, active, touching, asks, raters, hidden, n, primary=None, cuts=()
+        self, fresh, active, touching, asks, raters, hidden, n, primary=None, cuts=(), grown=True
     ) -> None:
         """Solve the components holding the fresh equations until no hidden row is left out
         of one.
 
-        With `primary`, each component is chosen again from its primary suppression (with
-        the cuts that touch it), not on top of what a smaller component chose before the
-        rows it hid pulled more equations in: that choice is weighed together with what it
-        pulls in. Once nothing is pulled in, the equations left out ask nothing, so the
-        pattern is the least for all of them (the incremental choice hid twice as many
-        figures of the demo's third cycle)."""
+        With `primary`, each component is chosen again from its primary suppression (with the
+        cuts that touch it), not on top of what it chose before, which never weighed the
+        equations its hidden rows then pulled in. While `grown`, so is each component that
+        grows; once nothing is pulled in, the equations left out ask nothing, so the pattern is
+        the least for all of them (on top hid 43 figures of N raters or more in the demo's
+        third cycle, chosen again 24). Otherwise growth is solved on top.
+        """
         equations = self.equations
         while fresh:
-            active |= fresh
+            active.add(fresh)
             newly: list[int] = []
             # Components solved together, a batch per call: each call costs milliseconds
             # besides the solve, and thousands of components are a few rows each.
             batch: list[int] = []
             held: dict[tuple, list[int]] = {}
-            for component in self._components(active, fresh):
+            for component in active.holding(fresh):
                 if primary is not None:
                     rows = {i for k in component for i in (equations[k].total, *equations[k].parts)}
                     for i in rows:
@@ -465,6 +479,8 @@ class Suppression:
             if batch:
                 newly += self._solve(batch, raters, hidden, n, cuts=list(held.values()))
             fresh = {k for row in newly for k in touching[row] if k not in active and asks(k)}
+            if not grown:
+                primary = None
 
     def _audit_chains(self, hidden: list[bool], raters: list[int], n: int) -> list[list[int]]:
         """Where a chain of equations gives a small hidden figure away, the shown figures one of
@@ -646,29 +662,6 @@ class Suppression:
                 used[p] -= y
         return sorted(i for i, c in used.items() if not hidden[i] and abs(c) > 1e-9)
 
-    def _components(self, active: set[int], fresh: set[int]) -> list[list[int]]:
-        """The active equations tied by shared rows into groups, those holding a fresh one."""
-        parent: dict[int, int] = {}
-
-        def find(i: int) -> int:
-            parent.setdefault(i, i)
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
-        for k in sorted(active):
-            eq = self.equations[k]
-            root = find(eq.total)
-            for p in eq.parts:
-                other = find(p)
-                if other != root:
-                    parent[other] = root
-        groups: dict[int, list[int]] = defaultdict(list)
-        for k in sorted(active):
-            groups[find(self.equations[k].total)].append(k)
-        return [ks for ks in groups.values() if any(k in fresh for k in ks)]
-
     def _constraints(self, ks: list[int], raters: list[int], n: int) -> list[tuple[dict, float]]:
         """Each constraint as ({row: coefficient}, lower bound): sum >= lower bound, for groups
         of `n` (N for figures, D for distributions)."""
@@ -808,6 +801,52 @@ class ConstraintArrays(NamedTuple):
             np.concatenate([part.data for part in parts]),
             np.concatenate([part.lower for part in parts]),
         )
+
+
+class ActiveEquations:
+    """The equations that reach the solver, tied by shared rows into components. Equations only
+    join (`Suppression._settle_flags`), so the components are kept as they do, not found again
+    over every active equation at each step."""
+
+    def __init__(self, equations: list[Equation]):
+        self.equations = equations
+        self.keys: set[int] = set()
+        self._parent: dict[int, int] = {}
+        self._members: dict[int, list[int]] = {}  # a component's root row: its equations
+
+    def __contains__(self, k: int) -> bool:
+        return k in self.keys
+
+    def _find(self, row: int) -> int:
+        parent = self._parent
+        parent.setdefault(row, row)
+        while parent[row] != row:
+            parent[row] = parent[parent[row]]
+            row = parent[row]
+        return row
+
+    def add(self, ks: set[int]) -> None:
+        members = self._members
+        for k in ks - self.keys:
+            self.keys.add(k)
+            eq = self.equations[k]
+            root = self._find(eq.total)
+            for p in eq.parts:
+                other = self._find(p)
+                if other == root:
+                    continue
+                if len(members.get(root, ())) < len(members.get(other, ())):
+                    root, other = other, root
+                self._parent[other] = root
+                moved = members.pop(other, None)
+                if moved:
+                    members.setdefault(root, []).extend(moved)
+            members.setdefault(root, []).append(k)
+
+    def holding(self, fresh: set[int]) -> list[list[int]]:
+        """The components holding a fresh equation, each in order, by their first equation."""
+        roots = {self._find(self.equations[k].total) for k in fresh}
+        return sorted((sorted(self._members[root]) for root in roots), key=lambda ks: ks[0])
 
 
 def _satisfied(matrix, lower: np.ndarray, hidden: np.ndarray) -> bool:
