@@ -4,7 +4,8 @@ The passes over the scores use parallel workers; once the finest rows are in, a 
 other statements (the other levels, the subtree rows, the people's pass, then response rates,
 comments and the close's summary) on the same connection while this one reads the rows and
 the suppression flags them (`reviews.close.suppression`); they reach the rollup table once, as
-the cycle's own partition, swapped in whole.
+the cycle's own partition, written and indexed by a thread as soon as the figures' flags are
+final (while the distributions' are settled), then swapped in whole.
 """
 
 from __future__ import annotations
@@ -117,33 +118,46 @@ def _create_work_table(cursor, first: Insert) -> None:
     )
 
 
-@contextmanager
-def _beside(work: Callable[[object], None]):
-    """Run `work(cursor)` in this transaction while the block computes in Python.
+class _WorkOnConnection:
+    """`work(cursor)` run in this transaction by a thread while this one computes in Python.
 
     Suppression is seconds of pure Python on one core while PostgreSQL waits; the database
-    connection (psycopg2's, thread-safe, used by nobody else meanwhile) can work on the
-    other. A failure in the work is raised here after the block.
+    connection (psycopg2's, thread-safe) can work on the other. `join` raises a failure of
+    the work as Django's own cursors raise it.
     """
-    raw = connection.connection
-    errors: list[BaseException] = []
 
-    def run() -> None:
-        try:
-            with raw.cursor() as cursor:
-                work(cursor)
-        except BaseException as exc:  # re-raised in the calling thread
-            errors.append(exc)
+    def __init__(self, work: Callable[[object], None], name: str):
+        raw = connection.connection
+        self.errors: list[BaseException] = []
 
-    worker = threading.Thread(target=run, name="icr-rollups-beside", daemon=True)
-    worker.start()
+        def run() -> None:
+            try:
+                with raw.cursor() as cursor:
+                    work(cursor)
+            except BaseException as exc:  # re-raised in the calling thread
+                self.errors.append(exc)
+
+        self.thread = threading.Thread(target=run, name=name, daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.errors:
+            with connection.wrap_database_errors:
+                raise self.errors[0]
+
+
+@contextmanager
+def _work_on_connection(work: Callable[[object], None]):
+    """Run `work(cursor)` in this transaction while the block computes in Python
+    (`_WorkOnConnection`);
+    a failure in the work is raised here after the block."""
+    worker = _WorkOnConnection(work, "icr-rollups-statements")
     try:
         yield
     finally:
-        worker.join()
-    if errors:
-        with connection.wrap_database_errors:  # as Django's own cursors raise them
-            raise errors[0]
+        worker.thread.join()
+    worker.join()
 
 
 def new_partition(cursor, cycle_id: int) -> tuple[str, str]:
@@ -154,7 +168,10 @@ def new_partition(cursor, cycle_id: int) -> tuple[str, str]:
     rollup = tables()["rollup"]
     partition = f"{PARTITION_PREFIX}{int(cycle_id)}_{secrets.token_hex(3)}"
     cursor.execute(
-        f"CREATE TABLE {partition} (LIKE {rollup} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        f"CREATE TABLE {partition} (LIKE {rollup} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
+        # Room on each page for its rows' distribution flags, set after they are written
+        # (`partition_rows`): the new row versions stay on the page (and out of the indexes).
+        "WITH (fillfactor = 85)"
     )
     cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Rollup._meta.db_table])
     return partition, cursor.fetchone()[0]
@@ -222,12 +239,66 @@ class _ReadBeside:
             self.done.set()
 
     def rows(self) -> list[tuple] | None:
-        """The rows, or None if the thread failed (`_beside` raises why after the block)."""
+        """The rows, or None if the thread failed (raised after the block)."""
         self.done.wait()
         try:
             return self.cursor.fetchall() if self.ok else None
         finally:
             self.cursor.close()
+
+
+def _write_partition(cursor, cycle_id: int, last_work_id: int, flags: str, only_type: str) -> dict:
+    """The work table's rows into a new partition with their figures' flags (`flags`,
+    `only_type`: one character per work id), no distribution printed yet, then indexed as
+    the rollup table is, so attaching it builds nothing."""
+    partition, sequence = new_partition(cursor, cycle_id)
+    first_id = reserve_ids(cursor, sequence, last_work_id)
+    # A department's rows written together: its page reads them from a few heap pages
+    # instead of one page each (the department page's reads took half the time; the
+    # sort adds about 0.3 s to a close of half a million rows, make bench).
+    columns = ROLLUP_COLUMNS.replace(", only_type, suppressed", "")
+    selected = ", ".join(f"w.{c.strip()}" for c in columns.split(","))
+    # The sort of every column of half a million rows takes about 110 MB: in memory it
+    # is a quarter of the INSERT faster than spilled to disk (make bench).
+    cursor.execute("SET LOCAL work_mem = '256MB'")
+    cursor.execute(
+        f"""
+        INSERT INTO {partition} (id, {ROLLUP_COLUMNS})
+        SELECT %s + w.id, {selected}, get_bit(%s::varbit, w.position) = 1,
+               get_bit(%s::varbit, w.position) = 1
+        FROM (SELECT *, CAST(id AS INTEGER) - 1 AS position FROM {WORK_TABLE}) w
+        ORDER BY w.department_id
+        """,  # noqa: S608
+        [first_id - 1, only_type, flags],
+    )
+    figures = cursor.rowcount
+    index_like_rollups(cursor, partition)
+    return {"partition": partition, "first_id": first_id, "figures": figures}
+
+
+def index_like_rollups(cursor, partition: str) -> None:
+    """Give a table to be attached as a partition the rollup table's constraints and indexes,
+    which `attach_partition` then takes as they are instead of building its own."""
+    rollup = Rollup._meta.db_table
+    cursor.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY conname",
+        [rollup],
+    )
+    for number, (definition,) in enumerate(cursor.fetchall()):
+        cursor.execute(f"ALTER TABLE {partition} ADD CONSTRAINT {partition}_k{number} {definition}")
+    cursor.execute(
+        "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = %s::regclass "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+        "WHERE c.conrelid = i.indrelid AND c.conindid = i.indexrelid) ORDER BY 1",
+        [rollup],
+    )
+    for number, (definition,) in enumerate(cursor.fetchall()):
+        # "CREATE [UNIQUE] INDEX name ON ONLY table USING …": the same on the partition.
+        head, _on_only, rest = definition.partition(" ON ONLY ")
+        unique = "UNIQUE " if head.startswith("CREATE UNIQUE ") else ""
+        _table, _space, using = rest.partition(" ")
+        cursor.execute(f"CREATE {unique}INDEX {partition}_i{number} ON {partition} {using}")
 
 
 def partition_rows(
@@ -245,8 +316,10 @@ def partition_rows(
     while this one reads each part of the rows as soon as it is there (the finest rows while
     the other department-alone rows are computed, those while the subtree rows are, all of
     them while the people's are), then settles the flags while the statements that do not
-    need them (`beside`, then `side`) run. `person_inserts(cursor)` gives the people's
-    statements. Returns (rows, suppressed rows)."""
+    need them (`beside`, then `side`) run. Once the figures' flags are final, another thread
+    writes and indexes the partition (`_write_partition`) while the distributions' flags are
+    settled; those are set last, on rows the partition's free space keeps on their page.
+    `person_inserts(cursor)` gives the people's statements. Returns (rows, suppressed rows)."""
 
     def read(where: str) -> str:
         # Sorted by department only (integers: cheap on the connection, which is the busier
@@ -296,16 +369,42 @@ def partition_rows(
                     side.run(raw_cursor)
             finally:
                 for reading in (alone, subtrees, people):
-                    reading.done.set()  # also on failure, which _beside raises
+                    reading.done.set()  # also on failure, raised after the block
 
         suppression = Suppression(min_raters, children, distribution_min_raters)
-        ids: list[int] = []
-        with _beside(work):
+        written: dict = {}
+        writing: list[_WorkOnConnection] = []
+
+        def figures_settled(hidden: list[bool]) -> None:
+            # The figures' flags are final: the partition is written and indexed by a thread
+            # while the distributions are settled, and their flags set after.
+            ids = [row[0] for row in suppression.rows]
+            last_work_id = max(ids, default=0)
+            # One character per work id, "1" where the row is suppressed (and, apart, where
+            # it is its type's only row): PostgreSQL reads a row's flag by position, where a
+            # list of ids had to be parsed and hashed first.
+            flags = bytearray(b"0") * last_work_id
+            for work_id in compress(ids, hidden):
+                flags[work_id - 1] = ord("1")
+            only_type = bytearray(b"0") * last_work_id
+            for position in suppression.only_type:
+                only_type[ids[position] - 1] = ord("1")
+
+            def write(raw_cursor) -> None:
+                written.update(
+                    _write_partition(
+                        raw_cursor, cycle.pk, last_work_id, flags.decode(), only_type.decode()
+                    )
+                )
+
+            writing.append(_WorkOnConnection(write, "icr-rollups-partition"))
+
+        with _work_on_connection(work):
             read_whole = True
             for reading in (finest, alone, subtrees, people):
                 rows = reading.rows()
                 if rows is None:
-                    read_whole = False  # the thread failed: _beside raises why
+                    read_whole = False  # the thread failed: raised after the block
                     break
                 suppression.add(rows)
             del rows
@@ -313,48 +412,31 @@ def partition_rows(
                 # Settled while the thread runs the statements that do not need the flags.
                 # The same order on both databases (`suppression_flags` sorts the same way).
                 suppression.rows.sort(key=order_key)
-                hidden = suppression.settle()
-        ids = [row[0] for row in suppression.rows]
-        last_work_id = max(ids, default=0)
-        # One character per work id, "1" where the row is suppressed (and, apart, where it
-        # is its type's only row): PostgreSQL reads a row's flag by position, where a list
-        # of ids had to be parsed and hashed first.
-        flags = bytearray(b"0") * last_work_id
-        for work_id in compress(ids, hidden):
-            flags[work_id - 1] = ord("1")
-        only_type = bytearray(b"0") * last_work_id
-        for position in suppression.only_type:
-            only_type[ids[position] - 1] = ord("1")
-        printed = bytearray(b"0") * last_work_id
-        for work_id in compress(ids, suppression.distribution_hidden):
-            printed[work_id - 1] = ord("1")
+                try:
+                    hidden = suppression.settle(figures_settled)
+                finally:
+                    for thread in writing:
+                        thread.join()
+        partition, first_id = written["partition"], written["first_id"]
+        printed = [
+            first_id - 1 + row[0]
+            for row, unprinted in zip(
+                suppression.rows, suppression.distribution_hidden, strict=True
+            )
+            if not unprinted
+        ]
         suppressed = hidden.count(True)
-        leftovers = [ids, hidden, suppression]
-        del ids, hidden, suppression
-        partition, sequence = new_partition(cursor, cycle.pk)
-        first_id = reserve_ids(cursor, sequence, last_work_id)
-        # A department's rows written together: its page reads them from a few heap pages
-        # instead of one page each (the department page's reads took half the time; the
-        # sort adds about 0.3 s to a close of half a million rows, make bench).
-        columns = ROLLUP_COLUMNS.replace(", only_type, suppressed", "")
-        selected = ", ".join(f"w.{c.strip()}" for c in columns.split(","))
-        # The sort of every column of half a million rows takes about 110 MB: in memory it
-        # is a quarter of the INSERT faster than spilled to disk (make bench).
-        cursor.execute("SET LOCAL work_mem = '256MB'")
+        # Freed by a thread while the statements below run.
+        leftovers = [hidden, suppression]
+        hidden = suppression = None
         freeing = threading.Thread(target=leftovers.clear, name="icr-rollups-free", daemon=True)
         freeing.start()
         cursor.execute(
-            f"""
-            INSERT INTO {partition} (id, {ROLLUP_COLUMNS}, distribution_shown)
-            SELECT %s + w.id, {selected}, get_bit(%s::varbit, w.position) = 1,
-                   get_bit(%s::varbit, w.position) = 1, get_bit(%s::varbit, w.position) = 0
-            FROM (SELECT *, CAST(id AS INTEGER) - 1 AS position FROM {WORK_TABLE}) w
-            ORDER BY w.department_id
-            """,  # noqa: S608
-            [first_id - 1, only_type.decode(), flags.decode(), printed.decode()],
+            f"UPDATE {partition} SET distribution_shown = TRUE WHERE id = ANY(%s)",  # noqa: S608
+            [printed],
         )
-        figures = cursor.rowcount
         freeing.join()
         cursor.execute(f"DROP TABLE {WORK_TABLE}, {CLOSURE_TABLE}, {COUNTED_TABLE}, {TREE_TABLE}")
         attach_partition(cursor, cycle.pk, partition)
+        figures = written["figures"]
     return figures, suppressed

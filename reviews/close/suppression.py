@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -321,8 +322,11 @@ class Suppression:
 
     # -- solving --------------------------------------------------------------------------
 
-    def settle(self) -> list[bool]:
+    def settle(self, figures_settled: Callable[[list[bool]], None] | None = None) -> list[bool]:
         """The hidden flag of every row added, in the order added.
+
+        `figures_settled(hidden)`, if given, is called once the figures' flags (and
+        `only_type`) are final, before the distributions are settled.
 
         The cyclic garbage collector is paused meanwhile: settling allocates millions of
         small objects (constraints, tuples) and builds no cycles, and the collections it set
@@ -330,12 +334,12 @@ class Suppression:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._settle()
+            return self._settle(figures_settled)
         finally:
             if collecting:
                 gc.enable()
 
-    def _settle(self) -> list[bool]:
+    def _settle(self, figures_settled) -> list[bool]:
         rows, n = self.rows, self.min_raters
         only_type = self._find_only_type()
         single_type = self._find_single_type_people()
@@ -368,6 +372,8 @@ class Suppression:
         self.protecting = [
             i for i, (h, p) in enumerate(zip(hidden, primary, strict=True)) if h and not p
         ]
+        if figures_settled is not None:
+            figures_settled(hidden)
         self.distribution_hidden = self._settle_distributions(hidden, single_type)
         return hidden
 
