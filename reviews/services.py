@@ -14,10 +14,10 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import ModuleType
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -505,23 +505,25 @@ def queue_notifications(
     return created
 
 
-def _queue_tasks(queue: Callable[[ModuleType], object], *, after_commit: bool = True) -> None:
-    """Send Celery messages, `queue(tasks)`, once the transaction commits (at once outside
-    one): the one place where services reach the tasks, which call services. The sweep's
-    re-sends go at once (`after_commit=False`): they repair what a lost message left."""
-    from . import tasks
+def _queue_tasks(messages: list[tuple[str, tuple]], *, after_commit: bool = True) -> None:
+    """Send Celery messages, each (a task of `reviews.tasks` by name, its arguments), once the
+    transaction commits (at once outside one). The tasks call services, so services find them
+    by name in the Celery app's registry and import no task module. The sweep's re-sends go
+    at once (`after_commit=False`): they repair what a lost message left."""
+
+    def send() -> None:
+        registry = current_app.tasks
+        for name, args in messages:
+            registry[f"reviews.tasks.{name}"].delay(*args)
 
     if after_commit:
-        transaction.on_commit(lambda: queue(tasks), robust=True)
+        transaction.on_commit(send, robust=True)
     else:
-        queue(tasks)
+        send()
 
 
 def _dispatch(cycle_id: int, kind: str, offset: int, *, after_commit: bool = True) -> None:
-    _queue_tasks(
-        lambda tasks: tasks.dispatch_notifications.delay(cycle_id, kind, offset),
-        after_commit=after_commit,
-    )
+    _queue_tasks([("dispatch_notifications", (cycle_id, kind, offset))], after_commit=after_commit)
 
 
 # --- Opening and closing --------------------------------------------------------------------
@@ -820,7 +822,7 @@ def close_cycle(cycle: Cycle, *, actor=None, now: dt.datetime | None = None) -> 
         if summary.total and cycle.kind == CycleKind.SURVEY:
             _dispatch(cycle.pk, NotificationKind.CLOSED, 0)
         cycle_id = cycle.pk
-        _queue_tasks(lambda tasks: tasks.cycle_closed_followup.delay(cycle_id))
+        _queue_tasks([("cycle_closed_followup", (cycle_id,))])
     return summary
 
 
@@ -1476,12 +1478,13 @@ def resend_stalled_notifications(*, now: dt.datetime | None = None) -> int:
             return 0
         NotificationLog.objects.filter(id__in=ids).update(status=NotificationStatus.PENDING)
 
-        def queue(tasks) -> None:
-            size = max(settings.ICR_NOTIFICATION_BATCH, 1)
-            for start in range(0, len(ids), size):
-                tasks.send_notification_batch.delay(ids[start : start + size])
-
-        _queue_tasks(queue)
+        size = max(settings.ICR_NOTIFICATION_BATCH, 1)
+        _queue_tasks(
+            [
+                ("send_notification_batch", (ids[start : start + size],))
+                for start in range(0, len(ids), size)
+            ]
+        )
     return len(ids)
 
 
