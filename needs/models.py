@@ -33,7 +33,7 @@ from relations.models import (
     Employee,
     RankKind,
     RelationPair,
-    one_end,
+    relationship_end_constraints,
 )
 
 
@@ -289,17 +289,7 @@ class RelationshipProposal(models.Model):
         verbose_name_plural = _("proposed relationships")
         ordering = ["status", "-created_at"]
         constraints = [
-            models.CheckConstraint(
-                condition=one_end("provider_"), name="needs_proposal_provider_one_end"
-            ),
-            models.CheckConstraint(
-                condition=one_end("customer_"), name="needs_proposal_customer_one_end"
-            ),
-            models.CheckConstraint(
-                condition=~Q(provider_department=F("customer_department"))
-                & ~Q(provider_employee=F("customer_employee")),
-                name="needs_proposal_not_self",
-            ),
+            *relationship_end_constraints("needs_proposal"),
             models.CheckConstraint(
                 condition=Q(type__in=[t.value for t in PROPOSABLE_TYPES]),
                 name="needs_proposal_type_proposable",

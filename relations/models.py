@@ -305,6 +305,24 @@ def one_end(prefix: str) -> Q:
     )
 
 
+def relationship_end_constraints(name_prefix: str) -> list[models.CheckConstraint]:
+    """A relationship's two ends (`provider_…`, `customer_…`), each a department or a person
+    (`one_end`), and never the same department or person at both."""
+    return [
+        models.CheckConstraint(
+            condition=one_end("provider_"), name=f"{name_prefix}_provider_one_end"
+        ),
+        models.CheckConstraint(
+            condition=one_end("customer_"), name=f"{name_prefix}_customer_one_end"
+        ),
+        models.CheckConstraint(
+            condition=~Q(provider_department=F("customer_department"))
+            & ~Q(provider_employee=F("customer_employee")),
+            name=f"{name_prefix}_not_self",
+        ),
+    ]
+
+
 class Workflow(models.Model):
     """A business workflow (流程) with ordered steps; consecutive steps give process edges."""
 
@@ -540,17 +558,7 @@ class Edge(models.Model):
             models.UniqueConstraint(
                 fields=["pair", "direction"], name="relations_edge_one_per_direction"
             ),
-            models.CheckConstraint(
-                condition=one_end("provider_"), name="relations_edge_provider_one_end"
-            ),
-            models.CheckConstraint(
-                condition=one_end("customer_"), name="relations_edge_customer_one_end"
-            ),
-            models.CheckConstraint(
-                condition=~Q(provider_department=F("customer_department"))
-                & ~Q(provider_employee=F("customer_employee")),
-                name="relations_edge_not_self",
-            ),
+            *relationship_end_constraints("relations_edge"),
             models.CheckConstraint(
                 condition=Q(type=EdgeType.RANK, direction=Direction.FORWARD, rank_kind="task")
                 | Q(type=EdgeType.RANK, direction=Direction.REVERSE, rank_kind="condition")
