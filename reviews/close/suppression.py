@@ -1,10 +1,10 @@
 """What a closed cycle publishes, and which published figures it hides. Pure Python.
 
 Rows are tuples of `ROW_FIELDS`: (id, scope, department, employee, kind, criterion, customer,
-raters), as the close reads them. The close computes more rows than it publishes: sums are
-built from finer rows, but every cross-table published is one more set of equations an
-attacker can solve together, and each one costs hidden figures. So only these shapes are
-published (pages and exports read nothing else):
+raters, score sum, number of scores), as the close reads them. The close computes more rows
+than it publishes: sums are built from finer rows, but every cross-table published is one
+more set of equations an attacker can solve together, and each one costs hidden figures. So
+only these shapes are published (pages and exports read nothing else):
 
 - a department alone and a department with its sub-departments: all types or one type over
   all criteria, and all types for one criterion;
@@ -64,7 +64,12 @@ alone), so after the pairwise rules hold, a linear program per small hidden figu
 known sum of hidden figures and leftovers that holds it with the fewest raters
 (`_audit_chains`). Under N + 1, one of the shown figures that sum is made of must be hidden
 too: the cut is added and the chain's part of the pattern is chosen again from its primary
-suppression, until no chain gives anything away. `tests/disclosure` runs an attacker (an
+suppression, until no chain gives anything away. Raters are not all: five raters whose
+scores add up to 7 all scored low, and each of them is known to within a point or two. So the
+same program also finds, through every equation (scores add up in all of them, also where
+raters overlap: a type's figure is the sum of its own criteria), the known sum holding the
+figure that lies closest to its floor (every score a 1) or ceiling (every score a 5); closer
+than `SCORE_ROOM` points, it is cut the same way. `tests/disclosure` runs an attacker (an
 integer program over everything a role sees, with the printed rounding and bounds) on the
 demo company and on random companies.
 
@@ -109,6 +114,10 @@ AUDIT_PROGRAMS = 2000
 # Equations one chain audit follows from a small hidden figure (breadth first): the chains
 # the attacker found run through two or three.
 CHAIN_EQUATIONS = 40
+# Points a known sum of scores holding a small hidden figure must lie above its floor (every
+# score a 1) and below its ceiling (every score a 5): with less, each of its raters is known
+# to within a point or two, and the printed rounding and distributions take the rest.
+SCORE_ROOM = 3
 
 ROW_FIELDS = (
     "id",
@@ -119,6 +128,8 @@ ROW_FIELDS = (
     "criterion_id",
     "customer_department_id",
     "raters",
+    "score_sum",
+    "scores",  # n1 + ... + n5: the number of scores in score_sum
 )
 
 
@@ -177,6 +188,9 @@ class Suppression:
         self._row_weights: np.ndarray | None = None
         # Per row, its anonymous raters: all but a superior's ratings of their reports.
         self.anonymous: list[int] = []
+        # Per row, the sum of its scores and their number (`_score_room_measures`).
+        self.score_sums: list[int] = []
+        self.score_counts: list[int] = []
 
     def add(self, rows: list[tuple]) -> None:
         self.rows.extend(rows)
@@ -187,7 +201,7 @@ class Suppression:
         """The rows that are their department's figure for a customer over all types: rank
         is left out of those, so where one other type is all there is, its row."""
         kinds: dict[tuple, list[int]] = defaultdict(list)
-        for i, (_id, scope, dept, _emp, kind, crit, cust, _r) in enumerate(self.rows):
+        for i, (_id, scope, dept, _emp, kind, crit, cust, _r, *_) in enumerate(self.rows):
             if scope == SELF and cust is not None and kind not in RANK_KINDS:
                 kinds[(dept, crit, cust)].append(i)
         only = set()
@@ -201,7 +215,7 @@ class Suppression:
         figure too. Returns {the type's row: the overall row}."""
         kinds: dict[tuple, list[int]] = defaultdict(list)
         overall: dict[tuple, int] = {}
-        for i, (_id, scope, dept, emp, kind, crit, _cust, _r) in enumerate(self.rows):
+        for i, (_id, scope, dept, emp, kind, crit, _cust, _r, *_) in enumerate(self.rows):
             if scope != PERSON or crit is not None or kind == RANK_TASK:
                 continue
             if kind == ALL_TYPES:
@@ -219,11 +233,11 @@ class Suppression:
         its department's (or subtree's) rank task row for the same criterion. A figure over
         all types holds them; per customer, rank is left out; a person's leave them out."""
         task: dict[tuple, int] = {}
-        for _id, scope, dept, emp, kind, crit, cust, r in self.rows:
+        for _id, scope, dept, emp, kind, crit, cust, r, *_ in self.rows:
             if kind == RANK_TASK and emp is None and cust is None and scope in (SELF, TREE):
                 task[(scope, dept, crit)] = r
         out = []
-        for _id, scope, dept, _emp, kind, crit, cust, r in self.rows:
+        for _id, scope, dept, _emp, kind, crit, cust, r, *_ in self.rows:
             if kind == RANK_TASK:
                 named = r
             elif kind == ALL_TYPES and cust is None and scope in (SELF, TREE):
@@ -236,7 +250,7 @@ class Suppression:
     def _build_equations(self, only_type: set[int], single_type: dict[int, int]) -> None:
         rows = self.rows
         index: dict[tuple, int] = {}
-        for i, (_id, scope, dept, emp, kind, crit, cust, _r) in enumerate(rows):
+        for i, (_id, scope, dept, emp, kind, crit, cust, _r, *_) in enumerate(rows):
             if not self.published[i]:
                 continue
             if i in only_type:
@@ -272,7 +286,7 @@ class Suppression:
         # Which types score which criterion: from the rows per type and criterion, computed
         # but never published.
         scored_by: dict[tuple, set[str]] = defaultdict(set)
-        for _id, scope, dept, emp, kind, crit, cust, _r in rows:
+        for _id, scope, dept, emp, kind, crit, cust, _r, *_ in rows:
             if kind != ALL_TYPES and crit is not None and cust is None:
                 scored_by[(scope, dept, emp, crit)].add(kind)
         own_criteria: dict[tuple, list[tuple]] = defaultdict(list)
@@ -289,7 +303,7 @@ class Suppression:
         # departments (`only_type`) + its other customers' share, never published.
         only_by_kind: dict[tuple, list[int]] = defaultdict(list)
         for i in sorted(only_type):
-            _id, scope, dept, _emp, kind, crit, _cust, _r = rows[i]
+            _id, scope, dept, _emp, kind, crit, _cust, _r, *_ = rows[i]
             if crit is None and self.published[i]:
                 only_by_kind[(dept, kind)].append(i)
         for (dept, kind), parts in only_by_kind.items():
@@ -315,7 +329,7 @@ class Suppression:
             if scope == PERSON and (kind != ALL_TYPES or crit is not None):
                 people[(dept, kind, crit)].append(i)
         for kind_row, overall in single_type.items():  # their overall is the type's figure
-            _id, _scope, dept, _emp, kind, _crit, _cust, _r = rows[kind_row]
+            _id, _scope, dept, _emp, kind, _crit, _cust, _r, *_ = rows[kind_row]
             people[(dept, kind, None)].append(overall)
         for (dept, kind, crit), parts in people.items():
             add(index.get((SELF, dept, None, kind, crit, None)), parts, disjoint=True)
@@ -346,9 +360,11 @@ class Suppression:
         self.only_type = sorted(only_type | set(single_type))
         self.published = [
             is_published(scope, kind, crit, cust, i in only_type or i in single_type)
-            for i, (_id, scope, _d, _e, kind, crit, cust, _r) in enumerate(rows)
+            for i, (_id, scope, _d, _e, kind, crit, cust, _r, *_) in enumerate(rows)
         ]
         self.anonymous = self._anonymous_raters()
+        self.score_sums = [row[8] for row in rows]
+        self.score_counts = [row[9] for row in rows]
         self.equations = []
         self._constraint_cache = {}
         self._row_weights = None
@@ -366,7 +382,7 @@ class Suppression:
             )
         ]
         primary = list(hidden)
-        self._settle_flags(hidden, self.anonymous, n)
+        self._settle_flags(hidden, self.anonymous, n, by_score=True)
         for kind_row, overall in single_type.items():
             hidden[kind_row] = primary[kind_row] = hidden[overall]  # the same figure
         self.protecting = [
@@ -394,7 +410,9 @@ class Suppression:
             unprinted[kind_row] = unprinted[overall]
         return unprinted
 
-    def _settle_flags(self, hidden: list[bool], raters: list[int], n: int) -> None:
+    def _settle_flags(
+        self, hidden: list[bool], raters: list[int], n: int, *, by_score: bool = False
+    ) -> None:
         """Solve the equations that can ask anything, then those that the rows hidden by that
         pull in, until no hidden row is in an equation left out.
 
@@ -433,7 +451,7 @@ class Suppression:
                 fresh, active, touching, asks, raters, hidden, n, primary, cuts, grown=again
             )
             # The pairwise rules take one equation at a time; chains of them are audited.
-            found = self._audit_chains(hidden, raters, n)
+            found = self._audit_chains(hidden, raters, n, by_score=by_score)
             if not found:
                 return
             cuts += found
@@ -441,7 +459,7 @@ class Suppression:
             fresh = {k for cut in found for i in cut for k in touching[i] if k in active}
         # Rounds run out (never seen): what is left is hidden on top of the pattern.
         while True:
-            found = self._audit_chains(hidden, raters, n)
+            found = self._audit_chains(hidden, raters, n, by_score=by_score)
             if not found:
                 return
             newly = []
@@ -488,7 +506,9 @@ class Suppression:
             if not grown:
                 primary = None
 
-    def _audit_chains(self, hidden: list[bool], raters: list[int], n: int) -> list[list[int]]:
+    def _audit_chains(
+        self, hidden: list[bool], raters: list[int], n: int, *, by_score: bool = False
+    ) -> list[list[int]]:
         """Where a chain of equations gives a small hidden figure away, the shown figures one of
         which must be hidden too (a cut).
 
@@ -502,25 +522,43 @@ class Suppression:
         sum, with non-negative weights, that holds the figure. Under
         N + 1 (the rater who knows their own answer still faces N others), one of the shown
         figures that the combination uses must be hidden, and the rules are solved again.
+
+        `by_score` (the figures, not the distributions): a known sum of enough raters still
+        gives each of them away when it lies near the bottom or the top of the scale (five
+        raters, one of them the small figure, whose scores add up to 7: nobody gave more than
+        a 3, and a printed distribution without 3s leaves 1 or 2). So the least room any known
+        sum holding the figure leaves above its floor (every score a 1) and below its ceiling
+        (every score a 5) is searched too, and under `SCORE_ROOM` points it is cut the same way.
         """
         equations = self.equations
-        # The equations that can chain: rater counts add up, and a hidden row links them.
-        linking: dict[int, list[int]] = defaultdict(list)
+        # The equations that can chain, linked by a hidden row: for raters, those whose rater
+        # counts add up; for scores, all (score sums add up in every one).
+        by_scores: dict[int, list[int]] = defaultdict(list)
         for k, eq in enumerate(equations):
-            if eq.disjoint:
+            if by_score or eq.disjoint:
                 for i in (eq.total, *eq.parts):
                     if hidden[i]:
-                        linking[i].append(k)
-        small = [h for h in sorted(linking) if 0 < raters[h] < n]
+                        by_scores[i].append(k)
+        small = [h for h in sorted(by_scores) if 0 < raters[h] < n]
         if len(small) > AUDIT_PROGRAMS:
             return self._audit_expansions(hidden, raters, n)
+        by_raters = {i: [k for k in ks if equations[k].disjoint] for i, ks in by_scores.items()}
         cuts: list[list[int]] = []
         cut_rows: set[int] = set()
         for h in small:
-            chain = self._chain_of(h, linking, hidden)
-            if len(chain) < 2:
-                continue  # one equation: the pairwise rules are exact
-            uses = self._chain_leak(h, chain, hidden, raters, n)
+            uses: list[int] = []
+            chain = self._chain_of(h, by_raters, hidden)
+            if len(chain) >= 2:  # one equation: the pairwise rules are exact
+                uses = self._chain_leak(h, chain, hidden, self._rater_measure(raters, n))
+            if not uses and by_score:
+                chain = self._chain_of(h, by_scores, hidden)
+                for measure in self._score_room_measures():
+                    # The least of a known sum holding the figure is at least the figure's
+                    # own room: where that is enough, no sum goes under.
+                    if measure.room(h) < SCORE_ROOM:
+                        uses = self._chain_leak(h, chain, hidden, measure)
+                        if uses:
+                            break
             if uses and cut_rows.isdisjoint(uses):
                 cuts.append(uses)
                 cut_rows.update(uses)
@@ -612,11 +650,44 @@ class Suppression:
             frontier = following
         return sorted(seen)
 
-    def _chain_leak(
-        self, h: int, ks: list[int], hidden: list[bool], raters: list[int], n: int
-    ) -> list[int]:
+    def _rater_measure(self, raters: list[int], n: int) -> ChainMeasure:
+        """The raters of a known sum: a figure of N or more counting as N, as in the pairwise
+        rules; under N + 1 the small figure in it is given away."""
+        equations = self.equations
+        return ChainMeasure(lambda i: min(raters[i], n), lambda k: min(equations[k].rest, n), n + 1)
+
+    def _score_room_measures(self) -> list[ChainMeasure]:
+        """The points a known sum lies above its floor, and below its ceiling: each row's
+        score sum less its number of scores, and five times that number less the sum. A
+        leftover's are its total's less its parts'."""
+        sums, counts, equations = self.score_sums, self.score_counts, self.equations
+
+        def rest_of(values: list[int]) -> Callable[[int], int]:
+            def rest(k: int) -> int:
+                eq = equations[k]
+                return values[eq.total] - sum(values[p] for p in eq.parts)
+
+            return rest
+
+        rest_sum, rest_count = rest_of(sums), rest_of(counts)
+        return [
+            ChainMeasure(
+                lambda i: sums[i] - counts[i],
+                lambda k: rest_sum(k) - rest_count(k),
+                SCORE_ROOM,
+            ),
+            ChainMeasure(
+                lambda i: 5 * counts[i] - sums[i],
+                lambda k: 5 * rest_count(k) - rest_sum(k),
+                SCORE_ROOM,
+            ),
+        ]
+
+    def _chain_leak(self, h: int, ks: list[int], hidden: list[bool], measure) -> list[int]:
         """The shown rows used by a combination of these equations that gives the small hidden
-        figure `h` away (`_audit_chains`): hiding one of them breaks it. Empty when none does."""
+        figure `h` away (`_audit_chains`): the known sum holding it whose `measure` is least,
+        when that is under the measure's limit. Hiding one of them breaks it. Empty when none
+        does."""
         equations = self.equations
         # Unknowns: the hidden rows, and each equation's leftover (never published).
         unknowns: dict = {}
@@ -633,10 +704,10 @@ class Suppression:
         m, u = len(ks), len(unknowns)
         weight = np.zeros(u)
         for (what, i), j in unknowns.items():
-            weight[j] = min(raters[i] if what == "row" else equations[i].rest, n)
+            weight[j] = measure.room(i) if what == "row" else measure.rest(i)
         # The combination sum_k y_k (total - parts - rest) of the equations over the unknowns,
         # x_j = sum_k y_k a_kj with x >= 0, is a known sum of hidden figures and leftovers.
-        # Variables: y (free), then x; x - A y = 0; x_h = 1; the fewest raters.
+        # Variables: y (free), then x; x - A y = 0; x_h = 1; the least measure.
         a = coo_array(
             (
                 [-c for _j, _k, c in entries],
@@ -655,7 +726,7 @@ class Suppression:
             bounds=np.column_stack([lower, upper]),
             method="highs",
         )
-        if result.status != 0 or result.fun >= n + 1 - 1e-6:
+        if result.status != 0 or result.fun >= measure.limit - 1e-6:
             return []
         used: dict[int, float] = defaultdict(float)
         for column, k in enumerate(ks):
@@ -719,7 +790,7 @@ class Suppression:
         return out
 
     def _weight(self, i: int, raters: list[int]) -> float:
-        _id, scope, _d, _e, kind, crit, cust, r = self.rows[i]
+        _id, scope, _d, _e, kind, crit, cust, r, *_ = self.rows[i]
         headline = scope in (SELF, TREE) and kind == ALL_TYPES and crit is None and cust is None
         return (FIGURE_WEIGHT + max(r, 1)) * (HEADLINE_WEIGHT if headline else 1)
 
@@ -772,6 +843,16 @@ class Suppression:
                 [self._weight(i, raters) for i in range(len(self.rows))], dtype=float
             )
         return self._row_weights
+
+
+class ChainMeasure(NamedTuple):
+    """What a known sum of hidden figures and leftovers is worth to the chain audit: each
+    hidden row's share (`room`), each equation's leftover's (`rest`), and the least a known
+    sum holding a small figure must reach."""
+
+    room: Callable[[int], float]
+    rest: Callable[[int], float]
+    limit: float
 
 
 class ConstraintArrays(NamedTuple):

@@ -265,7 +265,11 @@ def _random_company(rng: random.Random) -> Cycle:
 # subtree distribution with no 3 in it (`atk._pinned_alone`); 335, a nine-rater figure whose
 # raters the siblings' figures and the subtree's distribution confine to 4 or 5
 # (`atk._pinned_with_its_group`); 226 is a department whose one rater is a superior rating a
-# report, named: not a target. Seeds 0-399 were run so (docs/disclosure.md).
+# report, named: not a target. 400 pinned a one-rater rank condition group's two criteria
+# to 4 or 5 through a type's figure, which is the sum of its criteria (now audited with the
+# equations whose scores add up, not only their raters); 413 pinned a one-rater group to 1 or
+# 2 through a known sum of five raters that all scored low (now audited by score). Seeds
+# 0-559 were run so (docs/disclosure.md).
 @hypothesis_settings(
     max_examples=2,
     deadline=None,
@@ -284,6 +288,8 @@ def _random_company(rng: random.Random) -> Cycle:
 @example(seed=153)
 @example(seed=226)
 @example(seed=335)
+@example(seed=400)
+@example(seed=413)
 def test_no_hidden_figure_of_a_small_random_company_is_pinned(db, thresholds, seed):
     # Each example in a savepoint rolled back after it: examples do not see each other's rows.
     with transaction.atomic():

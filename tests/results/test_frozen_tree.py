@@ -16,6 +16,7 @@ from relations.models import Department
 from reviews import snapshot
 from reviews.close import compute_rollups
 from reviews.close import suppression as sp
+from reviews.close.compute import suppression_rows
 from reviews.models import CycleDepartment, ResponseRate, Rollup
 from tests.results.test_pages import exported_lines
 
@@ -195,7 +196,7 @@ def test_both_databases_roll_up_and_suppress_with_the_tree_of_the_close(corp, cy
     } == FROZEN_RATES
     # The flags are those of the suppression run on the tree of the close, which differ here
     # from those on today's tree.
-    rows = list(Rollup.objects.filter(cycle=cycle).values_list(*sp.ROW_FIELDS, "suppressed"))
+    rows = list(suppression_rows(Rollup.objects.filter(cycle=cycle), "suppressed"))
     stored = [row[-1] for row in rows]
     rows = [row[:-1] for row in rows]
     assert sp.suppression_flags(rows, N, snapshot.tree_children(cycle))[0] == stored

@@ -19,8 +19,9 @@ N = 3
 
 
 def rows_of(spec: list[tuple]) -> list[tuple]:
-    """(scope, dept, emp, kind, criterion, customer, raters) → rows with ids."""
-    return [(i + 1, *row) for i, row in enumerate(spec)]
+    """(scope, dept, emp, kind, criterion, customer, raters) → rows with ids, each rater
+    scoring a 3 (the middle of the scale: no known sum lies near its floor or ceiling)."""
+    return [(i + 1, *row, 3 * row[-1], row[-1]) for i, row in enumerate(spec)]
 
 
 def hidden_keys(spec: list[tuple], children=None) -> set[tuple]:
@@ -136,8 +137,45 @@ def test_a_chain_of_subtrees_cannot_give_two_small_departments_away(monkeypatch,
 def test_without_the_chain_audit_the_pairwise_rules_leave_the_chain(monkeypatch):
     # The planted fault: the audit switched off, the pattern passes every pairwise rule and
     # still leaves the two one-rater departments to subtraction.
-    monkeypatch.setattr(sp.Suppression, "_audit_chains", lambda self, hidden, raters, n: [])
+    monkeypatch.setattr(sp.Suppression, "_audit_chains", lambda self, hidden, raters, n, **kw: [])
     assert chain_exposed(hidden_keys(CHAIN, CHAIN_CHILDREN))
+
+
+# Random company 413, reduced: department 1 (one rater) with children 2 (seven raters) and 3
+# (four), on one criterion. Department 3 is hidden to cover 1, and the pairwise rules hold:
+# 1 + 3 is the subtree minus 2, five raters. But when those five are all near the bottom
+# (1 + 1 + 1 + 2 + 2 = 7) or the top of the scale, each of them is known to within a point or
+# two, and the subtree's printed distribution settled the rest: the one rater gave 1 or 2.
+def near_the_scale_s_edge(edge: str) -> tuple[list[tuple], set[tuple]]:
+    own, third = (2, 5) if edge == "bottom" else (4, 19)  # 1-2 points from the floor/ceiling
+    spec = [  # (row, score sum)
+        (T(1, 12, crit=7, scope="tree"), own + 21 + third),
+        (T(1, 1, crit=7), own),
+        (T(2, 7, crit=7), 21),
+        (T(3, 4, crit=7), third),
+    ]
+    rows = [(i + 1, *row, total, row[-1]) for i, (row, total) in enumerate(spec)]
+    hidden = sp.suppression_flags(rows, N, {1: [2, 3]}).hidden
+    return [row for row, _total in spec], {
+        row[:6] for (row, _total), h in zip(spec, hidden, strict=True) if h
+    }
+
+
+@pytest.mark.parametrize("edge", ["bottom", "top"])
+def test_a_known_sum_near_the_bottom_or_top_of_the_scale_is_no_cover(edge):
+    (subtree, own, second, _third), hidden = near_the_scale_s_edge(edge)
+    assert own[:6] in hidden and subtree[:6] not in hidden
+    # 1 is covered by 2 (1 + 2 spans the scale), not by 3 alone: 1 + 3 is not the subtree
+    # minus a shown figure.
+    assert second[:6] in hidden
+
+
+def test_without_the_score_audit_a_known_sum_near_the_floor_is_left(monkeypatch):
+    # The planted fault: counting raters alone, the five raters cover the one.
+    monkeypatch.setattr(sp, "SCORE_ROOM", 0)
+    (subtree, own, second, third), hidden = near_the_scale_s_edge("bottom")
+    assert own[:6] in hidden and third[:6] in hidden
+    assert not hidden & {subtree[:6], second[:6]}
 
 
 def test_a_matrix_row_cannot_reveal_a_small_customer():
