@@ -269,7 +269,8 @@ def _random_company(rng: random.Random) -> Cycle:
 # to 4 or 5 through a type's figure, which is the sum of its criteria (now audited with the
 # equations whose scores add up, not only their raters); 413 pinned a one-rater group to 1 or
 # 2 through a known sum of five raters that all scored low (now audited by score). Seeds
-# 0-559 were run so (docs/disclosure.md).
+# 0-559 were run so; 204, 234 and 242 are still pinned through printed distributions
+# (docs/disclosure.md, known pins).
 @hypothesis_settings(
     max_examples=2,
     deadline=None,
