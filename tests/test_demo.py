@@ -4,8 +4,10 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
+from django.db import transaction
 from django.db.models import Count
+from django.test import override_settings
 from django.utils import translation
 from django_celery_beat.models import PeriodicTask
 
@@ -31,10 +33,23 @@ def setup_demo(*args: str) -> str:
     return out.getvalue()
 
 
+@pytest.fixture(scope="module")
+def loaded_once(django_db_setup, django_db_blocker):
+    """The demo, loaded once for this module's tests (it takes seconds), in a transaction
+    rolled back after them. Each test runs in its own savepoint inside it (pytest-django's
+    `db`), so what one test changes, the next does not see. Tests that need an empty
+    database are in tests/test_demo_guard.py."""
+    fast = override_settings(
+        DEBUG=True, PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
+    )  # as tests/conftest.py hashes for each test
+    with django_db_blocker.unblock(), fast, transaction.atomic():
+        yield setup_demo()
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def loaded(db, settings):
-    settings.DEBUG = True
-    return setup_demo()
+def loaded(loaded_once, db):
+    return loaded_once
 
 
 def test_demo_has_sixty_people_in_ten_chinese_named_departments_with_heads(loaded):
@@ -139,35 +154,5 @@ def test_running_again_keeps_the_data(loaded):
     assert (Employee.objects.count(), Edge.objects.count()) == (employees, edges)
 
 
-def test_demo_is_not_loaded_over_an_existing_org_chart(company, settings):
-    settings.DEBUG = True
-
-    output = setup_demo()
-
-    assert "not loaded" in output
-    assert not Department.objects.filter(code=demo.ROOT_CODE).exists()
-    assert Employee.objects.count() == 4
-
-
 def test_setup_registers_the_nightly_graph_sync(loaded):
     assert PeriodicTask.objects.filter(task=SYNC_GRAPH_TASK, enabled=True).count() == 1
-
-
-def test_setup_demo_refuses_a_production_site(db, settings):
-    settings.DEBUG = False
-    settings.DEV = False
-
-    with pytest.raises(CommandError, match="production"):
-        setup_demo()
-
-    assert not Employee.objects.exists()
-    assert not get_user_model().objects.filter(username="hr").exists()
-
-
-def test_setup_demo_runs_in_production_only_when_forced(db, settings):
-    settings.DEBUG = False
-    settings.DEV = False
-
-    setup_demo("--force")
-
-    assert Employee.objects.count() == 60

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 
 from icr.db import analyze_tables
@@ -201,9 +201,7 @@ def refresh_open_cycles() -> int:
 
 def suppression_rows(rollups, *more_fields: str):
     """The rollups as the suppression reads them: tuples of `ROW_FIELDS` (then `more_fields`)."""
-    return rollups.annotate(scores=F("n1") + F("n2") + F("n3") + F("n4") + F("n5")).values_list(
-        *ROW_FIELDS, *more_fields
-    )
+    return rollups.values_list(*ROW_FIELDS, *more_fields)
 
 
 def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:

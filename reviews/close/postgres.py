@@ -41,10 +41,6 @@ from .suppression import ROW_FIELDS, Suppression, order_key
 
 STEP_TABLE = "icr_rollup_step"  # one parallel step at a time, then copied (`_run`)
 PARTITION_PREFIX = "reviews_rollup_c"
-# The suppression's row fields as the work table's columns.
-ROW_COLUMNS = ", ".join(
-    {"scores": "n1 + n2 + n3 + n4 + n5"}.get(field, field) for field in ROW_FIELDS
-)
 
 
 def _analyze_work_table(cursor) -> None:
@@ -330,7 +326,7 @@ def partition_rows(
         # side); Python sorts the rest, which takes a third of the time it takes on rows in
         # the order the aggregates left them (make bench).
         return (
-            f"SELECT {ROW_COLUMNS} FROM {WORK_TABLE} "  # noqa: S608
+            f"SELECT {', '.join(ROW_FIELDS)} FROM {WORK_TABLE} "  # noqa: S608
             f"WHERE {where} ORDER BY department_id"
         )
 

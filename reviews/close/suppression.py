@@ -1,10 +1,10 @@
 """What a closed cycle publishes, and which published figures it hides. Pure Python.
 
 Rows are tuples of `ROW_FIELDS`: (id, scope, department, employee, kind, criterion, customer,
-raters, score sum, number of scores), as the close reads them. The close computes more rows
-than it publishes: sums are built from finer rows, but every cross-table published is one
-more set of equations an attacker can solve together, and each one costs hidden figures. So
-only these shapes are published (pages and exports read nothing else):
+raters, score sum, the counts of each score 1-5), as the close reads them. The close computes
+more rows than it publishes: sums are built from finer rows, but every cross-table published
+is one more set of equations an attacker can solve together, and each one costs hidden
+figures. So only these shapes are published (pages and exports read nothing else):
 
 - a department alone and a department with its sub-departments: all types or one type over
   all criteria, and all types for one criterion;
@@ -69,9 +69,11 @@ scores add up to 7 all scored low, and each of them is known to within a point o
 same program also finds, through every equation (scores add up in all of them, also where
 raters overlap: a type's figure is the sum of its own criteria), the known sum holding the
 figure that lies closest to its floor (every score a 1) or ceiling (every score a 5); closer
-than `SCORE_ROOM` points, it is cut the same way. `tests/disclosure` runs an attacker (an
-integer program over everything a role sees, with the printed rounding and bounds) on the
-demo company and on random companies.
+than `SCORE_ROOM` points, it is cut the same way. Inside a distribution that may be printed,
+its least and most scores are the floor and ceiling, and a sum of whole figures is held
+against the least and the most that as many of its scores add up to. `tests/disclosure`
+runs an attacker (an integer program over everything a role sees, with the printed rounding
+and bounds) on the demo company and on random companies.
 
 Only the equations that ask anything are solved (`Suppression._settle_flags`), component by
 component. A component whose solve fails falls back to a greedy
@@ -129,7 +131,11 @@ ROW_FIELDS = (
     "customer_department_id",
     "raters",
     "score_sum",
-    "scores",  # n1 + ... + n5: the number of scores in score_sum
+    "n1",  # n1 ... n5: how many of the row's scores are a 1 ... a 5
+    "n2",
+    "n3",
+    "n4",
+    "n5",
 )
 
 
@@ -191,6 +197,9 @@ class Suppression:
         # Per row, the sum of its scores and their number (`_score_room_measures`).
         self.score_sums: list[int] = []
         self.score_counts: list[int] = []
+        # Per row on one criterion, the shown rows whose distribution may be printed and holds
+        # its raters (`_score_bounds`).
+        self._printed_over: dict[int, list[int]] = {}
 
     def add(self, rows: list[tuple]) -> None:
         self.rows.extend(rows)
@@ -364,7 +373,7 @@ class Suppression:
         ]
         self.anonymous = self._anonymous_raters()
         self.score_sums = [row[8] for row in rows]
-        self.score_counts = [row[9] for row in rows]
+        self.score_counts = [sum(row[9:14]) for row in rows]
         self.equations = []
         self._constraint_cache = {}
         self._row_weights = None
@@ -543,6 +552,7 @@ class Suppression:
         if len(small) > AUDIT_PROGRAMS:
             return self._audit_expansions(hidden, raters, n)
         by_raters = {i: [k for k in ks if equations[k].disjoint] for i, ks in by_scores.items()}
+        score_measures = self._score_room_measures(hidden) if by_score else []
         cuts: list[list[int]] = []
         cut_rows: set[int] = set()
         for h in small:
@@ -552,10 +562,10 @@ class Suppression:
                 uses = self._chain_leak(h, chain, hidden, self._rater_measure(raters, n))
             if not uses and by_score:
                 chain = self._chain_of(h, by_scores, hidden)
-                for measure in self._score_room_measures():
+                for measure in score_measures:
                     # The least of a known sum holding the figure is at least the figure's
                     # own room: where that is enough, no sum goes under.
-                    if measure.room(h) < SCORE_ROOM:
+                    if measure.room(h) < SCORE_ROOM or h in self._printed_over:
                         uses = self._chain_leak(h, chain, hidden, measure)
                         if uses:
                             break
@@ -656,11 +666,13 @@ class Suppression:
         equations = self.equations
         return ChainMeasure(lambda i: min(raters[i], n), lambda k: min(equations[k].rest, n), n + 1)
 
-    def _score_room_measures(self) -> list[ChainMeasure]:
+    def _score_room_measures(self, hidden: list[bool]) -> list[ChainMeasure]:
         """The points a known sum lies above its floor, and below its ceiling: each row's
-        score sum less its number of scores, and five times that number less the sum. A
-        leftover's are its total's less its parts'."""
+        score sum less the least its scores can add up to, and the most less the sum. A
+        leftover's are its total's less its parts'. The least score is a 1 and the most a 5,
+        but for the printed distributions (`_score_bounds`)."""
         sums, counts, equations = self.score_sums, self.score_counts, self.equations
+        low, high = self._score_bounds(hidden)
 
         def rest_of(values: list[int]) -> Callable[[int], int]:
             def rest(k: int) -> int:
@@ -672,16 +684,92 @@ class Suppression:
         rest_sum, rest_count = rest_of(sums), rest_of(counts)
         return [
             ChainMeasure(
-                lambda i: sums[i] - counts[i],
-                lambda k: rest_sum(k) - rest_count(k),
+                lambda i: sums[i] - low[i] * counts[i],
+                lambda k: rest_sum(k) - low[equations[k].total] * rest_count(k),
                 SCORE_ROOM,
+                self._near_the_ends_of_a_distribution,
             ),
             ChainMeasure(
-                lambda i: 5 * counts[i] - sums[i],
-                lambda k: 5 * rest_count(k) - rest_sum(k),
+                lambda i: high[i] * counts[i] - sums[i],
+                lambda k: high[equations[k].total] * rest_count(k) - rest_sum(k),
                 SCORE_ROOM,
+                self._near_the_ends_of_a_distribution,
             ),
         ]
+
+    def _near_the_ends_of_a_distribution(self, members: dict) -> bool:
+        """Whether a known sum of whole figures and leftovers (each once) inside a printed
+        distribution lies within SCORE_ROOM of the least or the most that as many of its
+        scores can add up to. Seed 204: eleven raters printed as three 2s, five 3s, a 4 and
+        two 5s, five of them known to add up to 20 (so 5, 5, 4, 3, 3), and the other six to
+        15, the least six of them can make: each of those is a 2 or a 3."""
+        equations, sums, counts = self.equations, self.score_sums, self.score_counts
+        if any(abs(c - 1) > 1e-6 for c in members.values()):
+            return False
+        total_sum = total_count = 0
+        containers: list[int] | None = None
+        for what, i in members:
+            row = i if what == "row" else equations[i].total
+            if what == "row":
+                total_sum, total_count = total_sum + sums[i], total_count + counts[i]
+            else:
+                eq = equations[i]
+                total_sum += sums[eq.total] - sum(sums[p] for p in eq.parts)
+                total_count += counts[eq.total] - sum(counts[p] for p in eq.parts)
+            over = self._printed_over.get(row, [])
+            containers = over if containers is None else [g for g in containers if g in over]
+            if not containers:
+                return False
+        scores = [
+            score
+            for score, count in enumerate(self.rows[containers[0]][9:14], 1)
+            for _ in range(count)
+        ]
+        if not 0 < total_count <= len(scores):
+            return False
+        least, most = sum(scores[:total_count]), sum(scores[-total_count:])
+        return total_sum - least < SCORE_ROOM or most - total_sum < SCORE_ROOM
+
+    def _score_bounds(self, hidden: list[bool]) -> tuple[list[int], list[int]]:
+        """Per row, the least and the most score any of its raters can have given on its
+        criterion, as far as the distributions that may be printed tell: a department with
+        its sub-departments whose printed distribution for a criterion has no 1s says that
+        nobody below gave a 1 on it. Every shown figure of D anonymous raters or more may
+        print its distribution (their pass comes later and prints no more); rows over all
+        criteria keep 1 and 5."""
+        rows, d = self.rows, self.distribution_min_raters or 0
+        low, high = [1] * len(rows), [5] * len(rows)
+        # Per row on one criterion, the rows whose printed distribution holds its raters,
+        # the closest first.
+        self._printed_over = {}
+        printed: dict[tuple, tuple[int, int, int]] = {}
+        for i, (_id, scope, dept, _emp, kind, crit, cust, *_rest) in enumerate(rows):
+            if (
+                scope == TREE
+                and kind == ALL_TYPES
+                and crit is not None
+                and cust is None
+                and not hidden[i]
+                and self.anonymous[i] >= d
+            ):
+                given = [score for score, count in enumerate(rows[i][9:14], 1) if count]
+                if given:
+                    printed[(dept, crit)] = (given[0], given[-1], i)
+        if not printed:
+            return low, high
+        parent = {child: p for p, children in self.children.items() for child in children}
+        for i, (_id, scope, dept, _emp, kind, crit, cust, *_rest) in enumerate(rows):
+            if scope not in (SELF, TREE) or kind != ALL_TYPES or crit is None or cust is not None:
+                continue
+            above, seen = dept, set()
+            while above is not None and above not in seen:  # the department and those above
+                seen.add(above)
+                bounds = printed.get((above, crit))
+                if bounds is not None:
+                    low[i], high[i] = max(low[i], bounds[0]), min(high[i], bounds[1])
+                    self._printed_over.setdefault(i, []).append(bounds[2])
+                above = parent.get(above)
+        return low, high
 
     def _chain_leak(self, h: int, ks: list[int], hidden: list[bool], measure) -> list[int]:
         """The shown rows used by a combination of these equations that gives the small hidden
@@ -726,8 +814,16 @@ class Suppression:
             bounds=np.column_stack([lower, upper]),
             method="highs",
         )
-        if result.status != 0 or result.fun >= measure.limit - 1e-6:
+        if result.status != 0:
             return []
+        if result.fun >= measure.limit - 1e-6:
+            members = {
+                unknown: result.x[m + j]
+                for unknown, j in unknowns.items()
+                if result.x[m + j] > 1e-9
+            }
+            if measure.beyond is None or not measure.beyond(members):
+                return []
         used: dict[int, float] = defaultdict(float)
         for column, k in enumerate(ks):
             y = result.x[column]
@@ -853,6 +949,9 @@ class ChainMeasure(NamedTuple):
     room: Callable[[int], float]
     rest: Callable[[int], float]
     limit: float
+    # Whether the least known sum, given its members {("row", row) or ("rest", equation):
+    # coefficient}, gives the figure away besides being under the limit.
+    beyond: Callable[[dict], bool] | None = None
 
 
 class ConstraintArrays(NamedTuple):

@@ -21,7 +21,7 @@ N = 3
 def rows_of(spec: list[tuple]) -> list[tuple]:
     """(scope, dept, emp, kind, criterion, customer, raters) → rows with ids, each rater
     scoring a 3 (the middle of the scale: no known sum lies near its floor or ceiling)."""
-    return [(i + 1, *row, 3 * row[-1], row[-1]) for i, row in enumerate(spec)]
+    return [(i + 1, *row, 3 * row[-1], 0, 0, row[-1], 0, 0) for i, row in enumerate(spec)]
 
 
 def hidden_keys(spec: list[tuple], children=None) -> set[tuple]:
@@ -146,18 +146,36 @@ def test_without_the_chain_audit_the_pairwise_rules_leave_the_chain(monkeypatch)
 # 1 + 3 is the subtree minus 2, five raters. But when those five are all near the bottom
 # (1 + 1 + 1 + 2 + 2 = 7) or the top of the scale, each of them is known to within a point or
 # two, and the subtree's printed distribution settled the rest: the one rater gave 1 or 2.
+def rows_with_counts(spec: list[tuple]) -> list[tuple]:
+    """[(T(...), its score counts n1..n5)] → rows with ids and score sums."""
+    return [
+        (i + 1, *row, sum(score * count for score, count in enumerate(counts, 1)), *counts)
+        for i, (row, counts) in enumerate(spec)
+    ]
+
+
 def near_the_scale_s_edge(edge: str) -> tuple[list[tuple], set[tuple]]:
-    own, third = (2, 5) if edge == "bottom" else (4, 19)  # 1-2 points from the floor/ceiling
-    spec = [  # (row, score sum)
-        (T(1, 12, crit=7, scope="tree"), own + 21 + third),
+    # (row, its score counts n1..n5): 1 or 2 points from the floor or the ceiling.
+    own, third = (
+        ((0, 1, 0, 0, 0), (3, 1, 0, 0, 0))
+        if edge == "bottom"
+        else (
+            (0, 0, 0, 1, 0),
+            (0, 0, 0, 1, 3),
+        )
+    )
+    second = (0, 0, 7, 0, 0)
+    spec = [
+        (T(1, 12, crit=7, scope="tree"), tuple(map(sum, zip(own, second, third, strict=True)))),
         (T(1, 1, crit=7), own),
-        (T(2, 7, crit=7), 21),
+        (T(2, 7, crit=7), second),
         (T(3, 4, crit=7), third),
     ]
-    rows = [(i + 1, *row, total, row[-1]) for i, (row, total) in enumerate(spec)]
-    hidden = sp.suppression_flags(rows, N, {1: [2, 3]}).hidden
-    return [row for row, _total in spec], {
-        row[:6] for (row, _total), h in zip(spec, hidden, strict=True) if h
+    rows = rows_with_counts(spec)
+    # D above the subtree: no distribution printed (which would bound the scores further).
+    hidden = sp.suppression_flags(rows, N, {1: [2, 3]}, distribution_min_raters=20).hidden
+    return [row for row, _counts in spec], {
+        row[:6] for (row, _counts), h in zip(spec, hidden, strict=True) if h
     }
 
 
@@ -176,6 +194,43 @@ def test_without_the_score_audit_a_known_sum_near_the_floor_is_left(monkeypatch)
     (subtree, own, second, third), hidden = near_the_scale_s_edge("bottom")
     assert own[:6] in hidden and third[:6] in hidden
     assert not hidden & {subtree[:6], second[:6]}
+
+
+# Random company 204, reduced: department 1's subtree prints its distribution on a criterion
+# (eleven raters: three 2s, five 3s, a 4, two 5s). Department 4's subtree (five raters) shows
+# 20, which only 5, 5, 4, 3, 3 make; department 1 alone (four raters) is hidden to cover the
+# one rater each of departments 2 and 3, but those six are the rest, 2, 2, 2, 3, 3, 3: each
+# of the two gave a 2 or a 3.
+DISTRIBUTION_SUM = [
+    (T(1, 11, crit=7, scope="tree"), (0, 3, 5, 1, 2)),
+    (T(1, 4, crit=7), (0, 3, 1, 0, 0)),
+    (T(2, 1, crit=7), (0, 0, 1, 0, 0)),
+    (T(3, 1, crit=7), (0, 0, 1, 0, 0)),
+    (T(4, 5, crit=7, scope="tree"), (0, 0, 2, 1, 2)),
+]
+
+
+def distribution_sum_hidden() -> set[tuple]:
+    rows = rows_with_counts(DISTRIBUTION_SUM)
+    flags = sp.suppression_flags(rows, N, {1: [2, 3, 4]}, distribution_min_raters=10)
+    return {row[:6] for (row, _counts), h in zip(DISTRIBUTION_SUM, flags.hidden, strict=True) if h}
+
+
+def test_a_known_sum_of_the_least_scores_a_printed_distribution_holds_is_no_cover():
+    subtree, _alone, two, three, four = (row[:6] for row, _counts in DISTRIBUTION_SUM)
+    hidden = distribution_sum_hidden()
+    assert {two, three} <= hidden
+    # 2 and 3 are covered by 1 alone, or by 1 alone and 4; either way no longer by the
+    # subtree minus department 4's shown figure.
+    assert {subtree, four} & hidden
+
+
+def test_without_the_distribution_check_the_least_scores_are_left(monkeypatch):
+    # The planted fault: only the per-score floor of the distribution (no 1s) is weighed.
+    monkeypatch.setattr(sp.Suppression, "_near_the_ends_of_a_distribution", lambda self, m: False)
+    subtree, alone, two, three, four = (row[:6] for row, _counts in DISTRIBUTION_SUM)
+    hidden = distribution_sum_hidden()
+    assert {alone, two, three} <= hidden and not {subtree, four} & hidden
 
 
 def test_a_matrix_row_cannot_reveal_a_small_customer():
