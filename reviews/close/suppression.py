@@ -194,7 +194,8 @@ class Suppression:
         self._row_weights: np.ndarray | None = None
         # Per row, its anonymous raters: all but a superior's ratings of their reports.
         self.anonymous: list[int] = []
-        # Per row, the sum of its scores and their number (`_score_room_measures`).
+        # Per row, the sum of its scores and their number, once the score audit needs them
+        # (`_score_room_measures`).
         self.score_sums: list[int] = []
         self.score_counts: list[int] = []
         # Per row on one criterion, the shown rows whose distribution may be printed and holds
@@ -372,9 +373,8 @@ class Suppression:
             for i, (_id, scope, _d, _e, kind, crit, cust, _r, *_) in enumerate(rows)
         ]
         self.anonymous = self._anonymous_raters()
-        self.score_sums = [row[8] for row in rows]
-        self.score_counts = [sum(row[9:14]) for row in rows]
         self.equations = []
+        self.score_sums, self.score_counts = [], []
         self._constraint_cache = {}
         self._row_weights = None
         self._build_equations(only_type, single_type)
@@ -542,17 +542,24 @@ class Suppression:
         equations = self.equations
         # The equations that can chain, linked by a hidden row: for raters, those whose rater
         # counts add up; for scores, all (score sums add up in every one).
-        by_scores: dict[int, list[int]] = defaultdict(list)
+        by_raters: dict[int, list[int]] = defaultdict(list)
         for k, eq in enumerate(equations):
-            if by_score or eq.disjoint:
+            if eq.disjoint:
+                for i in (eq.total, *eq.parts):
+                    if hidden[i]:
+                        by_raters[i].append(k)
+        small = [h for h in sorted(by_raters) if 0 < raters[h] < n]
+        if len(small) > AUDIT_PROGRAMS:
+            return self._audit_expansions(hidden, raters, n)
+        by_scores, score_measures = by_raters, []
+        if by_score:
+            by_scores = defaultdict(list)
+            for k, eq in enumerate(equations):
                 for i in (eq.total, *eq.parts):
                     if hidden[i]:
                         by_scores[i].append(k)
-        small = [h for h in sorted(by_scores) if 0 < raters[h] < n]
-        if len(small) > AUDIT_PROGRAMS:
-            return self._audit_expansions(hidden, raters, n)
-        by_raters = {i: [k for k in ks if equations[k].disjoint] for i, ks in by_scores.items()}
-        score_measures = self._score_room_measures(hidden) if by_score else []
+            small = [h for h in sorted(by_scores) if 0 < raters[h] < n]
+            score_measures = self._score_room_measures(hidden)
         cuts: list[list[int]] = []
         cut_rows: set[int] = set()
         for h in small:
@@ -671,6 +678,9 @@ class Suppression:
         score sum less the least its scores can add up to, and the most less the sum. A
         leftover's are its total's less its parts'. The least score is a 1 and the most a 5,
         but for the printed distributions (`_score_bounds`)."""
+        if len(self.score_sums) != len(self.rows):  # read here: only small cycles get here
+            self.score_sums = [row[8] for row in self.rows]
+            self.score_counts = [sum(row[9:14]) for row in self.rows]
         sums, counts, equations = self.score_sums, self.score_counts, self.equations
         low, high = self._score_bounds(hidden)
 
