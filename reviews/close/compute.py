@@ -48,7 +48,7 @@ from .statements import (
     sync_comments,
     tables,
 )
-from .suppression import ROW_FIELDS, suppression_flags
+from .suppression import ROW_FIELDS, SCORE_FIELDS, suppression_flags
 
 
 @dataclass
@@ -199,9 +199,14 @@ def refresh_open_cycles() -> int:
     return count
 
 
-def suppression_rows(rollups, *more_fields: str):
-    """The rollups as the suppression reads them: tuples of `ROW_FIELDS` (then `more_fields`)."""
-    return rollups.values_list(*ROW_FIELDS, *more_fields)
+def suppression_rows(rollups, *more_fields: str) -> list[tuple]:
+    """The rollups as the suppression reads them: `ROW_FIELDS`, then `SCORE_FIELDS` as one
+    tuple (then `more_fields`)."""
+    first, scores = len(ROW_FIELDS), len(SCORE_FIELDS)
+    return [
+        (*row[:first], row[first : first + scores], *row[first + scores :])
+        for row in rollups.values_list(*ROW_FIELDS, *SCORE_FIELDS, *more_fields)
+    ]
 
 
 def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
@@ -210,7 +215,7 @@ def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:
     The in-place way (SQLite); PostgreSQL flags the rows before they are written
     (`reviews.close.postgres.partition_rows`). Which rows: `reviews.close.suppression`.
     """
-    rows = list(suppression_rows(Rollup.objects.filter(cycle=cycle)))
+    rows = suppression_rows(Rollup.objects.filter(cycle=cycle))
     flags = suppression_flags(
         rows, min_raters, tree_children(cycle), settings.ICR_MIN_DISTRIBUTION_RATERS
     )

@@ -37,7 +37,7 @@ from .statements import (
     create_closure_table,
     tables,
 )
-from .suppression import ROW_FIELDS, Suppression, order_key
+from .suppression import ROW_FIELDS, SCORE_FIELDS, Suppression, order_key
 
 STEP_TABLE = "icr_rollup_step"  # one parallel step at a time, then copied (`_run`)
 PARTITION_PREFIX = "reviews_rollup_c"
@@ -326,7 +326,8 @@ def partition_rows(
         # side); Python sorts the rest, which takes a third of the time it takes on rows in
         # the order the aggregates left them (make bench).
         return (
-            f"SELECT {', '.join(ROW_FIELDS)} FROM {WORK_TABLE} "  # noqa: S608
+            f"SELECT {', '.join(ROW_FIELDS)}, ARRAY[{', '.join(SCORE_FIELDS)}] "  # noqa: S608
+            f"FROM {WORK_TABLE} "
             f"WHERE {where} ORDER BY department_id"
         )
 

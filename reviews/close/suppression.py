@@ -1,7 +1,7 @@
 """What a closed cycle publishes, and which published figures it hides. Pure Python.
 
 Rows are tuples of `ROW_FIELDS`: (id, scope, department, employee, kind, criterion, customer,
-raters, score sum, the counts of each score 1-5), as the close reads them. The close computes
+raters, (score sum, the counts of each score 1-5)), as the close reads them. The close computes
 more rows than it publishes: sums are built from finer rows, but every cross-table published
 is one more set of equations an attacker can solve together, and each one costs hidden
 figures. So only these shapes are published (pages and exports read nothing else):
@@ -130,13 +130,11 @@ ROW_FIELDS = (
     "criterion_id",
     "customer_department_id",
     "raters",
-    "score_sum",
-    "n1",  # n1 ... n5: how many of the row's scores are a 1 ... a 5
-    "n2",
-    "n3",
-    "n4",
-    "n5",
 )
+# A row's ninth field holds these, as one tuple (the score audit reads them; the rest of the
+# suppression unpacks rows in its loops, which a field each would slow down at 100,000
+# people): the sum of its scores and how many of them are a 1 ... a 5.
+SCORE_FIELDS = ("score_sum", "n1", "n2", "n3", "n4", "n5")
 
 
 def order_key(row: tuple) -> tuple:
@@ -211,7 +209,7 @@ class Suppression:
         """The rows that are their department's figure for a customer over all types: rank
         is left out of those, so where one other type is all there is, its row."""
         kinds: dict[tuple, list[int]] = defaultdict(list)
-        for i, (_id, scope, dept, _emp, kind, crit, cust, _r, *_) in enumerate(self.rows):
+        for i, (_id, scope, dept, _emp, kind, crit, cust, _r, _scores) in enumerate(self.rows):
             if scope == SELF and cust is not None and kind not in RANK_KINDS:
                 kinds[(dept, crit, cust)].append(i)
         only = set()
@@ -225,7 +223,7 @@ class Suppression:
         figure too. Returns {the type's row: the overall row}."""
         kinds: dict[tuple, list[int]] = defaultdict(list)
         overall: dict[tuple, int] = {}
-        for i, (_id, scope, dept, emp, kind, crit, _cust, _r, *_) in enumerate(self.rows):
+        for i, (_id, scope, dept, emp, kind, crit, _cust, _r, _scores) in enumerate(self.rows):
             if scope != PERSON or crit is not None or kind == RANK_TASK:
                 continue
             if kind == ALL_TYPES:
@@ -243,11 +241,11 @@ class Suppression:
         its department's (or subtree's) rank task row for the same criterion. A figure over
         all types holds them; per customer, rank is left out; a person's leave them out."""
         task: dict[tuple, int] = {}
-        for _id, scope, dept, emp, kind, crit, cust, r, *_ in self.rows:
+        for _id, scope, dept, emp, kind, crit, cust, r, _scores in self.rows:
             if kind == RANK_TASK and emp is None and cust is None and scope in (SELF, TREE):
                 task[(scope, dept, crit)] = r
         out = []
-        for _id, scope, dept, _emp, kind, crit, cust, r, *_ in self.rows:
+        for _id, scope, dept, _emp, kind, crit, cust, r, _scores in self.rows:
             if kind == RANK_TASK:
                 named = r
             elif kind == ALL_TYPES and cust is None and scope in (SELF, TREE):
@@ -260,7 +258,7 @@ class Suppression:
     def _build_equations(self, only_type: set[int], single_type: dict[int, int]) -> None:
         rows = self.rows
         index: dict[tuple, int] = {}
-        for i, (_id, scope, dept, emp, kind, crit, cust, _r, *_) in enumerate(rows):
+        for i, (_id, scope, dept, emp, kind, crit, cust, _r, _scores) in enumerate(rows):
             if not self.published[i]:
                 continue
             if i in only_type:
@@ -296,7 +294,7 @@ class Suppression:
         # Which types score which criterion: from the rows per type and criterion, computed
         # but never published.
         scored_by: dict[tuple, set[str]] = defaultdict(set)
-        for _id, scope, dept, emp, kind, crit, cust, _r, *_ in rows:
+        for _id, scope, dept, emp, kind, crit, cust, _r, _scores in rows:
             if kind != ALL_TYPES and crit is not None and cust is None:
                 scored_by[(scope, dept, emp, crit)].add(kind)
         own_criteria: dict[tuple, list[tuple]] = defaultdict(list)
@@ -313,7 +311,7 @@ class Suppression:
         # departments (`only_type`) + its other customers' share, never published.
         only_by_kind: dict[tuple, list[int]] = defaultdict(list)
         for i in sorted(only_type):
-            _id, scope, dept, _emp, kind, crit, _cust, _r, *_ = rows[i]
+            _id, scope, dept, _emp, kind, crit, _cust, _r, _scores = rows[i]
             if crit is None and self.published[i]:
                 only_by_kind[(dept, kind)].append(i)
         for (dept, kind), parts in only_by_kind.items():
@@ -339,7 +337,7 @@ class Suppression:
             if scope == PERSON and (kind != ALL_TYPES or crit is not None):
                 people[(dept, kind, crit)].append(i)
         for kind_row, overall in single_type.items():  # their overall is the type's figure
-            _id, _scope, dept, _emp, kind, _crit, _cust, _r, *_ = rows[kind_row]
+            _id, _scope, dept, _emp, kind, _crit, _cust, _r, _scores = rows[kind_row]
             people[(dept, kind, None)].append(overall)
         for (dept, kind, crit), parts in people.items():
             add(index.get((SELF, dept, None, kind, crit, None)), parts, disjoint=True)
@@ -370,7 +368,7 @@ class Suppression:
         self.only_type = sorted(only_type | set(single_type))
         self.published = [
             is_published(scope, kind, crit, cust, i in only_type or i in single_type)
-            for i, (_id, scope, _d, _e, kind, crit, cust, _r, *_) in enumerate(rows)
+            for i, (_id, scope, _d, _e, kind, crit, cust, _r, _scores) in enumerate(rows)
         ]
         self.anonymous = self._anonymous_raters()
         self.equations = []
@@ -679,8 +677,8 @@ class Suppression:
         leftover's are its total's less its parts'. The least score is a 1 and the most a 5,
         but for the printed distributions (`_score_bounds`)."""
         if len(self.score_sums) != len(self.rows):  # read here: only small cycles get here
-            self.score_sums = [row[8] for row in self.rows]
-            self.score_counts = [sum(row[9:14]) for row in self.rows]
+            self.score_sums = [row[8][0] for row in self.rows]
+            self.score_counts = [sum(row[8][1:]) for row in self.rows]
         sums, counts, equations = self.score_sums, self.score_counts, self.equations
         low, high = self._score_bounds(hidden)
 
@@ -732,7 +730,7 @@ class Suppression:
                 return False
         scores = [
             score
-            for score, count in enumerate(self.rows[containers[0]][9:14], 1)
+            for score, count in enumerate(self.rows[containers[0]][8][1:], 1)
             for _ in range(count)
         ]
         if not 0 < total_count <= len(scores):
@@ -753,7 +751,7 @@ class Suppression:
         # the closest first.
         self._printed_over = {}
         printed: dict[tuple, tuple[int, int, int]] = {}
-        for i, (_id, scope, dept, _emp, kind, crit, cust, *_rest) in enumerate(rows):
+        for i, (_id, scope, dept, _emp, kind, crit, cust, _r, scores) in enumerate(rows):
             if (
                 scope == TREE
                 and kind == ALL_TYPES
@@ -762,13 +760,13 @@ class Suppression:
                 and not hidden[i]
                 and self.anonymous[i] >= d
             ):
-                given = [score for score, count in enumerate(rows[i][9:14], 1) if count]
+                given = [score for score, count in enumerate(scores[1:], 1) if count]
                 if given:
                     printed[(dept, crit)] = (given[0], given[-1], i)
         if not printed:
             return low, high
         parent = {child: p for p, children in self.children.items() for child in children}
-        for i, (_id, scope, dept, _emp, kind, crit, cust, *_rest) in enumerate(rows):
+        for i, (_id, scope, dept, _emp, kind, crit, cust, _r, _scores) in enumerate(rows):
             if scope not in (SELF, TREE) or kind != ALL_TYPES or crit is None or cust is not None:
                 continue
             above, seen = dept, set()
@@ -896,7 +894,7 @@ class Suppression:
         return out
 
     def _weight(self, i: int, raters: list[int]) -> float:
-        _id, scope, _d, _e, kind, crit, cust, r, *_ = self.rows[i]
+        _id, scope, _d, _e, kind, crit, cust, r, _scores = self.rows[i]
         headline = scope in (SELF, TREE) and kind == ALL_TYPES and crit is None and cust is None
         return (FIGURE_WEIGHT + max(r, 1)) * (HEADLINE_WEIGHT if headline else 1)
 

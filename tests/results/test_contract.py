@@ -63,8 +63,10 @@ def fingerprint(rows: list[tuple]) -> str:
 # computes changes it: check the new rows by hand (`stored_rows`), then write the new value.
 # Rank task and condition requests are rated on criteria of their own (migration 0018): more
 # rows per criterion than when every type shared four. A component chosen again whole as it
-# grows (`Suppression._settle_pairwise`) hides 277 rows where choosing on top hid 280.
-EXPECTED = {"rows": 351, "hidden": 277, "distributions": 14, "fingerprint": "8aaf486170bf3ec3"}
+# grows (`Suppression._settle_pairwise`) hides 277 rows where choosing on top hid 280. The
+# score audit's cuts (`Suppression._audit_chains`) swap which of equally heavy rows are hidden
+# (OPS's communication for its timeliness, and the like), as many as before.
+EXPECTED = {"rows": 351, "hidden": 277, "distributions": 14, "fingerprint": "1f2ade120bd3870f"}
 
 
 def test_postgresql_and_sqlite_write_the_same_rows(corp, cycles):

@@ -197,7 +197,7 @@ def test_both_databases_roll_up_and_suppress_with_the_tree_of_the_close(corp, cy
     } == FROZEN_RATES
     # The flags are those of the suppression run on the tree of the close, which differ here
     # from those on today's tree.
-    rows = list(suppression_rows(Rollup.objects.filter(cycle=cycle), "suppressed"))
+    rows = suppression_rows(Rollup.objects.filter(cycle=cycle), "suppressed")
     stored = [row[-1] for row in rows]
     rows = [row[:-1] for row in rows]
     d = settings.ICR_MIN_DISTRIBUTION_RATERS  # what may print decides figures too

@@ -21,7 +21,7 @@ N = 3
 def rows_of(spec: list[tuple]) -> list[tuple]:
     """(scope, dept, emp, kind, criterion, customer, raters) → rows with ids, each rater
     scoring a 3 (the middle of the scale: no known sum lies near its floor or ceiling)."""
-    return [(i + 1, *row, 3 * row[-1], 0, 0, row[-1], 0, 0) for i, row in enumerate(spec)]
+    return [(i + 1, *row, (3 * row[-1], 0, 0, row[-1], 0, 0)) for i, row in enumerate(spec)]
 
 
 def hidden_keys(spec: list[tuple], children=None) -> set[tuple]:
@@ -149,7 +149,7 @@ def test_without_the_chain_audit_the_pairwise_rules_leave_the_chain(monkeypatch)
 def rows_with_counts(spec: list[tuple]) -> list[tuple]:
     """[(T(...), its score counts n1..n5)] → rows with ids and score sums."""
     return [
-        (i + 1, *row, sum(score * count for score, count in enumerate(counts, 1)), *counts)
+        (i + 1, *row, (sum(score * count for score, count in enumerate(counts, 1)), *counts))
         for i, (row, counts) in enumerate(spec)
     ]
 
