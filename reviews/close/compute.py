@@ -48,7 +48,7 @@ from .statements import (
     sync_comments,
     tables,
 )
-from .suppression import ROW_FIELDS, SCORE_FIELDS, suppression_flags
+from .suppression import ROW_FIELDS, SCORE_FIELDS, fold_scores, suppression_flags
 
 
 @dataclass
@@ -202,11 +202,7 @@ def refresh_open_cycles() -> int:
 def suppression_rows(rollups, *more_fields: str) -> list[tuple]:
     """The rollups as the suppression reads them: `ROW_FIELDS`, then `SCORE_FIELDS` as one
     tuple (then `more_fields`)."""
-    first, scores = len(ROW_FIELDS), len(SCORE_FIELDS)
-    return [
-        (*row[:first], row[first : first + scores], *row[first + scores :])
-        for row in rollups.values_list(*ROW_FIELDS, *SCORE_FIELDS, *more_fields)
-    ]
+    return fold_scores(rollups.values_list(*ROW_FIELDS, *SCORE_FIELDS, *more_fields))
 
 
 def suppress(cycle: Cycle, *, min_raters: int) -> tuple[int, int]:

@@ -37,7 +37,7 @@ from .statements import (
     create_closure_table,
     tables,
 )
-from .suppression import ROW_FIELDS, SCORE_FIELDS, Suppression, order_key
+from .suppression import ROW_FIELDS, SCORE_FIELDS, Suppression, fold_scores, order_key
 
 STEP_TABLE = "icr_rollup_step"  # one parallel step at a time, then copied (`_run`)
 PARTITION_PREFIX = "reviews_rollup_c"
@@ -326,8 +326,7 @@ def partition_rows(
         # side); Python sorts the rest, which takes a third of the time it takes on rows in
         # the order the aggregates left them (make bench).
         return (
-            f"SELECT {', '.join(ROW_FIELDS)}, ARRAY[{', '.join(SCORE_FIELDS)}] "  # noqa: S608
-            f"FROM {WORK_TABLE} "
+            f"SELECT {', '.join(ROW_FIELDS + SCORE_FIELDS)} FROM {WORK_TABLE} "  # noqa: S608
             f"WHERE {where} ORDER BY department_id"
         )
 
@@ -407,7 +406,7 @@ def partition_rows(
                 if rows is None:
                     read_whole = False  # the thread failed: raised after the block
                     break
-                suppression.add(rows)
+                suppression.add(fold_scores(rows))
             del rows
             if read_whole:
                 # Settled while the thread runs the statements that do not need the flags.

@@ -137,6 +137,14 @@ ROW_FIELDS = (
 SCORE_FIELDS = ("score_sum", "n1", "n2", "n3", "n4", "n5")
 
 
+def fold_scores(read: list[tuple]) -> list[tuple]:
+    """Rows read as `ROW_FIELDS`, `SCORE_FIELDS` (then anything more) as the suppression's
+    rows: the score fields folded into one tuple. Folded here rather than read as one array,
+    which the database driver parses three times slower (make bench)."""
+    first, last = len(ROW_FIELDS), len(ROW_FIELDS) + len(SCORE_FIELDS)
+    return [(*row[:first], row[first:last], *row[last:]) for row in read]
+
+
 def order_key(row: tuple) -> tuple:
     """The order rows go through suppression, the same on both databases: by department,
     scope, type, person, criterion and customer, a missing id first (ids are positive)."""
