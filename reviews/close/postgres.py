@@ -37,7 +37,14 @@ from .statements import (
     create_closure_table,
     tables,
 )
-from .suppression import ROW_FIELDS, SCORE_FIELDS, Suppression, fold_scores, order_key
+from .suppression import (
+    ROW_FIELDS,
+    SCORE_FIELDS,
+    Suppression,
+    collector_paused,
+    fold_scores,
+    order_key,
+)
 
 STEP_TABLE = "icr_rollup_step"  # one parallel step at a time, then copied (`_run`)
 PARTITION_PREFIX = "reviews_rollup_c"
@@ -401,13 +408,14 @@ def partition_rows(
 
         with _work_on_connection(work):
             read_whole = True
-            for reading in (finest, alone, subtrees, people):
-                rows = reading.rows()
-                if rows is None:
-                    read_whole = False  # the thread failed: raised after the block
-                    break
-                suppression.add(fold_scores(rows))
-            del rows
+            with collector_paused():  # the rows, read and folded: many tuples, no cycles
+                for reading in (finest, alone, subtrees, people):
+                    rows = reading.rows()
+                    if rows is None:
+                        read_whole = False  # the thread failed: raised after the block
+                        break
+                    suppression.add(fold_scores(rows))
+                del rows
             if read_whole:
                 # Settled while the thread runs the statements that do not need the flags.
                 # The same order on both databases (`suppression_flags` sorts the same way).

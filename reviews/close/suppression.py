@@ -85,6 +85,7 @@ from __future__ import annotations
 import gc
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -135,6 +136,20 @@ ROW_FIELDS = (
 # suppression unpacks rows in its loops, which a field each would slow down at 100,000
 # people): the sum of its scores and how many of them are a 1 ... a 5.
 SCORE_FIELDS = ("score_sum", "n1", "n2", "n3", "n4", "n5")
+
+
+@contextmanager
+def collector_paused():
+    """Python's cyclic garbage collector paused: for work that allocates millions of small
+    objects (rows, constraints, tuples) and builds no cycles, where the collections it set
+    off walked every live object of the close again and again."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def fold_scores(read: list[tuple]) -> list[tuple]:
@@ -358,16 +373,9 @@ class Suppression:
         `figures_settled(hidden)`, if given, is called once the figures' flags (and
         `only_type`) are final, before the distributions are settled.
 
-        The cyclic garbage collector is paused meanwhile: settling allocates millions of
-        small objects (constraints, tuples) and builds no cycles, and the collections it set
-        off walked every live object of the close again and again."""
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        The cyclic garbage collector is paused meanwhile (`collector_paused`)."""
+        with collector_paused():
             return self._settle(figures_settled)
-        finally:
-            if collecting:
-                gc.enable()
 
     def _settle(self, figures_settled) -> list[bool]:
         rows, n = self.rows, self.min_raters
