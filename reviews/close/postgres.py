@@ -157,8 +157,7 @@ class _WorkOnConnection:
 @contextmanager
 def _work_on_connection(work: Callable[[object], None]):
     """Run `work(cursor)` in this transaction while the block computes in Python
-    (`_WorkOnConnection`);
-    a failure in the work is raised here after the block."""
+    (`_WorkOnConnection`); a failure in the work is raised here after the block."""
     worker = _WorkOnConnection(work, "icr-rollups-statements")
     try:
         yield
@@ -423,8 +422,8 @@ def partition_rows(
                 try:
                     hidden = suppression.settle(figures_settled)
                 finally:
-                    for thread in writing:
-                        thread.join()
+                    for writer in writing:
+                        writer.join()
         partition, first_id = written["partition"], written["first_id"]
         printed = [
             first_id - 1 + row[0]

@@ -160,6 +160,19 @@ def fold_scores(read: list[tuple]) -> list[tuple]:
     return [(*row[:first], row[first:last], *row[last:]) for row in read]
 
 
+def near_the_ends_of_a_distribution(total: int, scores: int, counts: tuple) -> bool:
+    """Whether `scores` scores adding up to `total`, taken from a distribution (`counts` of
+    1 ... 5), lie within SCORE_ROOM of the least or the most that as many of its scores can
+    add up to. Seed 204: eleven raters printed as three 2s, five 3s, a 4 and two 5s, five of
+    them known to add up to 20 (so 5, 5, 4, 3, 3), and the other six to 15, the least six of
+    them can make: each of those is a 2 or a 3."""
+    given = [score for score, count in enumerate(counts, 1) for _ in range(count)]
+    if not 0 < scores <= len(given):
+        return False
+    least, most = sum(given[:scores]), sum(given[-scores:])
+    return total - least < SCORE_ROOM or most - total < SCORE_ROOM
+
+
 def order_key(row: tuple) -> tuple:
     """The order rows go through suppression, the same on both databases: by department,
     scope, type, person, criterion and customer, a missing id first (ids are positive)."""
@@ -215,13 +228,6 @@ class Suppression:
         self._row_weights: np.ndarray | None = None
         # Per row, its anonymous raters: all but a superior's ratings of their reports.
         self.anonymous: list[int] = []
-        # Per row, the sum of its scores and their number, once the score audit needs them
-        # (`_score_room_measures`).
-        self.score_sums: list[int] = []
-        self.score_counts: list[int] = []
-        # Per row on one criterion, the shown rows whose distribution may be printed and holds
-        # its raters (`_score_bounds`).
-        self._printed_over: dict[int, list[int]] = {}
 
     def add(self, rows: list[tuple]) -> None:
         self.rows.extend(rows)
@@ -388,7 +394,6 @@ class Suppression:
         ]
         self.anonymous = self._anonymous_raters()
         self.equations = []
-        self.score_sums, self.score_counts = [], []
         self._constraint_cache = {}
         self._row_weights = None
         self._build_equations(only_type, single_type)
@@ -576,17 +581,16 @@ class Suppression:
             score_measures = self._score_room_measures(hidden)
         cuts: list[list[int]] = []
         cut_rows: set[int] = set()
+        rater_measure = self._rater_measure(raters, n)
         for h in small:
             uses: list[int] = []
             chain = self._chain_of(h, by_raters, hidden)
             if len(chain) >= 2:  # one equation: the pairwise rules are exact
-                uses = self._chain_leak(h, chain, hidden, self._rater_measure(raters, n))
+                uses = self._chain_leak(h, chain, hidden, rater_measure)
             if not uses and by_score:
                 chain = self._chain_of(h, by_scores, hidden)
                 for measure in score_measures:
-                    # The least of a known sum holding the figure is at least the figure's
-                    # own room: where that is enough, no sum goes under.
-                    if measure.room(h) < SCORE_ROOM or h in self._printed_over:
+                    if measure.asks is None or measure.asks(h):
                         uses = self._chain_leak(h, chain, hidden, measure)
                         if uses:
                             break
@@ -692,11 +696,10 @@ class Suppression:
         score sum less the least its scores can add up to, and the most less the sum. A
         leftover's are its total's less its parts'. The least score is a 1 and the most a 5,
         but for the printed distributions (`_score_bounds`)."""
-        if len(self.score_sums) != len(self.rows):  # read here: only small cycles get here
-            self.score_sums = [row[8][0] for row in self.rows]
-            self.score_counts = [sum(row[8][1:]) for row in self.rows]
-        sums, counts, equations = self.score_sums, self.score_counts, self.equations
-        low, high = self._score_bounds(hidden)
+        rows, equations = self.rows, self.equations
+        sums = [row[8][0] for row in rows]
+        counts = [sum(row[8][1:]) for row in rows]
+        low, high, printed_over = self._score_bounds(hidden)
 
         def rest_of(values: list[int]) -> Callable[[int], int]:
             def rest(k: int) -> int:
@@ -706,66 +709,64 @@ class Suppression:
             return rest
 
         rest_sum, rest_count = rest_of(sums), rest_of(counts)
+
+        def inside_a_distribution(members: dict) -> bool:
+            """Whether a known sum of whole figures and leftovers (each once) lies inside a
+            distribution that may be printed, near the ends of what as many of its scores
+            make (`near_the_ends_of_a_distribution`)."""
+            if any(abs(c - 1) > 1e-6 for c in members.values()):
+                return False
+            total_sum = total_count = 0
+            containers: list[int] | None = None
+            for what, i in members:
+                if what == "row":
+                    row, total_sum, total_count = i, total_sum + sums[i], total_count + counts[i]
+                else:
+                    row = equations[i].total
+                    total_sum, total_count = total_sum + rest_sum(i), total_count + rest_count(i)
+                over = printed_over.get(row, [])
+                containers = over if containers is None else [g for g in containers if g in over]
+                if not containers:
+                    return False
+            return near_the_ends_of_a_distribution(
+                total_sum, total_count, rows[containers[0]][8][1:]
+            )
+
+        def floor_room(i: int) -> int:
+            return sums[i] - low[i] * counts[i]
+
+        def ceiling_room(i: int) -> int:
+            return high[i] * counts[i] - sums[i]
+
         return [
             ChainMeasure(
-                lambda i: sums[i] - low[i] * counts[i],
-                lambda k: rest_sum(k) - low[equations[k].total] * rest_count(k),
+                room,
+                rest,
                 SCORE_ROOM,
-                self._near_the_ends_of_a_distribution,
-            ),
-            ChainMeasure(
-                lambda i: high[i] * counts[i] - sums[i],
-                lambda k: high[equations[k].total] * rest_count(k) - rest_sum(k),
-                SCORE_ROOM,
-                self._near_the_ends_of_a_distribution,
-            ),
+                beyond=inside_a_distribution,
+                # The least of a known sum holding the figure is at least the figure's own
+                # room: where that is enough, no sum goes under but inside a distribution.
+                asks=lambda h, room=room: room(h) < SCORE_ROOM or h in printed_over,
+            )
+            for room, rest in (
+                (floor_room, lambda k: rest_sum(k) - low[equations[k].total] * rest_count(k)),
+                (ceiling_room, lambda k: high[equations[k].total] * rest_count(k) - rest_sum(k)),
+            )
         ]
 
-    def _near_the_ends_of_a_distribution(self, members: dict) -> bool:
-        """Whether a known sum of whole figures and leftovers (each once) inside a printed
-        distribution lies within SCORE_ROOM of the least or the most that as many of its
-        scores can add up to. Seed 204: eleven raters printed as three 2s, five 3s, a 4 and
-        two 5s, five of them known to add up to 20 (so 5, 5, 4, 3, 3), and the other six to
-        15, the least six of them can make: each of those is a 2 or a 3."""
-        equations, sums, counts = self.equations, self.score_sums, self.score_counts
-        if any(abs(c - 1) > 1e-6 for c in members.values()):
-            return False
-        total_sum = total_count = 0
-        containers: list[int] | None = None
-        for what, i in members:
-            row = i if what == "row" else equations[i].total
-            if what == "row":
-                total_sum, total_count = total_sum + sums[i], total_count + counts[i]
-            else:
-                eq = equations[i]
-                total_sum += sums[eq.total] - sum(sums[p] for p in eq.parts)
-                total_count += counts[eq.total] - sum(counts[p] for p in eq.parts)
-            over = self._printed_over.get(row, [])
-            containers = over if containers is None else [g for g in containers if g in over]
-            if not containers:
-                return False
-        scores = [
-            score
-            for score, count in enumerate(self.rows[containers[0]][8][1:], 1)
-            for _ in range(count)
-        ]
-        if not 0 < total_count <= len(scores):
-            return False
-        least, most = sum(scores[:total_count]), sum(scores[-total_count:])
-        return total_sum - least < SCORE_ROOM or most - total_sum < SCORE_ROOM
-
-    def _score_bounds(self, hidden: list[bool]) -> tuple[list[int], list[int]]:
+    def _score_bounds(
+        self, hidden: list[bool]
+    ) -> tuple[list[int], list[int], dict[int, list[int]]]:
         """Per row, the least and the most score any of its raters can have given on its
         criterion, as far as the distributions that may be printed tell: a department with
         its sub-departments whose printed distribution for a criterion has no 1s says that
         nobody below gave a 1 on it. Every shown figure of D anonymous raters or more may
         print its distribution (their pass comes later and prints no more); rows over all
-        criteria keep 1 and 5."""
+        criteria keep 1 and 5. Also, per row on one criterion, the rows whose distribution
+        may be printed and holds its raters, the closest first."""
         rows, d = self.rows, self.distribution_min_raters or 0
         low, high = [1] * len(rows), [5] * len(rows)
-        # Per row on one criterion, the rows whose printed distribution holds its raters,
-        # the closest first.
-        self._printed_over = {}
+        printed_over: dict[int, list[int]] = {}
         printed: dict[tuple, tuple[int, int, int]] = {}
         for i, (_id, scope, dept, _emp, kind, crit, cust, _r, scores) in enumerate(rows):
             if (
@@ -780,7 +781,7 @@ class Suppression:
                 if given:
                     printed[(dept, crit)] = (given[0], given[-1], i)
         if not printed:
-            return low, high
+            return low, high, printed_over
         parent = {child: p for p, children in self.children.items() for child in children}
         for i, (_id, scope, dept, _emp, kind, crit, cust, _r, _scores) in enumerate(rows):
             if scope not in (SELF, TREE) or kind != ALL_TYPES or crit is None or cust is not None:
@@ -791,9 +792,9 @@ class Suppression:
                 bounds = printed.get((above, crit))
                 if bounds is not None:
                     low[i], high[i] = max(low[i], bounds[0]), min(high[i], bounds[1])
-                    self._printed_over.setdefault(i, []).append(bounds[2])
+                    printed_over.setdefault(i, []).append(bounds[2])
                 above = parent.get(above)
-        return low, high
+        return low, high, printed_over
 
     def _chain_leak(self, h: int, ks: list[int], hidden: list[bool], measure) -> list[int]:
         """The shown rows used by a combination of these equations that gives the small hidden
@@ -976,6 +977,8 @@ class ChainMeasure(NamedTuple):
     # Whether the least known sum, given its members {("row", row) or ("rest", equation):
     # coefficient}, gives the figure away besides being under the limit.
     beyond: Callable[[dict], bool] | None = None
+    # Whether a known sum holding small figure h can give it away at all (None: always).
+    asks: Callable[[int], bool] | None = None
 
 
 class ConstraintArrays(NamedTuple):
