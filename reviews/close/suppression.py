@@ -55,7 +55,9 @@ raters is hidden like one of fewer than N raters.
 
 Score distributions: score counts add up along the same equations, so a second pass with D
 (`distribution_min_raters`) in place of N, starting from the hidden figures and those of
-fewer than D anonymous raters, decides which shown figures print their distribution.
+fewer than D anonymous raters, decides which shown figures print their distribution. A figure
+whose shown parts leave fewer than D raters in hidden ones starts unprinted too: its
+distribution, less what the shown parts' sums allow, is theirs.
 
 Those constraints are the pairwise rule: necessary, not sufficient, against an attacker who
 solves all published figures together. Equations chain (a subtree minus its department alone
@@ -430,13 +432,56 @@ class Suppression:
         d = self.distribution_min_raters
         if d is None:
             return list(hidden)
+        unknown = self._raters_of_unknown_sums(hidden)
         unprinted = [
-            h or anonymous < d for h, anonymous in zip(hidden, self.anonymous, strict=True)
+            h or anonymous < d or 0 < unknown[i] < d
+            for i, (h, anonymous) in enumerate(zip(hidden, self.anonymous, strict=True))
         ]
         self._settle_flags(unprinted, self.anonymous, d)
         for kind_row, overall in single_type.items():
             unprinted[kind_row] = unprinted[overall]
         return unprinted
+
+    def _raters_of_unknown_sums(self, hidden: list[bool]) -> list[int]:
+        """Per shown figure, the fewest anonymous raters whose scores lie in no shown figure,
+        over the ways its equations split it into disjoint parts (a hidden part split further,
+        down to what is never published).
+
+        A printed distribution is the multiset of its figure's scores; the shown parts' sums
+        say how it divides among them, and the rest falls to the raters in hidden parts. Where
+        those are fewer than D, the multiset left to them is all but theirs alone: a company of
+        a dozen people whose subtree distribution for a criterion (eleven raters) held two
+        shown figures of three and four raters and two hidden ones of two gave each of the
+        hidden raters' score away to within a point, through the other criteria's figures.
+        None in hidden parts (every part shown) leaves each shown part its own result."""
+        equations_of: dict[int, list[Equation]] = defaultdict(list)
+        for eq in self.equations:
+            if eq.disjoint:
+                equations_of[eq.total].append(eq)
+        anonymous = self.anonymous
+        unknown: dict[int, int] = {}
+
+        def of(i: int) -> int:
+            # Parts hold no more raters than their total; a row met again on its own path
+            # (equal figures) counts whole.
+            if i in unknown:
+                return unknown[i]
+            unknown[i] = anonymous[i]
+            least = anonymous[i]
+            for eq in equations_of.get(i, ()):
+                split = eq.rest + sum(0 if not hidden[p] else of(p) for p in eq.parts)
+                least = min(least, split)
+            unknown[i] = least
+            return least
+
+        out = [0] * len(self.rows)
+        for i in equations_of:
+            if not hidden[i]:
+                out[i] = min(
+                    eq.rest + sum(0 if not hidden[p] else of(p) for p in eq.parts)
+                    for eq in equations_of[i]
+                )
+        return out
 
     def _settle_flags(
         self, hidden: list[bool], raters: list[int], n: int, *, by_score: bool = False

@@ -83,6 +83,47 @@ def test_printed_distributions_do_not_give_a_smaller_groups_by_subtraction():
     assert not all(unprinted), "the larger figure prints its distribution"
 
 
+# Reduced from seed 242 of the random companies: the whole company's subtree (11 raters) =
+# departments 1 and 3 alone (two raters each, hidden) + 2 and 4 (four and three, shown). The
+# shown sums leave the subtree's distribution, less their scores, to four raters in two hidden
+# figures of two; printed, HR's attacker pinned each of those to within a point through the
+# other criteria's figures.
+UNKNOWN_SUMS = [
+    (T(1, 11, scope="tree"), (2, 2, 3, 2, 2)),
+    (T(1, 2), (0, 1, 0, 1, 0)),
+    (T(2, 4), (1, 0, 2, 0, 1)),
+    (T(3, 2), (0, 0, 1, 1, 0)),
+    (T(4, 3), (1, 1, 0, 0, 1)),
+]
+
+
+def unknown_sums_flags() -> sp.Flags:
+    return sp.suppression_flags(
+        rows_with_counts(UNKNOWN_SUMS), N, {1: [2, 3, 4]}, distribution_min_raters=10
+    )
+
+
+def test_a_distribution_whose_hidden_parts_hold_fewer_than_d_raters_is_not_printed():
+    flags = unknown_sums_flags()
+    assert flags.hidden == [False, True, False, True, False]
+    assert flags.distribution_hidden[0], "the subtree's 11 raters: only 4 in hidden parts"
+    # Its parts all shown, a subtree of as many raters prints: each part's sum is its own.
+    spec = [T(1, 11, scope="tree"), T(1, 5), T(2, 6)]
+    flags = sp.suppression_flags(rows_of(spec), N, {1: [2]}, distribution_min_raters=10)
+    assert flags.hidden == [False, False, False]
+    assert flags.distribution_hidden == [False, True, True]
+
+
+def test_without_counting_the_hidden_parts_the_distribution_is_printed(monkeypatch):
+    # The planted fault: no rater counted in hidden parts.
+    monkeypatch.setattr(
+        sp.Suppression, "_raters_of_unknown_sums", lambda self, hidden: [0] * len(self.rows)
+    )
+    flags = unknown_sums_flags()
+    assert flags.hidden == [False, True, False, True, False]
+    assert not flags.distribution_hidden[0]
+
+
 def test_a_hidden_total_is_not_the_sum_of_shown_parts():
     # The total has 2 raters (hidden); its two parts have 1 each (hidden too, by size). A
     # criterion row of the same 2 raters is hidden by size as well.
