@@ -2,8 +2,8 @@
 
 First the attacker itself: a hand-checkable case without a database, and a planted fault (the
 complementary suppression switched off) that it must catch. Then what ICR publishes, for HR
-and for a department head, on the demo company and on small random companies: no score of a
-hidden or small group may be pinned.
+and for a department head, on small random companies (and, in test_attacker_demo.py, on the
+demo company): no score of a hidden or small group may be pinned.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-import pytest
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -19,12 +18,10 @@ from hypothesis import HealthCheck, Phase, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from relations import demo as org_demo
 from relations import services as graph
 from relations.models import Department, EdgeType
 from reviews import results, services
-from reviews.demo import load_review_demo
-from reviews.models import Cycle, CycleStatus, ReviewRequest
+from reviews.models import Cycle, ReviewRequest
 from tests.disclosure import attacker as atk
 from tests.factories import DepartmentFactory
 
@@ -173,13 +170,6 @@ def test_without_complementary_suppression_the_attacker_pins_a_small_group(corp,
 # --- Today's publication ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def demo_cycle(db) -> Cycle:
-    org_demo.load_demo()
-    load_review_demo()
-    return Cycle.objects.filter(status=CycleStatus.CLOSED).order_by("-deadline").first()
-
-
 def _reason(row) -> str:
     return "few" if results.hidden_reason(row) == results.FEW else "protect"
 
@@ -199,21 +189,6 @@ def _published(
     )
     print(f"\n{report.summary()}")
     return report
-
-
-def test_hr_pins_no_score_of_the_demo(demo_cycle):
-    # Coarse figures (`Rollup.coarse`) bound the scores loosely: a few solves take a minute.
-    assert_safe(_published(demo_cycle, atk.hr(), seconds=300, solve_seconds=90))
-
-
-def test_a_head_pins_no_score_of_the_demo(demo_cycle):
-    department = (
-        Department.objects.filter(parent__isnull=False, children__isnull=False)
-        .distinct()
-        .order_by("code")
-        .first()
-    )
-    assert_safe(_published(demo_cycle, atk.head(department)))
 
 
 def _random_company(rng: random.Random) -> Cycle:
