@@ -459,28 +459,23 @@ class Suppression:
             if eq.disjoint:
                 equations_of[eq.total].append(eq)
         anonymous = self.anonymous
-        unknown: dict[int, int] = {}
+        in_hidden_part: dict[int, int] = {}  # per hidden row, once found
 
-        def of(i: int) -> int:
-            # Parts hold no more raters than their total; a row met again on its own path
-            # (equal figures) counts whole.
-            if i in unknown:
-                return unknown[i]
-            unknown[i] = anonymous[i]
-            least = anonymous[i]
-            for eq in equations_of.get(i, ()):
-                split = eq.rest + sum(0 if not hidden[p] else of(p) for p in eq.parts)
-                least = min(least, split)
-            unknown[i] = least
-            return least
+        def of_split(eq: Equation) -> int:
+            return eq.rest + sum(of_hidden(p) for p in eq.parts if hidden[p])
+
+        def of_hidden(i: int) -> int:
+            if i not in in_hidden_part:
+                # Set before the parts are followed: a row met again below itself (one figure
+                # under two names) counts whole there.
+                in_hidden_part[i] = anonymous[i]
+                in_hidden_part[i] = min([anonymous[i], *map(of_split, equations_of.get(i, ()))])
+            return in_hidden_part[i]
 
         out = [0] * len(self.rows)
-        for i in equations_of:
+        for i, equations in equations_of.items():
             if not hidden[i]:
-                out[i] = min(
-                    eq.rest + sum(0 if not hidden[p] else of(p) for p in eq.parts)
-                    for eq in equations_of[i]
-                )
+                out[i] = min(map(of_split, equations))
         return out
 
     def _settle_flags(
