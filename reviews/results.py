@@ -235,7 +235,8 @@ def hidden_label(row: Rollup) -> str:
 
 def shown_distribution(row: Rollup) -> list[int] | None:
     """The score counts, only where the close printed them: a group of at least D anonymous
-    raters that no printed distributions give a smaller group's by subtraction."""
+    raters that no printed distributions give a smaller group's by subtraction, and whose
+    hidden parts hold none or at least D of them (`reviews.close.suppression`)."""
     if row.suppressed or row.coarse or not row.distribution_shown:
         return None
     return row.distribution
