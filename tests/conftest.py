@@ -3,13 +3,15 @@ import os
 
 import pytest
 from django.contrib.auth.models import Group
-from django.test import RequestFactory
+from django.db import transaction
+from django.test import RequestFactory, override_settings
 
 from relations import services
 from relations.roles import HR_GROUP
 from tests.factories import DepartmentFactory
 
 PASSWORD = "icr-test-pass-123"
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def sign_in_request(address: str = "127.0.0.1"):
@@ -40,7 +42,19 @@ def pytest_report_header(config):
 def _fast_password_hasher(settings):
     """Passwords hashed with MD5 in tests: production's PBKDF2 (a million iterations) made
     fixtures that sign people in most of the suite's time. No test measures hashing cost."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
+
+
+@contextlib.contextmanager
+def kept_for_the_module(django_db_blocker, **overrides):
+    """For a module-scoped fixture that loads data once for its module's tests (the demo takes
+    seconds): the database opened to it, with these settings and the tests' fast hashers, in a
+    transaction rolled back after the module. Each test then runs in its own savepoint inside
+    it (pytest-django's `db`), so what one test changes, the next does not see."""
+    settings = override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS, **overrides)
+    with django_db_blocker.unblock(), settings, transaction.atomic():
+        yield
+        transaction.set_rollback(True)
 
 
 @pytest.fixture(autouse=True)

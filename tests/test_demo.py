@@ -5,9 +5,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
-from django.db import transaction
 from django.db.models import Count
-from django.test import override_settings
 from django.utils import translation
 from django_celery_beat.models import PeriodicTask
 
@@ -23,7 +21,7 @@ from relations.models import (
 )
 from relations.roles import HR_GROUP, roles_of
 from relations.tasks import SYNC_GRAPH_TASK
-from tests.conftest import sign_in_request
+from tests.conftest import kept_for_the_module, sign_in_request
 
 
 def setup_demo(*args: str) -> str:
@@ -35,16 +33,10 @@ def setup_demo(*args: str) -> str:
 
 @pytest.fixture(scope="module")
 def loaded_once(django_db_setup, django_db_blocker):
-    """The demo, loaded once for this module's tests (it takes seconds), in a transaction
-    rolled back after them. Each test runs in its own savepoint inside it (pytest-django's
-    `db`), so what one test changes, the next does not see. Tests that need an empty
-    database are in tests/test_demo_guard.py."""
-    fast = override_settings(
-        DEBUG=True, PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
-    )  # as tests/conftest.py hashes for each test
-    with django_db_blocker.unblock(), fast, transaction.atomic():
+    """The demo, loaded once for this module's tests (`kept_for_the_module`). Tests that need
+    an empty database are in tests/test_demo_guard.py."""
+    with kept_for_the_module(django_db_blocker, DEBUG=True):
         yield setup_demo()
-        transaction.set_rollback(True)
 
 
 @pytest.fixture

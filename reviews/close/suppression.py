@@ -598,25 +598,15 @@ class Suppression:
         sum holding the figure leaves above its floor (every score a 1) and below its ceiling
         (every score a 5) is searched too, and under `SCORE_ROOM` points it is cut the same way.
         """
-        equations = self.equations
         # The equations that can chain, linked by a hidden row: for raters, those whose rater
         # counts add up; for scores, all (score sums add up in every one).
-        by_raters: dict[int, list[int]] = defaultdict(list)
-        for k, eq in enumerate(equations):
-            if eq.disjoint:
-                for i in (eq.total, *eq.parts):
-                    if hidden[i]:
-                        by_raters[i].append(k)
+        by_raters = self._linked_by_hidden_rows(hidden, only_disjoint=True)
         small = [h for h in sorted(by_raters) if 0 < raters[h] < n]
         if len(small) > AUDIT_PROGRAMS:
             return self._audit_expansions(hidden, raters, n)
         by_scores, score_measures = by_raters, []
         if by_score:
-            by_scores = defaultdict(list)
-            for k, eq in enumerate(equations):
-                for i in (eq.total, *eq.parts):
-                    if hidden[i]:
-                        by_scores[i].append(k)
+            by_scores = self._linked_by_hidden_rows(hidden, only_disjoint=False)
             small = [h for h in sorted(by_scores) if 0 < raters[h] < n]
             score_measures = self._score_room_measures(hidden)
         cuts: list[list[int]] = []
@@ -724,6 +714,19 @@ class Suppression:
                             following.append(other)
             frontier = following
         return sorted(seen)
+
+    def _linked_by_hidden_rows(
+        self, hidden: list[bool], *, only_disjoint: bool
+    ) -> dict[int, list[int]]:
+        """Per hidden row, the equations it is in (`only_disjoint`: those whose raters add
+        up)."""
+        linked: dict[int, list[int]] = defaultdict(list)
+        for k, eq in enumerate(self.equations):
+            if eq.disjoint or not only_disjoint:
+                for i in (eq.total, *eq.parts):
+                    if hidden[i]:
+                        linked[i].append(k)
+        return linked
 
     def _rater_measure(self, raters: list[int], n: int) -> ChainMeasure:
         """The raters of a known sum: a figure of N or more counting as N, as in the pairwise

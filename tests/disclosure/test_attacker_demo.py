@@ -1,20 +1,18 @@
 """The attacker of `tests/disclosure/attacker.py` on the demo company's last closed cycle, as
 HR and as a department head: no score of a hidden or small group may be pinned.
 
-The demo is loaded once for the module (it takes seconds), in a transaction rolled back after
-it, as `tests/test_demo.py` does; the attacks only read it. Apart from the other attacker tests
-so that theirs (random companies of their own) never run beside it.
+The demo is loaded once for the module (`tests.conftest.kept_for_the_module`); the attacks only
+read it. Apart from the other attacker tests, whose random companies must not land beside it.
 """
 
 import pytest
-from django.db import transaction
-from django.test import override_settings
 
 from icr.celery import app as celery_app
 from relations import demo as org_demo
 from relations.models import Department
 from reviews.demo import load_review_demo
 from reviews.models import Cycle, CycleStatus
+from tests.conftest import kept_for_the_module
 from tests.disclosure import attacker as atk
 from tests.disclosure.test_attacker import _published, assert_safe
 
@@ -22,18 +20,12 @@ from tests.disclosure.test_attacker import _published, assert_safe
 @pytest.fixture(scope="module")
 def demo_loaded_once(django_db_setup, django_db_blocker):
     # As each test of tests/disclosure runs: tasks in the calling process, N = 3, M = 5.
-    thresholds = override_settings(
-        ICR_MIN_RATERS=3,
-        ICR_MIN_COMMENT_RATERS=5,
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-    )
     celery_app.conf.task_always_eager = celery_app.conf.task_eager_propagates = True
     try:
-        with django_db_blocker.unblock(), thresholds, transaction.atomic():
+        with kept_for_the_module(django_db_blocker, ICR_MIN_RATERS=3, ICR_MIN_COMMENT_RATERS=5):
             org_demo.load_demo()
             load_review_demo()
             yield Cycle.objects.filter(status=CycleStatus.CLOSED).order_by("-deadline").first()
-            transaction.set_rollback(True)
     finally:
         celery_app.conf.task_always_eager = celery_app.conf.task_eager_propagates = False
 
